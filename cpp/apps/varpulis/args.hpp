@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// A small command-line parser: `--flag value`, `--flag=value`, `-f value`, boolean switches and
+// positional arguments, with a generated --help text.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace varpulis::apps {
+
+struct FlagSpec {
+    std::string long_name;   ///< "port" for --port
+    char short_name = 0;     ///< 'p' for -p, 0 for none
+    std::string value_name;  ///< "PORT"; empty for a boolean switch
+    std::string help;
+    std::string env;         ///< environment variable read when the flag is absent
+    std::string default_value;
+};
+
+struct CommandSpec {
+    std::string name;  ///< "varpulis check"
+    std::string summary;
+    std::vector<std::string> positionals;  ///< names of positional arguments, e.g. {"FILE"}
+    std::vector<FlagSpec> flags;
+};
+
+class ParsedArgs {
+  public:
+    bool has(const std::string& flag) const { return values_.count(flag) > 0; }
+    std::string get(const std::string& flag, const std::string& fallback = {}) const;
+    const std::vector<std::string>& positionals() const { return positionals_; }
+
+  private:
+    friend std::optional<ParsedArgs> parse_args(const CommandSpec&, const std::vector<std::string>&, std::string&);
+    std::map<std::string, std::string> values_;
+    std::vector<std::string> positionals_;
+};
+
+/// Parse `args` (without the program and subcommand names). Returns nothing and sets `error` on
+/// bad input; `--help` yields a ParsedArgs with "help" set.
+std::optional<ParsedArgs> parse_args(const CommandSpec& spec, const std::vector<std::string>& args, std::string& error);
+
+/// Return the --help text of a command.
+std::string help_text(const CommandSpec& spec);
+
+}  // namespace varpulis::apps

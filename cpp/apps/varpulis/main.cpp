@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// The `varpulis` executable: one binary, one subcommand per file.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "varpulis/common/version.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(Varpulis: complex event processing with VPL
+
+Usage: varpulis <COMMAND> [OPTIONS]
+
+Commands:
+  check   Check a VPL program for syntax and semantic errors
+  parse   Parse a VPL program and print its syntax tree as JSON
+
+Options:
+  -h, --help     Print help
+  -V, --version  Print version
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace varpulis::apps;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        std::cout << kUsage;
+        return args.empty() ? kExitUsage : kExitOk;
+    }
+    if (args[0] == "--version" || args[0] == "-V") {
+        std::cout << varpulis::common::kVersion << "\n";
+        return kExitOk;
+    }
+    std::string command = args[0];
+    args.erase(args.begin());
+    if (command == "check") return cmd_check(args);
+    if (command == "parse") return cmd_parse(args);
+    std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
+    return kExitUsage;
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/vpl/diagnostic.hpp"
+
+#include <algorithm>
+
+namespace varpulis::vpl {
+
+bool has_errors(const Diagnostics& diagnostics) {
+    return std::any_of(diagnostics.begin(), diagnostics.end(),
+                       [](const Diagnostic& d) { return d.severity == Severity::Error; });
+}
+
+const char* severity_name(Severity severity) {
+    return severity == Severity::Error ? "error" : "warning";
+}
+
+std::string_view source_line(std::string_view source, uint32_t line) {
+    if (line == 0) return {};
+    size_t start = 0;
+    for (uint32_t l = 1; l < line; ++l) {
+        size_t nl = source.find('\n', start);
+        if (nl == std::string_view::npos) return {};
+        start = nl + 1;
+    }
+    size_t end = source.find('\n', start);
+    std::string_view text = source.substr(start, end == std::string_view::npos ? source.size() - start : end - start);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    return text;
+}
+
+namespace {
+
+/// Build the caret line: keep tabs so the caret lines up under tab-indented code. Columns count
+/// code points, so UTF-8 continuation bytes take no room.
+std::string caret_line(std::string_view text, uint32_t column) {
+    std::string out;
+    uint32_t col = 1;
+    for (size_t i = 0; i < text.size() && col < column; ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if ((c & 0xC0) == 0x80) continue;
+        out += c == '\t' ? '\t' : ' ';
+        ++col;
+    }
+    while (col < column) {
+        out += ' ';
+        ++col;
+    }
+    return out + "^";
+}
+
+}  // namespace
+
+std::string format_diagnostic(const Diagnostic& d, std::string_view source, std::string_view file) {
+    std::string out;
+    if (!file.empty()) out += std::string(file) + ":";
+    out += std::to_string(d.span.line) + ":" + std::to_string(d.span.column) + ": " +
+           severity_name(d.severity) + "[" + d.code + "] " + d.message + "\n";
+    if (!d.hint.empty()) out += "  hint: " + d.hint + "\n";
+    std::string_view text = source_line(source, d.span.line);
+    if (d.span.known() && (!text.empty() || d.span.column <= 1)) {
+        // Very long lines (minified input) are cut around the column.
+        constexpr size_t kMaxShown = 200;
+        uint32_t column = d.span.column;
+        if (text.size() > kMaxShown) {
+            size_t from = column > kMaxShown / 2 ? column - kMaxShown / 2 : 0;
+            text = text.substr(std::min(from, text.size()), kMaxShown);
+            column -= static_cast<uint32_t>(from);
+        }
+        std::string num = std::to_string(d.span.line);
+        std::string pad(num.size(), ' ');
+        out += " " + pad + " |\n";
+        out += " " + num + " | " + std::string(text) + "\n";
+        out += " " + pad + " | " + caret_line(text, column) + "\n";
+    }
+    return out;
+}
+
+std::string format_diagnostics(const Diagnostics& ds, std::string_view source, std::string_view file) {
+    std::string out;
+    for (size_t i = 0; i < ds.size(); ++i) {
+        if (i) out += "\n";
+        out += format_diagnostic(ds[i], source, file);
+    }
+    return out;
+}
+
+}  // namespace varpulis::vpl

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The VPL front end: source text → AST, and AST → diagnostics. Every tool (CLI, server, Python)
+// goes through these two functions, so they all report the same errors the same way.
+
+#include <optional>
+#include <string_view>
+
+#include "varpulis/vpl/ast.hpp"
+#include "varpulis/vpl/diagnostic.hpp"
+#include "varpulis/vpl/expand.hpp"
+
+namespace varpulis::vpl {
+
+struct FrontendOptions {
+    int max_nesting = 128;                 ///< brackets open at once
+    size_t stack_budget = 2 * 1024 * 1024;  ///< bytes of stack the parser may use before it gives up
+    ExpandLimits expand;
+};
+
+struct ParseResult {
+    std::optional<Program> program;  ///< present unless there was a syntax error
+    Diagnostics diagnostics;         ///< errors and warnings, in source order
+
+    bool ok() const { return program.has_value() && !has_errors(diagnostics); }
+};
+
+/// Expand, parse and constant-fold `source`. Syntax errors stop at the first one (code E000).
+ParseResult parse(std::string_view source, const FrontendOptions& options = {});
+
+/// Parse, then validate: the diagnostics also carry semantic errors (E0xx) and warnings (W0xx).
+ParseResult check(std::string_view source, const FrontendOptions& options = {});
+
+}  // namespace varpulis::vpl

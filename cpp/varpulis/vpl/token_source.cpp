@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/vpl/token_source_internal.hpp"
+
+namespace varpulis::vpl::detail {
+
+using antlr4::Token;
+using generated::VPLLexer;
+using generated::VPLParser;
+
+namespace {
+
+bool is_synthetic(size_t type) {
+    return type == VPLParser::NEWLINE || type == VPLParser::INDENT || type == VPLParser::DEDENT || type == Token::EOF;
+}
+
+char closing_for(char open) { return open == '(' ? ')' : open == '[' ? ']' : '}'; }
+
+}  // namespace
+
+IndentTokenSource::IndentTokenSource(VPLLexer& lexer, int max_depth) : lexer_(lexer), max_depth_(max_depth) {}
+
+std::unique_ptr<Token> IndentTokenSource::nextToken() {
+    while (pending_.empty()) {
+        if (stopped_) {
+            return lexer_.getTokenFactory()->create({&lexer_, lexer_.getInputStream()}, Token::EOF, "<EOF>",
+                                                    Token::DEFAULT_CHANNEL, 0, 0, lexer_.getLine(),
+                                                    lexer_.getCharPositionInLine());
+        }
+        auto token = next_raw();
+        if (token->getType() == VPLLexer::NL) {
+            handle_line_break(*token);
+        } else if (token->getType() == Token::EOF) {
+            handle_end_of_input(std::move(token));
+        } else {
+            pending_.push_back(std::move(token));
+        }
+    }
+    auto token = std::move(pending_.front());
+    pending_.pop_front();
+    return deliver(std::move(token));
+}
+
+std::unique_ptr<Token> IndentTokenSource::deliver(std::unique_ptr<Token> token) {
+    if (!is_synthetic(token->getType())) token = admit(std::move(token));
+    last_type_ = token->getType();
+    return token;
+}
+
+std::unique_ptr<Token> IndentTokenSource::next_raw() {
+    for (;;) {
+        auto token = lexer_.nextToken();
+        if (token->getType() == VPLLexer::NL && !open_brackets_.empty()) continue;
+        return token;
+    }
+}
+
+void IndentTokenSource::handle_line_break(const Token& line_break) {
+    auto next = lexer_.nextToken();
+    while (next->getType() == VPLLexer::NL) next = lexer_.nextToken();
+    if (next->getType() == Token::EOF) {
+        handle_end_of_input(std::move(next));
+        return;
+    }
+    size_t type = next->getType();
+    if (last_type_ == 0 || type == VPLLexer::DOT || type == VPLLexer::ARROW) {
+        pending_.push_back(std::move(next));  // leading blank lines, or a continuation line
+        return;
+    }
+    size_t column = next->getCharPositionInLine();
+    if (column > indents_.back()) {
+        if (last_type_ == VPLLexer::COLON) {
+            pending_.push_back(synthetic(VPLParser::NEWLINE, line_break, "<newline>"));
+            pending_.push_back(synthetic(VPLParser::INDENT, *next, "<indent>"));
+            indents_.push_back(column);
+        }
+        pending_.push_back(std::move(next));  // deeper without a block opener: a continuation
+        return;
+    }
+    pending_.push_back(synthetic(VPLParser::NEWLINE, line_break, "<newline>"));
+    while (column < indents_.back()) {
+        indents_.pop_back();
+        pending_.push_back(synthetic(VPLParser::DEDENT, *next, "<dedent>"));
+    }
+    if (column > indents_.back()) {
+        pending_.push_back(stop_with_error(*next, "indentation does not match any enclosing block",
+                                           "indent this line like the block it belongs to"));
+        return;
+    }
+    pending_.push_back(std::move(next));
+}
+
+void IndentTokenSource::handle_end_of_input(std::unique_ptr<Token> eof) {
+    if (!open_brackets_.empty()) {
+        const auto& open = open_brackets_.back();
+        errors_.push_back({open.line, open.column + 1, std::string("'") + open.bracket + "' is never closed",
+                           std::string("add the matching '") + closing_for(open.bracket) + "'"});
+    }
+    if (last_type_ != 0 && last_type_ != VPLParser::NEWLINE) {
+        pending_.push_back(synthetic(VPLParser::NEWLINE, *eof, "<newline>"));
+    }
+    while (indents_.size() > 1) {
+        indents_.pop_back();
+        pending_.push_back(synthetic(VPLParser::DEDENT, *eof, "<dedent>"));
+    }
+    pending_.push_back(std::move(eof));
+    stopped_ = true;
+}
+
+std::unique_ptr<Token> IndentTokenSource::admit(std::unique_ptr<Token> token) {
+    if (!started_) {
+        started_ = true;
+        indents_.back() = token->getCharPositionInLine();
+    }
+    switch (token->getType()) {
+        case VPLLexer::UNTERMINATED_STRING:
+            return stop_with_error(*token, "unterminated string literal",
+                                   "close the string with \" on the same line");
+        case VPLLexer::UNTERMINATED_COMMENT:
+            return stop_with_error(*token, "unterminated block comment", "close the comment with */");
+        case VPLLexer::BAD_NUMBER:
+            return stop_with_error(*token, "invalid number '" + token->getText() + "'",
+                                   "durations end in ns, us, ms, s, m, h or d; floats are written 1.5");
+        case VPLLexer::ERROR_CHAR:
+            return stop_with_error(*token, "unexpected character '" + token->getText() + "'", "");
+        case VPLLexer::LPAREN:
+        case VPLLexer::LBRACK:
+        case VPLLexer::LBRACE:
+            open_brackets_.push_back({token->getLine(), token->getCharPositionInLine(), token->getText()[0]});
+            if (static_cast<int>(open_brackets_.size()) > max_depth_) {
+                return stop_with_error(*token, "brackets nested deeper than " + std::to_string(max_depth_) + " levels",
+                                       "split the expression into functions or variables");
+            }
+            break;
+        case VPLLexer::RPAREN:
+        case VPLLexer::RBRACK:
+        case VPLLexer::RBRACE:
+            if (!open_brackets_.empty()) open_brackets_.pop_back();
+            break;
+        default: break;
+    }
+    return token;
+}
+
+std::unique_ptr<Token> IndentTokenSource::synthetic(size_t type, const Token& at, const char* text) {
+    return lexer_.getTokenFactory()->create({&lexer_, lexer_.getInputStream()}, type, text,
+                                            Token::DEFAULT_CHANNEL, at.getStartIndex(), at.getStartIndex(),
+                                            at.getLine(), at.getCharPositionInLine());
+}
+
+std::unique_ptr<Token> IndentTokenSource::stop_with_error(const Token& at, std::string message, std::string hint) {
+    errors_.push_back({at.getLine(), at.getCharPositionInLine() + 1, std::move(message), std::move(hint)});
+    stopped_ = true;
+    pending_.clear();
+    return synthetic(Token::EOF, at, "<EOF>");
+}
+
+}  // namespace varpulis::vpl::detail
