@@ -391,7 +391,7 @@ UNTERMINATED_STRING : '"' (ESCAPE | ~["\\\r\n])* ;
 
 IDENT : [a-zA-Z_] [a-zA-Z0-9_]* ;
 
-BLOCK_COMMENT : '/*' .*? '*/' -> skip ;
+BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN) ;
 UNTERMINATED_COMMENT : '/*' (~'*' | '*'+ ~[*/])* '*'* ;
 LINE_COMMENT : ('#' | '//') ~[\r\n]* -> skip ;
 NL : '\r'? '\n' | '\r' ;

@@ -88,6 +88,10 @@ std::string expected_hint(antlr4::Parser* parser) {
         return {};
     }
     bool takes_name = expected.contains(static_cast<size_t>(VPLParser::IDENT));
+    if (takes_name && expected.contains(static_cast<size_t>(VPLParser::INT)) &&
+        expected.contains(static_cast<size_t>(VPLParser::STRING))) {
+        return "expected an expression";
+    }
     std::vector<std::string> items;
     for (ssize_t type : expected.toList()) {
         auto t = static_cast<size_t>(type);

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/vpl/token_source_internal.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace varpulis::vpl::detail {
 
 using antlr4::Token;
@@ -49,14 +52,25 @@ std::unique_ptr<Token> IndentTokenSource::deliver(std::unique_ptr<Token> token) 
 std::unique_ptr<Token> IndentTokenSource::next_raw() {
     for (;;) {
         auto token = lexer_.nextToken();
+        if (token->getType() == VPLLexer::BLOCK_COMMENT) continue;
         if (token->getType() == VPLLexer::NL && !open_brackets_.empty()) continue;
         return token;
     }
 }
 
 void IndentTokenSource::handle_line_break(const Token& line_break) {
+    // A block comment that starts a line sets that line's indentation.
+    size_t comment_column = SIZE_MAX;
     auto next = lexer_.nextToken();
-    while (next->getType() == VPLLexer::NL) next = lexer_.nextToken();
+    for (;; next = lexer_.nextToken()) {
+        if (next->getType() == VPLLexer::NL) {
+            comment_column = SIZE_MAX;
+        } else if (next->getType() == VPLLexer::BLOCK_COMMENT) {
+            comment_column = std::min(comment_column, next->getCharPositionInLine());
+        } else {
+            break;
+        }
+    }
     if (next->getType() == Token::EOF) {
         handle_end_of_input(std::move(next));
         return;
@@ -66,7 +80,7 @@ void IndentTokenSource::handle_line_break(const Token& line_break) {
         pending_.push_back(std::move(next));  // leading blank lines, or a continuation line
         return;
     }
-    size_t column = next->getCharPositionInLine();
+    size_t column = std::min(comment_column, next->getCharPositionInLine());
     if (column > indents_.back()) {
         if (last_type_ == VPLLexer::COLON) {
             pending_.push_back(synthetic(VPLParser::NEWLINE, line_break, "<newline>"));

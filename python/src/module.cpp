@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+// The _varpulis extension module. Each bind_*.cpp adds one area of the core.
+#include <pybind11/pybind11.h>
+
+#include "varpulis/common/version.hpp"
+
+namespace py = pybind11;
+
+namespace varpulis::python {
+void bind_vpl(py::module_& m);
+}  // namespace varpulis::python
+
+PYBIND11_MODULE(_varpulis, m) {
+    m.doc() = "Native core of Varpulis (use the varpulis package, not this module)";
+    m.attr("__version__") = varpulis::common::kVersion;
+    varpulis::python::bind_vpl(m);
+}
