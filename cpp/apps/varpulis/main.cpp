@@ -14,8 +14,9 @@ constexpr const char* kUsage = R"(Varpulis: complex event processing with VPL
 Usage: varpulis <COMMAND> [OPTIONS]
 
 Commands:
-  check   Check a VPL program for syntax and semantic errors
-  parse   Parse a VPL program and print its syntax tree as JSON
+  check     Check a VPL program for syntax and semantic errors
+  parse     Parse a VPL program and print its syntax tree as JSON
+  simulate  Replay an .evt file of events through a VPL program
 
 Options:
   -h, --help     Print help
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
     args.erase(args.begin());
     if (command == "check") return cmd_check(args);
     if (command == "parse") return cmd_parse(args);
+    if (command == "simulate") return cmd_simulate(args);
     std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

@@ -48,6 +48,27 @@ std::string caret_line(std::string_view text, uint32_t column) {
     return out + "^";
 }
 
+/// Make a source line safe to print: bytes that are not valid UTF-8, and control characters other
+/// than tab, become '?' (one column each, as the position counts them).
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size();) {
+        auto c = static_cast<unsigned char>(text[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        bool ok = len != 0 && i + len <= text.size();
+        for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+        if (!ok || (c < 0x20 && c != '\t') || c == 0x7F) {
+            out += '?';
+            ++i;
+            continue;
+        }
+        out.append(text.substr(i, len));
+        i += len;
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string format_diagnostic(const Diagnostic& d, std::string_view source, std::string_view file) {
@@ -56,7 +77,8 @@ std::string format_diagnostic(const Diagnostic& d, std::string_view source, std:
     out += std::to_string(d.span.line) + ":" + std::to_string(d.span.column) + ": " +
            severity_name(d.severity) + "[" + d.code + "] " + d.message + "\n";
     if (!d.hint.empty()) out += "  hint: " + d.hint + "\n";
-    std::string_view text = source_line(source, d.span.line);
+    std::string safe = printable(source_line(source, d.span.line));
+    std::string_view text = safe;
     if (d.span.known() && (!text.empty() || d.span.column <= 1)) {
         // Very long lines (minified input) are cut around the column.
         constexpr size_t kMaxShown = 200;

@@ -91,11 +91,11 @@ void IndentTokenSource::handle_line_break(const Token& line_break) {
         return;
     }
     pending_.push_back(synthetic(VPLParser::NEWLINE, line_break, "<newline>"));
-    while (column < indents_.back()) {
+    while (indents_.size() > 1 && column < indents_.back()) {
         indents_.pop_back();
         pending_.push_back(synthetic(VPLParser::DEDENT, *next, "<dedent>"));
     }
-    if (column > indents_.back()) {
+    if (column != indents_.back()) {
         pending_.push_back(stop_with_error(*next, "indentation does not match any enclosing block",
                                            "indent this line like the block it belongs to"));
         return;

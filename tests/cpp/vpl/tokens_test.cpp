@@ -48,6 +48,12 @@ TEST(TokensTest, InconsistentDedentIsAnError) {
     EXPECT_EQ(d.span.line, 3u);
 }
 
+TEST(TokensTest, LineLeftOfTheFirstLineIsAnError) {
+    auto d = first_diagnostic("  # c\n        let a = 1\n    let b = 2");
+    EXPECT_EQ(d.message, "indentation does not match any enclosing block");
+    EXPECT_EQ(d.span.line, 3u);
+}
+
 TEST(TokensTest, CommonIndentationIsRemoved) {
     auto p = parse_ok("    stream A = X\n        .where(v > 1)\n    stream B = Y");
     EXPECT_EQ(p.statements.size(), 2u);

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/engine/event_json.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace varpulis::engine {
+
+using common::ErrorCode;
+using common::Result;
+using common::Status;
+using nlohmann::json;
+
+std::string rfc3339(int64_t ns) {
+    int64_t secs = ns / 1'000'000'000;
+    int64_t rem = ns % 1'000'000'000;
+    if (rem < 0) {
+        rem += 1'000'000'000;
+        --secs;
+    }
+    int64_t days = secs / 86400;
+    int64_t sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        --days;
+    }
+    // civil_from_days (Howard Hinnant)
+    days += 719468;
+    const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(days - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const int64_t y = static_cast<int64_t>(yoe) + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(y + (m <= 2)),
+                  m, d, static_cast<long long>(sod / 3600), static_cast<long long>(sod / 60 % 60),
+                  static_cast<long long>(sod % 60), static_cast<long long>(rem / 1'000'000));
+    return buf;
+}
+
+json value_json(const Value& v) {
+    switch (v.kind()) {
+        case Value::Kind::Null: return nullptr;
+        case Value::Kind::Bool: return v.as_bool();
+        case Value::Kind::Int: return v.as_int();
+        case Value::Kind::Float: {
+            double d = v.as_float();
+            return std::isfinite(d) ? json(d) : json(nullptr);
+        }
+        case Value::Kind::Str: return v.as_string();
+        case Value::Kind::Timestamp: return rfc3339(v.as_timestamp().ns);
+        case Value::Kind::Duration: return v.as_duration().ns;
+        case Value::Kind::Array: {
+            json out = json::array();
+            for (const auto& item : v.as_array()) out.push_back(value_json(item));
+            return out;
+        }
+        case Value::Kind::Map: {
+            json out = json::object();
+            for (const auto& [k, item] : v.as_map()) out[k] = value_json(item);
+            return out;
+        }
+    }
+    return nullptr;
+}
+
+Result<Value> json_value(const json& j, const EventLimits& limits, size_t depth) {
+    if (depth > limits.max_depth) {
+        return Status(ErrorCode::LimitExceeded, "value nested deeper than " + std::to_string(limits.max_depth) + " levels");
+    }
+    switch (j.type()) {
+        case json::value_t::null: return Value();
+        case json::value_t::boolean: return Value(j.get<bool>());
+        case json::value_t::number_integer: return Value(j.get<int64_t>());
+        case json::value_t::number_unsigned: {
+            auto u = j.get<uint64_t>();
+            if (u > static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<double>(u));
+            return Value(static_cast<int64_t>(u));
+        }
+        case json::value_t::number_float: return Value(j.get<double>());
+        case json::value_t::string: {
+            const auto& s = j.get_ref<const std::string&>();
+            if (s.size() > limits.max_string_bytes) {
+                return Status(ErrorCode::LimitExceeded, "string of " + std::to_string(s.size()) + " bytes exceeds the limit of " +
+                                                            std::to_string(limits.max_string_bytes));
+            }
+            return Value(s);
+        }
+        case json::value_t::array: {
+            common::Array out;
+            out.reserve(j.size());
+            for (const auto& item : j) {
+                VP_ASSIGN_OR_RETURN(auto v, json_value(item, limits, depth + 1));
+                out.push_back(std::move(v));
+            }
+            return Value(std::move(out));
+        }
+        case json::value_t::object: {
+            common::Map out;
+            out.reserve(j.size());
+            for (const auto& [k, item] : j.items()) {
+                VP_ASSIGN_OR_RETURN(auto v, json_value(item, limits, depth + 1));
+                out.emplace_back(k, std::move(v));
+            }
+            return Value(std::move(out));
+        }
+        default: return Status(ErrorCode::Invalid, "unsupported JSON value");
+    }
+}
+
+json event_json(const Event& e, bool with_timestamp) {
+    json out = json::object();
+    out["event_type"] = e.type_name();
+    if (with_timestamp) out["timestamp"] = rfc3339(e.timestamp);
+    for (const auto& [name, value] : e.fields) {
+        const std::string& key = symbol_name(name);
+        if (key == "event_type" || (with_timestamp && key == "timestamp")) continue;
+        out[key] = value_json(value);
+    }
+    return out;
+}
+
+Result<EventPtr> event_from_json(std::string_view type, const json& fields, int64_t timestamp, const EventLimits& limits) {
+    if (type.empty()) return Status(ErrorCode::Invalid, "event_type must be a non-empty string");
+    if (!fields.is_object() && !fields.is_null()) return Status(ErrorCode::Invalid, "fields must be a JSON object");
+    if (fields.size() > limits.max_fields) {
+        return Status(ErrorCode::LimitExceeded, "event has " + std::to_string(fields.size()) + " fields; the limit is " +
+                                                    std::to_string(limits.max_fields));
+    }
+    auto e = std::make_shared<Event>();
+    e->type = intern(type);
+    e->timestamp = timestamp;
+    if (fields.is_object()) {
+        e->fields.reserve(fields.size());
+        for (const auto& [k, v] : fields.items()) {
+            auto value = json_value(v, limits, 1);
+            if (!value) return Status(value.status().code(), "field '" + k + "': " + value.status().message());
+            e->fields.emplace_back(intern(k), std::move(*value));
+        }
+    }
+    return EventPtr(std::move(e));
+}
+
+}  // namespace varpulis::engine

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/engine/join.hpp"
+
+namespace varpulis::engine {
+
+void JoinOp::apply(Batch& batch, OpContext& ctx) {
+    Batch out;
+    for (const auto& e : batch) on_event(e, ctx, out);
+    batch = std::move(out);
+}
+
+void JoinOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
+    EvalContext ec = ctx.eval;
+    ec.event = e.get();
+    bool any = false;
+    std::string key;
+    for (size_t i = 0; i < sources_.size(); ++i) {
+        const JoinSource& src = sources_[i];
+        if (src.name != e->type || (src.filter && !src.filter->test(ec))) continue;
+        std::string k;
+        if (src.key) {
+            Value v = src.key->value(ec);
+            if (v.is_null()) continue;  // an event without its key joins nothing
+            k = v.to_source();
+        }
+        auto& q = buffers_[i][k];
+        q.push_back(e);
+        if (q.size() > max_per_key_) q.pop_front();
+        key = k;
+        any = true;
+    }
+    if (!any) return;
+    // Expire everything older than the window, then join on the arriving event's key.
+    std::vector<const Event*> parts;
+    for (auto& per_source : buffers_) {
+        for (auto it = per_source.begin(); it != per_source.end();) {
+            auto& q = it->second;
+            while (!q.empty() && q.front()->timestamp < e->timestamp - window_ns_) q.pop_front();
+            it = q.empty() ? per_source.erase(it) : std::next(it);
+        }
+        auto found = per_source.find(key);
+        if (found == per_source.end()) return;
+        parts.push_back(found->second.back().get());
+    }
+    out.push_back(joined(parts, ctx));
+}
+
+EventPtr JoinOp::joined(const std::vector<const Event*>& parts, const OpContext& ctx) const {
+    auto out = std::make_shared<Event>();
+    out->type = ctx.stream_name;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        const Event& p = *parts[i];
+        out->timestamp = std::max(out->timestamp, p.timestamp);
+        const std::string& source = symbol_name(sources_[i].name);
+        for (const auto& [name, value] : p.fields) {
+            out->fields.emplace_back(intern(source + "." + symbol_name(name)), value);
+            if (p.type != sources_[i].name) out->fields.emplace_back(intern(p.type_name() + "." + symbol_name(name)), value);
+        }
+    }
+    // Unprefixed fields too, the first source winning on conflicts.
+    for (const Event* p : parts) {
+        for (const auto& [name, value] : p->fields) {
+            if (!out->get(name)) out->fields.emplace_back(name, value);
+        }
+    }
+    return out;
+}
+
+size_t JoinOp::held() const {
+    size_t n = 0;
+    for (const auto& per_source : buffers_) {
+        for (const auto& [k, q] : per_source) n += q.size();
+    }
+    return n;
+}
+
+}  // namespace varpulis::engine

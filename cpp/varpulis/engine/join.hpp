@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// `join(A, B, ...) .on(A.k == B.k) .window(d)`: a latest-per-source inner join in event time
+// (vpl-language.md §1.9).
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "varpulis/engine/operator.hpp"
+
+namespace varpulis::engine {
+
+struct JoinSource {
+    Symbol name = kNoSymbol;  ///< the routed name (event type or stream) and the field prefix
+    ExprNode key;             ///< join key on this source's events; null: every event shares one key
+    ExprNode filter;          ///< inline `.where`, may be null
+};
+
+class JoinOp final : public Operator {
+  public:
+    JoinOp(std::vector<JoinSource> sources, int64_t window_ns, size_t max_per_key = 1000)
+        : sources_(std::move(sources)), window_ns_(window_ns), max_per_key_(max_per_key), buffers_(sources_.size()) {}
+    void apply(Batch& batch, OpContext& ctx) override;
+    size_t held() const override;
+
+  private:
+    void on_event(const EventPtr& e, OpContext& ctx, Batch& out);
+    EventPtr joined(const std::vector<const Event*>& parts, const OpContext& ctx) const;
+
+    std::vector<JoinSource> sources_;
+    int64_t window_ns_;
+    size_t max_per_key_;
+    std::vector<std::map<std::string, std::deque<EventPtr>>> buffers_;  ///< per source, per key
+};
+
+}  // namespace varpulis::engine

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/engine/operators.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+namespace varpulis::engine {
+
+namespace {
+
+EvalContext at(const OpContext& ctx, const Event& e) {
+    EvalContext ec = ctx.eval;
+    ec.event = &e;
+    return ec;
+}
+
+}  // namespace
+
+void WhereOp::apply(Batch& batch, OpContext& ctx) {
+    std::erase_if(batch, [&](const EventPtr& e) { return !cond_->test(at(ctx, *e)); });
+}
+
+void SelectOp::apply(Batch& batch, OpContext& ctx) {
+    for (auto& e : batch) {
+        auto out = std::make_shared<Event>();
+        out->type = e->type;
+        out->timestamp = e->timestamp;
+        EvalContext ec = at(ctx, *e);
+        for (const auto& item : items_) {
+            Value v = item.value->value(ec);
+            if (!v.is_null()) out->fields.emplace_back(item.name, std::move(v));
+        }
+        e = std::move(out);
+    }
+}
+
+void EmitOp::apply(Batch& batch, OpContext& ctx) {
+    for (auto& e : batch) {
+        auto out = std::make_shared<Event>();
+        out->type = ctx.stream_name;
+        out->timestamp = e->timestamp;
+        out->fields.reserve(items_.size());
+        EvalContext ec = at(ctx, *e);
+        for (const auto& item : items_) {
+            Value scratch;
+            const Value& v = item.value->eval(ec, scratch);
+            if (v.is_null()) continue;
+            out->fields.emplace_back(item.name, &v == &scratch ? std::move(scratch) : v);
+        }
+        e = std::move(out);
+    }
+}
+
+void PrintOp::apply(Batch& batch, OpContext& ctx) {
+    for (const auto& e : batch) {
+        std::string line;
+        if (items_.empty()) {
+            line = "[" + symbol_name(ctx.stream_name) + "] " + describe(*e);
+        } else {
+            line = "[PRINT]";
+            EvalContext ec = at(ctx, *e);
+            for (const auto& item : items_) line += " " + item->value(ec).to_source();
+        }
+        line += "\n";
+        std::fwrite(line.data(), 1, line.size(), stdout);
+    }
+}
+
+void LogOp::apply(Batch& batch, OpContext& ctx) {
+    for (const auto& e : batch) {
+        std::string line = "[" + level_ + "] " + (message_.empty() ? e->type_name() : message_);
+        if (data_) line += " " + data_->value(at(ctx, *e)).to_source();
+        std::cerr << line << "\n";
+    }
+}
+
+void DistinctOp::apply(Batch& batch, OpContext& ctx) {
+    std::erase_if(batch, [&](const EventPtr& e) {
+        std::string key;
+        if (key_) {
+            key = key_->value(at(ctx, *e)).to_source();
+        } else {
+            for (const auto& [name, value] : e->fields) key += symbol_name(name) + "=" + value.to_source() + ";";
+        }
+        if (auto it = seen_.find(key); it != seen_.end()) {
+            order_.splice(order_.end(), order_, it->second);  // seen again: most recent now
+            return true;
+        }
+        order_.push_back(key);
+        seen_.emplace(key, std::prev(order_.end()));
+        if (order_.size() > capacity_) {
+            seen_.erase(order_.front());
+            order_.pop_front();
+        }
+        return false;
+    });
+}
+
+void LimitOp::apply(Batch& batch, OpContext&) {
+    if (remaining_ <= 0) {
+        batch.clear();
+        return;
+    }
+    if (static_cast<int64_t>(batch.size()) > remaining_) batch.resize(static_cast<size_t>(remaining_));
+    remaining_ -= static_cast<int64_t>(batch.size());
+}
+
+void ToOp::apply(Batch& batch, OpContext&) {
+    for (const auto& e : batch) sink_->send(*e, topic_);
+}
+
+void ToOp::flush(Batch&, OpContext&) { sink_->flush(); }
+
+void ProcessOp::apply(Batch& batch, OpContext& ctx) {
+    Batch out;
+    for (const auto& e : batch) {
+        EmitCollector collector;
+        collector.timestamp = e->timestamp;
+        EvalContext ec = at(ctx, *e);
+        ec.emits = &collector;
+        (void)call_->value(ec);
+        for (auto& emitted : collector.events) out.push_back(std::move(emitted));
+    }
+    batch = std::move(out);
+}
+
+void MergeFilterOp::apply(Batch& batch, OpContext& ctx) {
+    std::erase_if(batch, [&](const EventPtr& e) {
+        for (const auto& input : inputs_) {
+            if (input.type == e->type && (!input.filter || input.filter->test(at(ctx, *e)))) return false;
+        }
+        return true;
+    });
+}
+
+}  // namespace varpulis::engine

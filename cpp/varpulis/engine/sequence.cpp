@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/engine/sequence.hpp"
+
+namespace varpulis::engine {
+
+bool SequenceOp::matches(const SequenceStep& step, const Event& e, const Run& run, OpContext& ctx) const {
+    if (e.type != step.type) return false;
+    if (!step.filter) return true;
+    EvalContext ec = ctx.eval;
+    ec.event = &e;
+    ec.captures = run.captures.data();
+    return step.filter->test(ec);
+}
+
+void SequenceOp::capture(Run& run, const SequenceStep& step, const EventPtr& e) const {
+    if (step.alias < 0) return;
+    run.owners[static_cast<size_t>(step.alias)] = e;
+    run.captures[static_cast<size_t>(step.alias)] = e.get();
+}
+
+EventPtr SequenceOp::match_event(const Run& run, const Event& last, const OpContext& ctx) const {
+    static const Symbol kStream = intern("stream");
+    static const Symbol kDuration = intern("match_duration_ms");
+    auto out = std::make_shared<Event>();
+    out->type = ctx.stream_name;
+    out->timestamp = last.timestamp;
+    out->fields.emplace_back(kStream, Value(symbol_name(ctx.stream_name)));
+    out->fields.emplace_back(kDuration, Value(static_cast<double>(last.timestamp - run.start) / 1e6));
+    for (size_t i = 0; i < spec_.aliases.size(); ++i) {
+        const Event* c = run.captures[i];
+        if (!c) continue;
+        for (const auto& [name, value] : c->fields) {
+            out->fields.emplace_back(intern(spec_.aliases[i] + "_" + symbol_name(name)), value);
+        }
+    }
+    return out;
+}
+
+void SequenceOp::apply_negations(const Event& e, OpContext& ctx) {
+    for (const auto& neg : spec_.negations) {
+        if (neg.type != e.type) continue;
+        for (auto& [key, runs] : partitions_) {
+            for (auto& run : runs) {
+                if (run.dead || (neg.only_before_step && run.state != *neg.only_before_step)) continue;
+                if (neg.only_before_step && run.in_kleene) continue;
+                bool kill = true;
+                if (neg.filter) {
+                    EvalContext ec = ctx.eval;
+                    ec.event = &e;
+                    ec.captures = run.captures.data();
+                    kill = neg.filter->test(ec);
+                }
+                run.dead = run.dead || kill;
+            }
+        }
+    }
+}
+
+void SequenceOp::advance(Run& run, const EventPtr& e, OpContext& ctx, Batch& out) {
+    const size_t last = spec_.steps.size() - 1;
+    const SequenceStep& step = spec_.steps[run.state];
+    if (step.kleene && matches(step, *e, run, ctx)) {
+        if (run.in_kleene && run.state != last && run.kleene_count >= spec_.max_kleene) return;
+        capture(run, step, e);
+        run.in_kleene = true;
+        ++run.kleene_count;
+        if (run.state == last) out.push_back(match_event(run, *e, ctx));  // complete and continue
+        return;
+    }
+    if (step.kleene && !run.in_kleene) return;  // Kleene+ needs one match before moving on
+    size_t next = step.kleene ? run.state + 1 : run.state;
+    if (next > last || !matches(spec_.steps[next], *e, run, ctx)) return;
+    capture(run, spec_.steps[next], e);
+    run.state = next + 1;
+    run.in_kleene = false;
+    run.kleene_count = 0;
+    if (run.state > last) {
+        out.push_back(match_event(run, *e, ctx));
+        run.dead = true;
+    } else if (spec_.steps[run.state].kleene) {
+        // waits for its first Kleene event
+    }
+}
+
+void SequenceOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
+    apply_negations(*e, ctx);
+    std::string key = partition_key(spec_.partition.get(), *e, ctx);
+    auto& runs = partitions_[key];
+    if (spec_.within_ns > 0) {
+        for (auto& run : runs) {
+            if (e->timestamp > run.start + spec_.within_ns) run.dead = true;
+        }
+    }
+    for (auto& run : runs) {
+        if (!run.dead) advance(run, e, ctx, out);
+    }
+    std::erase_if(runs, [](const Run& r) { return r.dead; });
+
+    Run fresh;
+    fresh.owners.resize(spec_.aliases.size());
+    fresh.captures.resize(spec_.aliases.size(), nullptr);
+    fresh.start = e->timestamp;
+    const SequenceStep& first = spec_.steps[0];
+    if (!matches(first, *e, fresh, ctx)) {
+        if (runs.empty()) partitions_.erase(key);
+        return;
+    }
+    capture(fresh, first, e);
+    if (first.kleene) {
+        fresh.in_kleene = true;
+        fresh.kleene_count = 1;
+        if (spec_.steps.size() == 1) out.push_back(match_event(fresh, *e, ctx));
+    } else {
+        fresh.state = 1;
+        if (spec_.steps.size() == 1) {
+            out.push_back(match_event(fresh, *e, ctx));
+            return;
+        }
+    }
+    if (runs.size() >= spec_.max_runs) {
+        runs.pop_front();
+        ++evicted_;
+    }
+    runs.push_back(std::move(fresh));
+}
+
+void SequenceOp::apply(Batch& batch, OpContext& ctx) {
+    Batch out;
+    for (const auto& e : batch) on_event(e, ctx, out);
+    batch = std::move(out);
+}
+
+size_t SequenceOp::held() const {
+    size_t n = 0;
+    for (const auto& [k, runs] : partitions_) n += runs.size();
+    return n;
+}
+
+}  // namespace varpulis::engine

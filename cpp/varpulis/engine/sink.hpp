@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Where `.to(Connector, ...)` sends events. The engine knows console and file sinks; other
+// connector kinds (MQTT...) register a factory.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "varpulis/common/status.hpp"
+#include "varpulis/engine/event.hpp"
+
+namespace varpulis::engine {
+
+class Sink {
+  public:
+    virtual ~Sink() = default;
+    /// Send one event. Must not block the engine indefinitely (connectors queue).
+    virtual void send(const Event& e, const std::string& topic) = 0;
+    /// Push out anything buffered (end of input, shutdown).
+    virtual void flush() {}
+};
+
+/// The parameters of a `connector Name = kind(key: value, ...)` declaration, as literal values.
+struct ConnectorConfig {
+    std::string name;
+    std::string kind;
+    std::map<std::string, Value> params;
+    std::string param_string(const std::string& key, const std::string& fallback = {}) const;
+};
+
+using SinkFactory = std::function<common::Result<std::shared_ptr<Sink>>(const ConnectorConfig&)>;
+
+/// Register the sink factory of a connector kind (called by connector modules at start-up).
+void register_sink_factory(const std::string& kind, SinkFactory factory);
+
+/// Create the sink of a connector: console and file built in, others from the registry.
+common::Result<std::shared_ptr<Sink>> make_sink(const ConnectorConfig& config);
+
+}  // namespace varpulis::engine

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/engine/window.hpp"
+
+namespace varpulis::engine {
+
+std::string partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx) {
+    if (!key) return {};
+    EvalContext ec = ctx.eval;
+    ec.event = &e;
+    Value v = key->value(ec);
+    return v.is_null() ? "default" : v.to_display();
+}
+
+void WindowOp::add(const EventPtr& e, State& s, Batch& out) const {
+    using K = WindowSpec::Kind;
+    switch (spec_.kind) {
+        case K::CountTumbling:
+            s.events.push_back(e);
+            if (static_cast<int64_t>(s.events.size()) >= spec_.size) {
+                out.insert(out.end(), s.events.begin(), s.events.end());
+                s.events.clear();
+            }
+            break;
+        case K::CountSliding:
+            s.events.push_back(e);
+            ++s.since_emit;
+            if (static_cast<int64_t>(s.events.size()) > spec_.size) s.events.pop_front();
+            if (static_cast<int64_t>(s.events.size()) >= spec_.size && s.since_emit >= spec_.slide) {
+                out.insert(out.end(), s.events.begin(), s.events.end());
+                s.since_emit = 0;
+            }
+            break;
+        case K::TimeTumbling:
+            // Anchored at the first event; a later event at or past the end closes the window.
+            if (s.events.empty() && !s.emitted) s.start = e->timestamp;
+            if (e->timestamp >= s.start + spec_.size) {
+                out.insert(out.end(), s.events.begin(), s.events.end());
+                s.events.clear();
+                s.start = e->timestamp;
+            }
+            s.emitted = true;
+            s.events.push_back(e);
+            break;
+        case K::TimeSliding:
+            s.events.push_back(e);
+            while (!s.events.empty() && s.events.front()->timestamp < e->timestamp - spec_.size) s.events.pop_front();
+            if (!s.emitted || e->timestamp >= s.last_emit + spec_.slide) {
+                out.insert(out.end(), s.events.begin(), s.events.end());
+                s.last_emit = e->timestamp;
+                s.emitted = true;
+            }
+            break;
+        case K::Session:
+            if (!s.events.empty() && e->timestamp - s.events.back()->timestamp > spec_.size) {
+                out.insert(out.end(), s.events.begin(), s.events.end());
+                s.events.clear();
+            }
+            s.events.push_back(e);
+            break;
+    }
+}
+
+void WindowOp::apply(Batch& batch, OpContext& ctx) {
+    Batch out;
+    for (const auto& e : batch) {
+        std::string key = partition_key(key_.get(), *e, ctx);
+        add(e, states_[key], out);
+    }
+    batch = std::move(out);
+}
+
+void WindowOp::flush(Batch& out, OpContext&) {
+    using K = WindowSpec::Kind;
+    if (spec_.kind != K::TimeTumbling && spec_.kind != K::Session) return;  // count windows never flush partial
+    for (auto& [key, s] : states_) {
+        out.insert(out.end(), s.events.begin(), s.events.end());
+        s.events.clear();
+    }
+    states_.clear();
+}
+
+size_t WindowOp::held() const {
+    size_t n = 0;
+    for (const auto& [k, s] : states_) n += s.events.size();
+    return n;
+}
+
+}  // namespace varpulis::engine

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install everything, then run every test: GoogleTest (through ctest) and pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+echo "==> C++ build and tests (cmake preset ci)"
+cmake --preset ci >/dev/null
+cmake --build --preset ci
+ctest --preset ci -j2
+
+echo "==> Python tests"
+.venv/bin/python -m pytest -q
