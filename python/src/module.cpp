@@ -8,10 +8,12 @@ namespace py = pybind11;
 
 namespace varpulis::python {
 void bind_vpl(py::module_& m);
+void bind_engine(py::module_& m);
 }  // namespace varpulis::python
 
 PYBIND11_MODULE(_varpulis, m) {
     m.doc() = "Native core of Varpulis (use the varpulis package, not this module)";
     m.attr("__version__") = varpulis::common::kVersion;
     varpulis::python::bind_vpl(m);
+    varpulis::python::bind_engine(m);
 }

@@ -18,6 +18,7 @@ from .errors import (
     VplError,
     VplSyntaxError,
 )
+from .engine import Engine
 from .vpl import Diagnostic, check, parse
 
 __version__: str = _varpulis.__version__
@@ -25,6 +26,7 @@ __version__: str = _varpulis.__version__
 __all__ = [
     "ApiError",
     "Diagnostic",
+    "Engine",
     "EngineError",
     "LimitExceededError",
     "NotFoundError",

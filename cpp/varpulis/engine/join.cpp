@@ -51,10 +51,11 @@ EventPtr JoinOp::joined(const std::vector<const Event*>& parts, const OpContext&
     for (size_t i = 0; i < parts.size(); ++i) {
         const Event& p = *parts[i];
         out->timestamp = std::max(out->timestamp, p.timestamp);
-        const std::string& source = symbol_name(sources_[i].name);
+        const std::string& label = sources_[i].label;
+        bool type_differs = p.type_name() != label;
         for (const auto& [name, value] : p.fields) {
-            out->fields.emplace_back(intern(source + "." + symbol_name(name)), value);
-            if (p.type != sources_[i].name) out->fields.emplace_back(intern(p.type_name() + "." + symbol_name(name)), value);
+            out->fields.emplace_back(intern(label + "." + symbol_name(name)), value);
+            if (type_differs) out->fields.emplace_back(intern(p.type_name() + "." + symbol_name(name)), value);
         }
     }
     // Unprefixed fields too, the first source winning on conflicts.

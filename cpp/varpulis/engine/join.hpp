@@ -14,7 +14,8 @@
 namespace varpulis::engine {
 
 struct JoinSource {
-    Symbol name = kNoSymbol;  ///< the routed name (event type or stream) and the field prefix
+    Symbol name = kNoSymbol;   ///< the routed name (event type or stream)
+    std::string label;         ///< the field prefix: the source's name in join(...)
     ExprNode key;             ///< join key on this source's events; null: every event shares one key
     ExprNode filter;          ///< inline `.where`, may be null
 };

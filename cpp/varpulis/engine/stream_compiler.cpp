@@ -398,9 +398,9 @@ Status StreamCompiler::compile_join(const vpl::StreamDecl& decl, Stream& s) {
     std::vector<JoinSource> sources;
     for (const auto& in : decl.source.inputs) {
         JoinSource src;
-        src.name = intern(in.is_inline ? in.source : in.name);
-        std::string label = in.is_inline ? in.name : in.name;
-        const vpl::Expr* key = keys.count(label) ? keys[label] : keys.count(in.source) ? keys[in.source] : nullptr;
+        src.name = intern(in.source);
+        src.label = in.name;
+        const vpl::Expr* key = keys.count(in.name) ? keys[in.name] : keys.count(in.source) ? keys[in.source] : nullptr;
         if (key) {
             // `Source.field` read on the source's own event: the field.
             src.key = field_key(key->name);

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+// Engine behaviour that scenarios cannot show: errors, limits, memory bounds, state.
+#include <gtest/gtest.h>
+
+#include "varpulis/engine/runtime.hpp"
+
+namespace varpulis::engine {
+namespace {
+
+std::unique_ptr<Runtime> load(const std::string& source, RuntimeOptions options = {}) {
+    auto r = Runtime::from_source(source, options);
+    EXPECT_TRUE(r.runtime) << vpl::format_diagnostics(r.diagnostics, source);
+    return std::move(r.runtime);
+}
+
+TEST(EngineTest, InvalidProgramIsRefusedWithDiagnostics) {
+    auto r = Runtime::from_source("stream S = A .where(x > )");
+    EXPECT_FALSE(r.runtime);
+    ASSERT_FALSE(r.diagnostics.empty());
+    EXPECT_EQ(r.diagnostics[0].code, "E000");
+}
+
+TEST(EngineTest, UnsupportedConnectorKindIsAClearError) {
+    auto r = Runtime::from_source("connector K = kafka(brokers: \"x\")\nstream S = A .emit(v: 1) .to(K)");
+    EXPECT_FALSE(r.runtime);
+    ASSERT_FALSE(r.diagnostics.empty());
+    EXPECT_EQ(r.diagnostics[0].code, "E095");
+    EXPECT_NE(r.diagnostics[0].message.find("kind 'kafka' is not available"), std::string::npos);
+}
+
+TEST(EngineTest, RunawayLoopIsARuntimeError) {
+    RuntimeOptions options;
+    options.engine.functions.max_loop_iterations = 1000;
+    auto rt = load("fn spin() -> int:\n    while true:\n        1\n    0\nstream S = A .emit(v: spin())", options);
+    std::vector<EventPtr> out;
+    auto st = rt->push("A", {}, 0, out);
+    EXPECT_EQ(st.code(), common::ErrorCode::Runtime);
+    EXPECT_NE(st.message().find("loop ran more than 1000 iterations"), std::string::npos) << st.message();
+    EXPECT_EQ(rt->engine().stats().errors, 1u);
+    // The engine keeps working after an error.
+    auto rt2 = load("fn f(x) -> int:\n    return x + 1\nstream S = A .emit(v: f(v))");
+    ASSERT_TRUE(rt2->push("A", {{"v", Value(1)}}, 0, out).is_ok());
+}
+
+TEST(EngineTest, DeepRecursionIsARuntimeError) {
+    auto rt = load("fn down(n: int) -> int:\n    return down(n + 1)\nstream S = A .emit(v: down(0))");
+    std::vector<EventPtr> out;
+    auto st = rt->push("A", {}, 0, out);
+    EXPECT_EQ(st.code(), common::ErrorCode::Runtime);
+    EXPECT_NE(st.message().find("call depth exceeded"), std::string::npos);
+}
+
+TEST(EngineTest, DivisionByZeroIsNull) {
+    auto rt = load("stream S = A .emit(q: v / 0, r: v % 0, f: v / 0.0, ok: v)");
+    std::vector<EventPtr> out;
+    ASSERT_TRUE(rt->push("A", {{"v", Value(4)}}, 0, out).is_ok());
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0]->fields.size(), 1u);
+}
+
+TEST(EngineTest, SequenceRunsAreBoundedAndExpire) {
+    RuntimeOptions options;
+    options.engine.max_runs_per_partition = 100;
+    auto rt = load("stream S = A as a -> B as b .within(1s) .emit(a: a.id)", options);
+    std::vector<EventPtr> out;
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(rt->push("A", {{"id", Value(i)}}, int64_t{0}, out).is_ok());
+    EXPECT_EQ(rt->engine().held(), 100u);  // the oldest runs were dropped
+    ASSERT_TRUE(rt->push("C", {}, int64_t{5'000'000'000}, out).is_ok());
+    ASSERT_TRUE(rt->push("A", {{"id", Value(-1)}}, int64_t{5'000'000'000}, out).is_ok());
+    EXPECT_EQ(rt->engine().held(), 1u);  // expired runs were freed when the partition saw an event
+}
+
+TEST(EngineTest, EndlessStreamKeepsMemoryBounded) {
+    auto rt = load(
+        "stream W = R .partition_by(k) .window(10s) .aggregate(n: count()) .emit(n: n)\n"
+        "stream D = R .distinct(id) .emit(id: id)\n"
+        "stream Q = R as a -> R where id == a.id + 1 as b .within(1s)");
+    std::vector<EventPtr> out;
+    RuntimeOptions options;
+    for (int64_t i = 0; i < 300'000; ++i) {
+        ASSERT_TRUE(rt->push("R", {{"k", Value(i % 10)}, {"id", Value(i)}}, i * 1'000'000, out).is_ok());
+        out.clear();
+    }
+    // windows hold at most 10 s of events, the distinct set 100,000 keys, runs 1 s of events
+    EXPECT_LT(rt->engine().held(), 100'000u + 10'000u + 2'000u);
+}
+
+TEST(EngineTest, GlobalsAreEvaluatedInOrder) {
+    auto rt = load("let a = 2\nvar b = a * 3\nb := b + 1\nconst c = b * 10");
+    EXPECT_EQ(rt->engine().variable("c"), Value(70));
+    EXPECT_FALSE(rt->engine().variable("nope").has_value());
+}
+
+}  // namespace
+}  // namespace varpulis::engine

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "varpulis/engine/event_file.hpp"
+
+namespace varpulis::engine {
+namespace {
+
+TEST(EventFileTest, OffsetsAreEventTime) {
+    std::istringstream in("A { v: 1 }\nBATCH 1500\nA { v: 2 }\n@2s A { v: 3 }\nA { v: 4 }\n@100ms B(1)\n");
+    std::vector<int64_t> times;
+    ASSERT_TRUE(read_event_stream(in, [&](EventPtr e) {
+                    times.push_back(e->timestamp);
+                    return common::Status::ok();
+                }).is_ok());
+    EXPECT_EQ(times, (std::vector<int64_t>{0, 1'500'000'000, 2'000'000'000, 1'500'000'000, 100'000'000}));
+}
+
+TEST(EventFileTest, ValueLiterals) {
+    EXPECT_EQ(parse_evt_value("42"), Value(42));
+    EXPECT_TRUE(parse_evt_value("4.5").is_float());
+    EXPECT_EQ(parse_evt_value("'a\\'b'"), Value("a'b"));
+    EXPECT_EQ(parse_evt_value("\"x\\ny\""), Value("x\ny"));
+    EXPECT_TRUE(parse_evt_value("nil").is_null());
+    EXPECT_EQ(parse_evt_value("[1, [2, \"a,b\"]]"), Value(common::Array{Value(1), Value(common::Array{Value(2), Value("a,b")})}));
+    EXPECT_EQ(parse_evt_value("active"), Value("active"));
+}
+
+TEST(EventFileTest, BadLinesNameTheirLine) {
+    std::istringstream in("A { v: 1 }\n\nA { v 2 }\n");
+    auto st = read_event_stream(in, [](EventPtr) { return common::Status::ok(); });
+    EXPECT_FALSE(st.is_ok());
+    EXPECT_EQ(st.message(), "line 3: field 'v 2' needs name: value");
+    std::istringstream bad_batch("BATCH soon\n");
+    EXPECT_EQ(read_event_stream(bad_batch, [](EventPtr) { return common::Status::ok(); }).message(),
+              "line 1: BATCH needs a number of milliseconds");
+    std::istringstream bad_json("{\"data\": {}}\n");
+    EXPECT_FALSE(read_event_stream(bad_json, [](EventPtr) { return common::Status::ok(); }).is_ok());
+    std::istringstream unclosed("A { v: 1\n");
+    EXPECT_EQ(read_event_stream(unclosed, [](EventPtr) { return common::Status::ok(); }).message(),
+              "line 1: missing closing '}'");
+}
+
+}  // namespace
+}  // namespace varpulis::engine
