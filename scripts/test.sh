@@ -10,5 +10,8 @@ cmake --preset ci >/dev/null
 cmake --build --preset ci
 ctest --preset ci -j2
 
+echo "==> Benchmarks, one short repetition (they check their output counts)"
+build/ci/bench/engine_bench --events 100000 --repeat 1
+
 echo "==> Python tests"
 .venv/bin/python -m pytest -q

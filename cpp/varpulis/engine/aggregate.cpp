@@ -167,7 +167,8 @@ void AggregateOp::apply(Batch& batch, OpContext& ctx) {
     }
     std::vector<std::pair<std::string, Batch>> groups;  // in order of first appearance
     for (const auto& e : batch) {
-        std::string key = partition_key(key_.get(), *e, ctx);
+        std::string key;
+        partition_key(key_.get(), *e, ctx, key);
         auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
         if (it == groups.end()) {
             groups.emplace_back(key, Batch{e});

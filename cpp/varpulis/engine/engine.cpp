@@ -112,9 +112,10 @@ void Engine::drain(std::vector<EventPtr>& outputs) {
         const auto* streams = routes_for(e->type);
         if (!streams) continue;
         for (Stream* s : *streams) {
-            Batch batch{e};
-            run_stream(*s, batch, 0);
-            if (!batch.empty()) deliver(*s, batch, depth, outputs);
+            batch_.clear();
+            batch_.push_back(e);
+            run_stream(*s, batch_, 0);
+            if (!batch_.empty()) deliver(*s, batch_, depth, outputs);
         }
     }
 }

@@ -112,6 +112,7 @@ class Engine {
     std::vector<SourceBinding> bindings_;
     std::vector<std::string> contexts_;
     std::deque<std::pair<EventPtr, int>> work_;
+    Batch batch_;  ///< reused for every stream run
     EngineStats stats_;
 };
 

@@ -112,6 +112,14 @@ Value parse_evt_value(std::string_view text, int depth) {
     return Value(std::string(s));
 }
 
+Symbol EventFileReader::symbol(std::string_view name) {
+    auto it = symbols_.find(name);
+    if (it != symbols_.end()) return it->second;
+    Symbol s = intern(name);
+    symbols_.emplace(std::string(name), s);
+    return s;
+}
+
 Result<EventPtr> EventFileReader::parse_line(std::string_view raw, uint32_t line_number) {
     std::string_view line = trim(raw);
     if (line.empty() || line.starts_with("#") || line.starts_with("//")) return EventPtr();
@@ -158,7 +166,7 @@ Result<EventPtr> EventFileReader::parse_line(std::string_view raw, uint32_t line
         }
     }
     auto e = std::make_shared<Event>();
-    e->type = intern(type);
+    e->type = symbol(type);
     e->timestamp = offset;
     std::string_view body = trim(line.substr(open + 1, line.size() - open - 2));
     if (!body.empty()) {
@@ -166,14 +174,14 @@ Result<EventPtr> EventFileReader::parse_line(std::string_view raw, uint32_t line
         for (size_t i = 0; i < parts.size(); ++i) {
             std::string_view part = trim(parts[i]);
             if (close == ')') {
-                e->fields.emplace_back(intern("field_" + std::to_string(i)), parse_evt_value(part));
+                e->fields.emplace_back(symbol("field_" + std::to_string(i)), parse_evt_value(part));
                 continue;
             }
             size_t colon = part.find(':');
             if (colon == std::string_view::npos) return line_error(line_number, "field '" + std::string(part) + "' needs name: value");
             std::string_view name = trim(part.substr(0, colon));
             if (name.empty()) return line_error(line_number, "a field has no name");
-            e->set(intern(name), parse_evt_value(part.substr(colon + 1)));
+            e->set(symbol(name), parse_evt_value(part.substr(colon + 1)));
         }
     }
     return EventPtr(std::move(e));

@@ -8,8 +8,10 @@
 #include <istream>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "varpulis/common/status.hpp"
+#include "varpulis/common/string_hash.hpp"
 #include "varpulis/engine/event.hpp"
 
 namespace varpulis::engine {
@@ -22,7 +24,11 @@ class EventFileReader {
     common::Result<EventPtr> parse_line(std::string_view line, uint32_t line_number);
 
   private:
+    /// Intern through a reader-local cache: field names repeat on every line.
+    Symbol symbol(std::string_view name);
+
     int64_t batch_offset_ns_ = 0;
+    common::StringMap<Symbol> symbols_;
 };
 
 /// Parse a value literal of an `.evt` field: true/false, null/nil, quoted strings, numbers,

@@ -70,7 +70,7 @@ class AliasFieldNode final : public CompiledExpr {
 
     const Value& eval(const EvalContext& ctx, Value&) const override {
         if (capture_ >= 0 && ctx.captures) {
-            const Event* captured = ctx.captures[capture_];
+            const Event* captured = ctx.captures[capture_].get();
             if (captured) {
                 const Value* v = captured->get(field_);
                 return v ? *v : kNull;

@@ -25,7 +25,7 @@ struct EvalContext {
     const Event* event = nullptr;                  ///< the current event (fields)
     const std::vector<Value>* globals = nullptr;   ///< top-level let/var/const, by slot
     Value* locals = nullptr;                       ///< the running function's frame, by slot
-    const Event* const* captures = nullptr;        ///< sequence aliases bound so far, by index
+    const EventPtr* captures = nullptr;            ///< sequence aliases bound so far, by index (null: unbound)
     EmitCollector* emits = nullptr;                ///< where `emit` statements go (in .process)
     const FunctionTable* functions = nullptr;      ///< user functions
 };

@@ -4,9 +4,14 @@
 // The operator interface of a stream pipeline. Each operator transforms the current batch of
 // events in place; an empty batch stops the pipeline for that input.
 
+#include <algorithm>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "varpulis/common/string_hash.hpp"
 #include "varpulis/engine/event.hpp"
 #include "varpulis/engine/expr.hpp"
 
@@ -34,7 +39,37 @@ class Operator {
 
 using OperatorPtr = std::unique_ptr<Operator>;
 
-/// Evaluate `key` on an event as a partition key: its text, or "default" when missing.
-std::string partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx);
+/// Evaluate `key` on an event into `out`: the value's text, "default" when missing, "" without a
+/// key. Reuses `out`'s storage, so the common case allocates nothing.
+void partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx, std::string& out);
+
+/// Per-partition state, looked up by key text without building a string.
+template <typename State>
+class PartitionMap {
+  public:
+    State& get(std::string_view key) {
+        auto it = map_.find(key);
+        if (it != map_.end()) return it->second;
+        return map_.emplace(std::string(key), State()).first->second;
+    }
+    void erase(std::string_view key) {
+        auto it = map_.find(key);
+        if (it != map_.end()) map_.erase(it);
+    }
+    void clear() { map_.clear(); }
+    auto& entries() { return map_; }
+    const auto& entries() const { return map_; }
+    /// The keys in sorted order (deterministic flush output).
+    std::vector<std::string> sorted_keys() const {
+        std::vector<std::string> keys;
+        keys.reserve(map_.size());
+        for (const auto& [k, v] : map_) keys.push_back(k);
+        std::sort(keys.begin(), keys.end());
+        return keys;
+    }
+
+  private:
+    common::StringMap<State> map_;
+};
 
 }  // namespace varpulis::engine

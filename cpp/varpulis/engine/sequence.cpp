@@ -14,8 +14,7 @@ bool SequenceOp::matches(const SequenceStep& step, const Event& e, const Run& ru
 
 void SequenceOp::capture(Run& run, const SequenceStep& step, const EventPtr& e) const {
     if (step.alias < 0) return;
-    run.owners[static_cast<size_t>(step.alias)] = e;
-    run.captures[static_cast<size_t>(step.alias)] = e.get();
+    run.captures[static_cast<size_t>(step.alias)] = e;
 }
 
 EventPtr SequenceOp::match_event(const Run& run, const Event& last, const OpContext& ctx) const {
@@ -24,22 +23,30 @@ EventPtr SequenceOp::match_event(const Run& run, const Event& last, const OpCont
     auto out = std::make_shared<Event>();
     out->type = ctx.stream_name;
     out->timestamp = last.timestamp;
+    out->fields.reserve(2 + 4 * spec_.aliases.size());
     out->fields.emplace_back(kStream, Value(symbol_name(ctx.stream_name)));
     out->fields.emplace_back(kDuration, Value(static_cast<double>(last.timestamp - run.start) / 1e6));
     for (size_t i = 0; i < spec_.aliases.size(); ++i) {
-        const Event* c = run.captures[i];
+        const Event* c = run.captures[i].get();
         if (!c) continue;
-        for (const auto& [name, value] : c->fields) {
-            out->fields.emplace_back(intern(spec_.aliases[i] + "_" + symbol_name(name)), value);
-        }
+        for (const auto& [name, value] : c->fields) out->fields.emplace_back(match_field(i, name), value);
     }
     return out;
+}
+
+Symbol SequenceOp::match_field(size_t alias, Symbol field) const {
+    uint64_t key = (static_cast<uint64_t>(alias) << 32) | field;
+    auto it = match_fields_.find(key);
+    if (it != match_fields_.end()) return it->second;
+    Symbol s = intern(spec_.aliases[alias] + "_" + symbol_name(field));
+    match_fields_.emplace(key, s);
+    return s;
 }
 
 void SequenceOp::apply_negations(const Event& e, OpContext& ctx) {
     for (const auto& neg : spec_.negations) {
         if (neg.type != e.type) continue;
-        for (auto& [key, runs] : partitions_) {
+        for (auto& [key, runs] : partitions_.entries()) {
             for (auto& run : runs) {
                 if (run.dead || (neg.only_before_step && run.state != *neg.only_before_step)) continue;
                 if (neg.only_before_step && run.in_kleene) continue;
@@ -84,8 +91,8 @@ void SequenceOp::advance(Run& run, const EventPtr& e, OpContext& ctx, Batch& out
 
 void SequenceOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
     apply_negations(*e, ctx);
-    std::string key = partition_key(spec_.partition.get(), *e, ctx);
-    auto& runs = partitions_[key];
+    partition_key(spec_.partition.get(), *e, ctx, key_buffer_);
+    auto& runs = partitions_.get(key_buffer_);
     if (spec_.within_ns > 0) {
         for (auto& run : runs) {
             if (e->timestamp > run.start + spec_.within_ns) run.dead = true;
@@ -97,12 +104,11 @@ void SequenceOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
     std::erase_if(runs, [](const Run& r) { return r.dead; });
 
     Run fresh;
-    fresh.owners.resize(spec_.aliases.size());
-    fresh.captures.resize(spec_.aliases.size(), nullptr);
+    fresh.captures.resize(spec_.aliases.size());
     fresh.start = e->timestamp;
     const SequenceStep& first = spec_.steps[0];
     if (!matches(first, *e, fresh, ctx)) {
-        if (runs.empty()) partitions_.erase(key);
+        if (runs.empty()) partitions_.erase(key_buffer_);
         return;
     }
     capture(fresh, first, e);
@@ -118,21 +124,21 @@ void SequenceOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
         }
     }
     if (runs.size() >= spec_.max_runs) {
-        runs.pop_front();
+        runs.erase(runs.begin());  // rare: only a full partition pays the shift
         ++evicted_;
     }
     runs.push_back(std::move(fresh));
 }
 
 void SequenceOp::apply(Batch& batch, OpContext& ctx) {
-    Batch out;
-    for (const auto& e : batch) on_event(e, ctx, out);
-    batch = std::move(out);
+    out_.clear();
+    for (const auto& e : batch) on_event(e, ctx, out_);
+    batch.swap(out_);
 }
 
 size_t SequenceOp::held() const {
     size_t n = 0;
-    for (const auto& [k, runs] : partitions_) n += runs.size();
+    for (const auto& [k, runs] : partitions_.entries()) n += runs.size();
     return n;
 }
 

@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,8 +54,7 @@ class SequenceOp final : public Operator {
         bool in_kleene = false;  ///< matched the Kleene step at `state` at least once
         size_t kleene_count = 0;
         int64_t start = 0;
-        std::vector<EventPtr> owners;
-        std::vector<const Event*> captures;
+        std::vector<EventPtr> captures;  ///< by alias slot
         bool dead = false;
     };
 
@@ -65,8 +65,15 @@ class SequenceOp final : public Operator {
     void apply_negations(const Event& e, OpContext& ctx);
     void advance(Run& run, const EventPtr& e, OpContext& ctx, Batch& out);
 
+    /// Return the output field `alias_field` for a capture slot and a field (cached: interning
+    /// builds a string).
+    Symbol match_field(size_t alias, Symbol field) const;
+
     SequenceSpec spec_;
-    std::map<std::string, std::deque<Run>> partitions_;
+    PartitionMap<std::vector<Run>> partitions_;
+    std::string key_buffer_;
+    Batch out_;
+    mutable std::unordered_map<uint64_t, Symbol> match_fields_;
     size_t evicted_ = 0;
 };
 

@@ -3,12 +3,22 @@
 
 namespace varpulis::engine {
 
-std::string partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx) {
-    if (!key) return {};
+void partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx, std::string& out) {
+    if (!key) {
+        out.clear();
+        return;
+    }
     EvalContext ec = ctx.eval;
     ec.event = &e;
-    Value v = key->value(ec);
-    return v.is_null() ? "default" : v.to_display();
+    Value scratch;
+    const Value& v = key->eval(ec, scratch);
+    if (v.is_string()) {
+        out.assign(v.as_string());
+    } else if (v.is_null()) {
+        out.assign("default");
+    } else {
+        out = v.to_display();
+    }
 }
 
 void WindowOp::add(const EventPtr& e, State& s, Batch& out) const {
@@ -61,27 +71,27 @@ void WindowOp::add(const EventPtr& e, State& s, Batch& out) const {
 }
 
 void WindowOp::apply(Batch& batch, OpContext& ctx) {
-    Batch out;
+    out_.clear();
     for (const auto& e : batch) {
-        std::string key = partition_key(key_.get(), *e, ctx);
-        add(e, states_[key], out);
+        partition_key(key_.get(), *e, ctx, key_buffer_);
+        add(e, states_.get(key_buffer_), out_);
     }
-    batch = std::move(out);
+    batch.swap(out_);
 }
 
 void WindowOp::flush(Batch& out, OpContext&) {
     using K = WindowSpec::Kind;
     if (spec_.kind != K::TimeTumbling && spec_.kind != K::Session) return;  // count windows never flush partial
-    for (auto& [key, s] : states_) {
+    for (const auto& key : states_.sorted_keys()) {
+        auto& s = states_.get(key);
         out.insert(out.end(), s.events.begin(), s.events.end());
-        s.events.clear();
     }
     states_.clear();
 }
 
 size_t WindowOp::held() const {
     size_t n = 0;
-    for (const auto& [k, s] : states_) n += s.events.size();
+    for (const auto& [k, s] : states_.entries()) n += s.events.size();
     return n;
 }
 

@@ -37,7 +37,9 @@ class WindowOp final : public Operator {
 
     WindowSpec spec_;
     ExprNode key_;
-    std::map<std::string, State> states_;  ///< ordered: flush output is deterministic
+    PartitionMap<State> states_;
+    std::string key_buffer_;
+    Batch out_;  ///< reused between calls
 };
 
 }  // namespace varpulis::engine
