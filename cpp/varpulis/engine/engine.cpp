@@ -53,6 +53,14 @@ Status Engine::load(const vpl::Program& program, const EngineOptions& options) {
         if (auto* v = std::get_if<vpl::VarDecl>(&stmt->node)) VP_RETURN_NOT_OK(evaluate_global(v->name, *v->value));
         if (auto* a = std::get_if<vpl::AssignStmt>(&stmt->node)) VP_RETURN_NOT_OK(evaluate_global(a->name, *a->value));
     }
+    // Immutable globals (let, const) are constants to the typed fast path of functions.
+    std::unordered_map<std::string, Value> constants;
+    for (const auto& stmt : program.statements) {
+        if (auto* v = std::get_if<vpl::VarDecl>(&stmt->node); v && v->kind != vpl::VarKind::Var) {
+            constants[v->name] = globals_[global_slots_.at(v->name)];
+        }
+    }
+    functions_.compile_typed(fns, std::move(constants));
     StreamCompiler compiler(*this, program);
     VP_RETURN_NOT_OK(compiler.compile_all());
     for (auto& s : streams_) {

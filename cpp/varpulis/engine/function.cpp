@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/function.hpp"
 
+#include "varpulis/engine/typed_function.hpp"
 #include "varpulis/engine/value_ops.hpp"
 
 namespace varpulis::engine {
@@ -340,6 +341,7 @@ class BodyCompiler {
 CompiledFunction::CompiledFunction() = default;
 CompiledFunction::CompiledFunction(CompiledFunction&&) noexcept = default;
 CompiledFunction::~CompiledFunction() = default;
+FunctionTable::FunctionTable() = default;
 FunctionTable::~FunctionTable() = default;
 
 Status FunctionTable::compile(const std::vector<const vpl::FnDecl*>& fns,
@@ -384,24 +386,50 @@ Value FunctionTable::run(const CompiledFunction& fn, Value* frame, const EvalCon
 }
 
 Value FunctionTable::call(size_t index, const std::vector<ExprNode>& args, const EvalContext& caller) const {
+    constexpr size_t kInline = 8;
+    Value inline_args[kInline];
+    std::vector<Value> heap_args;
+    Value* values = inline_args;
+    if (args.size() > kInline) {
+        heap_args.resize(args.size());
+        values = heap_args.data();
+    }
+    // Arguments are evaluated once, whichever path then runs the body.
+    for (size_t i = 0; i < args.size(); ++i) values[i] = args[i]->value(caller);
+    if (typed_ && typed_->has(index)) {
+        if (auto r = typed_->call(index, values, args.size(), caller)) return std::move(*r);
+    }
     const CompiledFunction& fn = functions_[index];
-    constexpr size_t kInline = 16;
-    Value inline_frame[kInline];
+    constexpr size_t kInlineFrame = 16;
+    Value inline_frame[kInlineFrame];
     std::vector<Value> heap_frame;
     Value* frame = inline_frame;
-    if (fn.slot_count > kInline) {
+    if (fn.slot_count > kInlineFrame) {
         heap_frame.resize(fn.slot_count);
         frame = heap_frame.data();
     }
-    for (size_t i = 0; i < args.size() && i < fn.param_count; ++i) frame[i] = args[i]->value(caller);
+    for (size_t i = 0; i < args.size() && i < fn.param_count; ++i) frame[i] = std::move(values[i]);
     return run(fn, frame, caller);
 }
 
 Value FunctionTable::call_values(size_t index, std::vector<Value> args, const EvalContext& caller) const {
+    if (typed_ && typed_->has(index)) {
+        if (auto r = typed_->call(index, args.data(), args.size(), caller)) return std::move(*r);
+    }
     const CompiledFunction& fn = functions_[index];
     std::vector<Value> frame(std::max<size_t>(fn.slot_count, 1));
     for (size_t i = 0; i < args.size() && i < fn.param_count; ++i) frame[i] = std::move(args[i]);
     return run(fn, frame.data(), caller);
+}
+
+void FunctionTable::compile_typed(const std::vector<const vpl::FnDecl*>& fns, std::unordered_map<std::string, Value> constants) {
+    typed_ = std::make_unique<TypedProgram>();
+    typed_->compile(fns, index_, std::move(constants), limits_);
+}
+
+bool FunctionTable::is_typed(const std::string& name) const {
+    auto index = index_of(name);
+    return index && typed_ && typed_->has(*index);
 }
 
 }  // namespace varpulis::engine

@@ -38,6 +38,7 @@ struct EmitCollector {
 };
 
 class CompiledStmt;
+class TypedProgram;
 
 struct CompiledFunction {
     CompiledFunction();
@@ -52,7 +53,7 @@ struct CompiledFunction {
 /// All user functions of a program, called by index from compiled expressions.
 class FunctionTable {
   public:
-    FunctionTable() = default;
+    FunctionTable();
     ~FunctionTable();
     FunctionTable(const FunctionTable&) = delete;
     FunctionTable& operator=(const FunctionTable&) = delete;
@@ -71,12 +72,20 @@ class FunctionTable {
 
     const FunctionLimits& limits() const { return limits_; }
 
+    /// Compile the typed fast path of every function that fits (after the globals are known:
+    /// immutable ones become constants). See typed_function.hpp.
+    void compile_typed(const std::vector<const vpl::FnDecl*>& fns, std::unordered_map<std::string, Value> constants);
+
+    /// Return true when function `name` runs on the typed fast path.
+    bool is_typed(const std::string& name) const;
+
   private:
     Value run(const CompiledFunction& fn, Value* frame, const EvalContext& caller) const;
 
     std::vector<CompiledFunction> functions_;
     std::unordered_map<std::string, size_t> index_;
     FunctionLimits limits_;
+    std::unique_ptr<TypedProgram> typed_;
 };
 
 }  // namespace varpulis::engine
