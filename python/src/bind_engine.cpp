@@ -49,14 +49,15 @@ class PyEngine {
             if (t.size() == 3 && !t[2].is_none()) ts = t[2].cast<int64_t>();
             batch.push_back(to_event(t[0].cast<std::string>(), t[1], ts));
         }
-        return run([&](std::vector<EventPtr>& out) {
-            for (const auto& e : batch) VP_RETURN_NOT_OK(runtime_->push(e, out));
-            return common::Status::ok();
-        });
+        return run([&](std::vector<EventPtr>& out) { return runtime_->push_many(batch, out); });
     }
 
     py::list flush() {
         return run([&](std::vector<EventPtr>& out) { return runtime_->flush(out); });
+    }
+
+    py::list advance_time(int64_t now_ns) {
+        return run([&](std::vector<EventPtr>& out) { return runtime_->advance_time(now_ns, out); });
     }
 
     py::list run_file(const std::string& path) {
@@ -64,24 +65,24 @@ class PyEngine {
     }
 
     py::dict stats() const {
-        const auto& s = runtime_->engine().stats();
+        auto s = runtime_->stats();
         py::dict out;
         out["events_in"] = s.events_in;
         out["outputs"] = s.outputs;
         out["errors"] = s.errors;
         out["dropped_by_depth"] = s.dropped_by_depth;
-        out["held"] = runtime_->engine().held();
+        out["held"] = s.held;
         return out;
     }
 
     py::list streams() const {
         py::list out;
-        for (const auto& s : runtime_->engine().streams()) out.append(s->name);
+        for (const auto& name : runtime_->stream_names()) out.append(name);
         return out;
     }
 
     py::object variable(const std::string& name) const {
-        auto v = runtime_->engine().variable(name);
+        auto v = runtime_->variable(name);
         if (!v) throw py::key_error(name);
         return from_value(*v);
     }
@@ -112,6 +113,7 @@ void bind_engine(py::module_& m) {
         .def("process_many", &PyEngine::process_many, py::arg("events"))
         .def("flush", &PyEngine::flush)
         .def("run_file", &PyEngine::run_file, py::arg("path"))
+        .def("advance_time", &PyEngine::advance_time, py::arg("now_ns"))
         .def("stats", &PyEngine::stats)
         .def("streams", &PyEngine::streams)
         .def("variable", &PyEngine::variable, py::arg("name"));

@@ -100,7 +100,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
     if (!quiet) {
         info << "Varpulis Event Simulation\n============================\nProgram: " << program_path
              << "\nEvents:  " << events_path << "\nMode:    " << (timed ? "timed" : "immediate")
-             << "\nWorkers: 1\n\nProgram loaded: " << loaded.runtime->engine().streams().size()
+             << "\nWorkers: 1\n\nProgram loaded: " << loaded.runtime->stream_names().size()
              << " streams\n\nStarting simulation...\n";
         info.flush();
     }

@@ -105,6 +105,9 @@ void Engine::deliver(Stream& s, Batch& batch, int depth, std::vector<EventPtr>& 
         outputs.insert(outputs.end(), batch.begin(), batch.end());
         stats_.outputs += batch.size();
     }
+    if (exported_ && std::find(exports_.begin(), exports_.end(), s.symbol) != exports_.end()) {
+        exported_->insert(exported_->end(), batch.begin(), batch.end());
+    }
     if (!consumes(s.symbol)) return;
     if (depth + 1 >= options_.max_depth) {
         stats_.dropped_by_depth += batch.size();
@@ -128,8 +131,9 @@ void Engine::drain(std::vector<EventPtr>& outputs) {
     }
 }
 
-Status Engine::process(const EventPtr& event, std::vector<EventPtr>& outputs) {
+Status Engine::process(const EventPtr& event, std::vector<EventPtr>& outputs, std::vector<EventPtr>* exported) {
     ++stats_.events_in;
+    exported_ = exported;
     work_.clear();
     work_.emplace_back(event, 0);
     try {
@@ -142,7 +146,8 @@ Status Engine::process(const EventPtr& event, std::vector<EventPtr>& outputs) {
     return Status::ok();
 }
 
-Status Engine::flush(std::vector<EventPtr>& outputs) {
+Status Engine::flush(std::vector<EventPtr>& outputs, std::vector<EventPtr>* exported) {
+    exported_ = exported;
     try {
         for (auto& s : streams_) {
             for (size_t i = 0; i < s->ops.size(); ++i) {

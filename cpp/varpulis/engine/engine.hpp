@@ -68,11 +68,16 @@ class Engine {
     /// Compile a (validated) program. Fails on constructs the engine cannot run.
     static common::Result<std::unique_ptr<Engine>> create(const vpl::Program& program, const EngineOptions& options = {});
 
-    /// Process one event to completion; append the outputs it caused, in order.
-    common::Status process(const EventPtr& event, std::vector<EventPtr>& outputs);
+    /// Process one event to completion; append the outputs it caused, in order. Results of the
+    /// streams marked with `set_exports` are also appended to `exported` (for other contexts).
+    common::Status process(const EventPtr& event, std::vector<EventPtr>& outputs,
+                           std::vector<EventPtr>* exported = nullptr);
 
     /// End of input: close open time and session windows and push what they hold through.
-    common::Status flush(std::vector<EventPtr>& outputs);
+    common::Status flush(std::vector<EventPtr>& outputs, std::vector<EventPtr>* exported = nullptr);
+
+    /// Mark the streams whose results other contexts consume.
+    void set_exports(std::vector<Symbol> streams) { exports_ = std::move(streams); }
 
     /// Return true when some stream consumes events of this type.
     bool consumes(Symbol type) const;
@@ -113,6 +118,8 @@ class Engine {
     std::vector<std::string> contexts_;
     std::deque<std::pair<EventPtr, int>> work_;
     Batch batch_;  ///< reused for every stream run
+    std::vector<Symbol> exports_;
+    std::vector<EventPtr>* exported_ = nullptr;  ///< where exported results go during a call
     EngineStats stats_;
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/runtime.hpp"
 
+#include "varpulis/engine/context_runtime.hpp"
 #include "varpulis/engine/event_file.hpp"
 #include "varpulis/vpl/frontend.hpp"
 
@@ -8,23 +9,56 @@ namespace varpulis::engine {
 
 using common::Status;
 
+namespace {
+
+bool program_uses_contexts(const vpl::Program& program) {
+    for (const auto& stmt : program.statements) {
+        auto* s = std::get_if<vpl::StreamDecl>(&stmt->node);
+        if (!s) continue;
+        for (const auto& op : s->ops) {
+            if (op.kind == vpl::OpKind::Context) return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+Runtime::~Runtime() = default;
+
 LoadResult Runtime::from_source(std::string_view source, const RuntimeOptions& options) {
     LoadResult result;
     vpl::ParseResult checked = vpl::check(source);
     result.diagnostics = std::move(checked.diagnostics);
     if (!checked.ok()) return result;
-    auto engine = Engine::create(*checked.program, options.engine);
-    if (!engine) {
-        const Status& st = engine.status();
+    auto refuse = [&](const Status& st) {
         result.diagnostics.push_back({vpl::Severity::Error, "E095", st.message(), "", st.span()});
-        return result;
+        return std::move(result);
+    };
+    // One full engine always: it validates that everything compiles, and carries the metadata
+    // (streams, timers, bindings) even when the work runs in context engines.
+    auto engine = Engine::create(*checked.program, options.engine);
+    if (!engine) return refuse(engine.status());
+    std::unique_ptr<Runtime> rt(new Runtime());
+    if (program_uses_contexts(*checked.program)) {
+        auto contexts = ContextRuntime::create(*checked.program, options.engine, options.context_queue_capacity);
+        if (!contexts) return refuse(contexts.status());
+        rt->contexts_ = std::move(*contexts);
+        rt->shape_ = std::move(*engine);
+    } else {
+        rt->engine_ = std::move(*engine);
     }
-    result.runtime.reset(new Runtime(std::move(*engine)));
+    rt->next_fire_.resize(rt->timers().size());
+    result.runtime = std::move(rt);
     return result;
 }
 
+const Engine& Runtime::first_engine() const { return engine_ ? *engine_ : *shape_; }
+
 Status Runtime::push(const EventPtr& event, std::vector<EventPtr>& outputs) {
     last_timestamp_ = event->timestamp;
+    if (contexts_) return contexts_->push_many({event}, outputs);
+    std::lock_guard lock(mutex_);
     return engine_->process(event, outputs);
 }
 
@@ -33,11 +67,78 @@ Status Runtime::push(std::string_view type, std::vector<std::pair<std::string, V
     return push(make_event(type, std::move(fields), timestamp.value_or(last_timestamp_)), outputs);
 }
 
-Status Runtime::flush(std::vector<EventPtr>& outputs) { return engine_->flush(outputs); }
+Status Runtime::push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs) {
+    if (events.empty()) return Status::ok();
+    last_timestamp_ = events.back()->timestamp;
+    if (contexts_) return contexts_->push_many(events, outputs);
+    std::lock_guard lock(mutex_);
+    for (const auto& e : events) VP_RETURN_NOT_OK(engine_->process(e, outputs));
+    return Status::ok();
+}
+
+Status Runtime::flush(std::vector<EventPtr>& outputs) {
+    if (contexts_) return contexts_->flush(outputs);
+    std::lock_guard lock(mutex_);
+    return engine_->flush(outputs);
+}
 
 Status Runtime::run_file(const std::string& path, std::vector<EventPtr>& outputs) {
     VP_RETURN_NOT_OK(read_event_file(path, [&](EventPtr e) { return push(e, outputs); }));
     return flush(outputs);
 }
+
+Status Runtime::advance_time(int64_t now_ns, std::vector<EventPtr>& outputs) {
+    const auto& timers = this->timers();
+    if (timers.empty()) return Status::ok();
+    if (!timer_origin_) {
+        timer_origin_ = now_ns;
+        for (size_t i = 0; i < timers.size(); ++i) next_fire_[i] = now_ns + timers[i].initial_delay_ns;
+    }
+    static const Symbol kTimestamp = intern("timestamp");
+    // Fire in time order across timers, each at most as often as its interval.
+    for (;;) {
+        size_t due = timers.size();
+        for (size_t i = 0; i < timers.size(); ++i) {
+            if (next_fire_[i] <= now_ns && (due == timers.size() || next_fire_[i] < next_fire_[due])) due = i;
+        }
+        if (due == timers.size()) return Status::ok();
+        auto e = std::make_shared<Event>();
+        e->type = timers[due].event_type;
+        e->timestamp = next_fire_[due];
+        e->fields.emplace_back(kTimestamp, Value(next_fire_[due] / 1'000'000));
+        next_fire_[due] += timers[due].interval_ns;
+        VP_RETURN_NOT_OK(push(e, outputs));
+    }
+}
+
+std::vector<std::string> Runtime::stream_names() const {
+    std::vector<std::string> out;
+    for (const auto& s : first_engine().streams()) out.push_back(s->name);
+    return out;
+}
+
+std::vector<std::string> Runtime::contexts() const { return first_engine().contexts(); }
+const std::vector<TimerSpec>& Runtime::timers() const { return first_engine().timers(); }
+const std::vector<SourceBinding>& Runtime::source_bindings() const { return first_engine().source_bindings(); }
+
+RuntimeStats Runtime::stats() const {
+    RuntimeStats out;
+    auto add = [&](const Engine& e) {
+        out.events_in += e.stats().events_in;
+        out.outputs += e.stats().outputs;
+        out.errors += e.stats().errors;
+        out.dropped_by_depth += e.stats().dropped_by_depth;
+        out.held += e.held();
+    };
+    if (engine_) {
+        std::lock_guard lock(mutex_);
+        add(*engine_);
+    } else {
+        for (const Engine* e : contexts_->engines()) add(*e);
+    }
+    return out;
+}
+
+std::optional<Value> Runtime::variable(const std::string& name) const { return first_engine().variable(name); }
 
 }  // namespace varpulis::engine

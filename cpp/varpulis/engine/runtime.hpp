@@ -2,9 +2,12 @@
 #pragma once
 
 // The façade every front door uses (CLI, server, Python): load a VPL program from source, push
-// events in, get outputs back. Programs with contexts will run their context threads behind it.
+// events in, get outputs back. A program whose streams use contexts runs one engine per context
+// thread behind it (context_runtime.hpp); others run one engine on the caller's thread.
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,8 +18,11 @@
 
 namespace varpulis::engine {
 
+class ContextRuntime;
+
 struct RuntimeOptions {
     EngineOptions engine;
+    size_t context_queue_capacity = 10'000;  ///< events waiting per context before pushes block
 };
 
 class Runtime;
@@ -27,10 +33,22 @@ struct LoadResult {
     vpl::Diagnostics diagnostics;  ///< errors (when runtime is null) and warnings
 };
 
+/// Counters over all of a runtime's engines.
+struct RuntimeStats {
+    uint64_t events_in = 0;
+    uint64_t outputs = 0;
+    uint64_t errors = 0;
+    uint64_t dropped_by_depth = 0;
+    size_t held = 0;
+};
+
+/// Thread-safe: pushes from several threads are serialised on a single engine, and run in
+/// parallel across contexts.
 class Runtime {
   public:
     /// Check, validate and compile a program. Engine-level refusals become diagnostics too.
     static LoadResult from_source(std::string_view source, const RuntimeOptions& options = {});
+    ~Runtime();
 
     /// Process one event to completion and append its outputs.
     common::Status push(const EventPtr& event, std::vector<EventPtr>& outputs);
@@ -39,20 +57,41 @@ class Runtime {
     common::Status push(std::string_view type, std::vector<std::pair<std::string, Value>> fields,
                         std::optional<int64_t> timestamp, std::vector<EventPtr>& outputs);
 
+    /// Process several events; with contexts they run in parallel. Outputs of different events
+    /// may interleave when contexts are used.
+    common::Status push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs);
+
     /// Close open time and session windows (end of input).
     common::Status flush(std::vector<EventPtr>& outputs);
 
     /// Process every event of a `.evt` file, then flush.
     common::Status run_file(const std::string& path, std::vector<EventPtr>& outputs);
 
-    const Engine& engine() const { return *engine_; }
+    /// Fire the `timer(...)` sources due up to `now_ns` (event time, nanoseconds). The first call
+    /// sets the timers' origin. Returns the outputs of the timer events.
+    common::Status advance_time(int64_t now_ns, std::vector<EventPtr>& outputs);
+
+    std::vector<std::string> stream_names() const;
+    std::vector<std::string> contexts() const;
+    const std::vector<TimerSpec>& timers() const;
+    const std::vector<SourceBinding>& source_bindings() const;
+    RuntimeStats stats() const;
+    std::optional<Value> variable(const std::string& name) const;
     int64_t last_timestamp() const { return last_timestamp_; }
+    bool uses_contexts() const { return contexts_ != nullptr; }
 
   private:
-    explicit Runtime(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {}
+    Runtime() = default;
 
-    std::unique_ptr<Engine> engine_;
+    const Engine& first_engine() const;
+
+    std::unique_ptr<Engine> engine_;           ///< without contexts
+    std::unique_ptr<ContextRuntime> contexts_; ///< with contexts
+    std::unique_ptr<Engine> shape_;            ///< with contexts: a full engine for metadata only
+    mutable std::mutex mutex_;                 ///< serialises pushes on the single engine
     int64_t last_timestamp_ = 0;
+    std::optional<int64_t> timer_origin_;
+    std::vector<int64_t> next_fire_;           ///< per timer
 };
 
 }  // namespace varpulis::engine

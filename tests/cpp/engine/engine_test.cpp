@@ -36,7 +36,7 @@ TEST(EngineTest, RunawayLoopIsARuntimeError) {
     auto st = rt->push("A", {}, 0, out);
     EXPECT_EQ(st.code(), common::ErrorCode::Runtime);
     EXPECT_NE(st.message().find("loop ran more than 1000 iterations"), std::string::npos) << st.message();
-    EXPECT_EQ(rt->engine().stats().errors, 1u);
+    EXPECT_EQ(rt->stats().errors, 1u);
     // The engine keeps working after an error.
     auto rt2 = load("fn f(x) -> int:\n    return x + 1\nstream S = A .emit(v: f(v))");
     ASSERT_TRUE(rt2->push("A", {{"v", Value(1)}}, 0, out).is_ok());
@@ -64,10 +64,10 @@ TEST(EngineTest, SequenceRunsAreBoundedAndExpire) {
     auto rt = load("stream S = A as a -> B as b .within(1s) .emit(a: a.id)", options);
     std::vector<EventPtr> out;
     for (int i = 0; i < 1000; ++i) ASSERT_TRUE(rt->push("A", {{"id", Value(i)}}, int64_t{0}, out).is_ok());
-    EXPECT_EQ(rt->engine().held(), 100u);  // the oldest runs were dropped
+    EXPECT_EQ(rt->stats().held, 100u);  // the oldest runs were dropped
     ASSERT_TRUE(rt->push("C", {}, int64_t{5'000'000'000}, out).is_ok());
     ASSERT_TRUE(rt->push("A", {{"id", Value(-1)}}, int64_t{5'000'000'000}, out).is_ok());
-    EXPECT_EQ(rt->engine().held(), 1u);  // expired runs were freed when the partition saw an event
+    EXPECT_EQ(rt->stats().held, 1u);  // expired runs were freed when the partition saw an event
 }
 
 TEST(EngineTest, EndlessStreamKeepsMemoryBounded) {
@@ -82,13 +82,13 @@ TEST(EngineTest, EndlessStreamKeepsMemoryBounded) {
         out.clear();
     }
     // windows hold at most 10 s of events, the distinct set 100,000 keys, runs 1 s of events
-    EXPECT_LT(rt->engine().held(), 100'000u + 10'000u + 2'000u);
+    EXPECT_LT(rt->stats().held, 100'000u + 10'000u + 2'000u);
 }
 
 TEST(EngineTest, GlobalsAreEvaluatedInOrder) {
     auto rt = load("let a = 2\nvar b = a * 3\nb := b + 1\nconst c = b * 10");
-    EXPECT_EQ(rt->engine().variable("c"), Value(70));
-    EXPECT_FALSE(rt->engine().variable("nope").has_value());
+    EXPECT_EQ(rt->variable("c"), Value(70));
+    EXPECT_FALSE(rt->variable("nope").has_value());
 }
 
 }  // namespace
