@@ -44,6 +44,13 @@ class Engine:
         """Process every event of an ``.evt`` file, then flush; return all outputs."""
         return self._engine.run_file(os.fspath(path))
 
+    def advance_time(self, now_ns: int) -> list[Event]:
+        """Fire the ``timer(...)`` sources due up to ``now_ns`` (event time) and return the outputs.
+
+        The first call sets the timers' origin; a timer fires first after its initial delay.
+        """
+        return self._engine.advance_time(now_ns)
+
     def stats(self) -> dict[str, int]:
         """Counters: events_in, outputs, errors, dropped_by_depth, held (buffered events and runs)."""
         return self._engine.stats()

@@ -29,8 +29,9 @@ Runtime::~Runtime() = default;
 LoadResult Runtime::from_source(std::string_view source, const RuntimeOptions& options) {
     LoadResult result;
     vpl::ParseResult checked = vpl::check(source);
+    bool valid = checked.ok();
     result.diagnostics = std::move(checked.diagnostics);
-    if (!checked.ok()) return result;
+    if (!valid) return result;
     auto refuse = [&](const Status& st) {
         result.diagnostics.push_back({vpl::Severity::Error, "E095", st.message(), "", st.span()});
         return std::move(result);

@@ -20,6 +20,13 @@ TEST(EngineTest, InvalidProgramIsRefusedWithDiagnostics) {
     EXPECT_EQ(r.diagnostics[0].code, "E000");
 }
 
+TEST(EngineTest, ValidationErrorsRefuseTheProgram) {
+    auto r = Runtime::from_source("fn f(x: int) -> int:\n    return x\nstream S = A .emit(v: f(1, 2))");
+    EXPECT_FALSE(r.runtime);
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_EQ(r.diagnostics[0].code, "E051");
+}
+
 TEST(EngineTest, UnsupportedConnectorKindIsAClearError) {
     auto r = Runtime::from_source("connector K = kafka(brokers: \"x\")\nstream S = A .emit(v: 1) .to(K)");
     EXPECT_FALSE(r.runtime);
