@@ -14,5 +14,6 @@ inline constexpr int kExitUsage = 2;    ///< bad flags, unreadable files
 int cmd_check(const std::vector<std::string>& args);
 int cmd_parse(const std::vector<std::string>& args);
 int cmd_simulate(const std::vector<std::string>& args);
+int cmd_run(const std::vector<std::string>& args);
 
 }  // namespace varpulis::apps

@@ -16,6 +16,7 @@ Usage: varpulis <COMMAND> [OPTIONS]
 Commands:
   check     Check a VPL program for syntax and semantic errors
   parse     Parse a VPL program and print its syntax tree as JSON
+  run       Run a VPL program with its own sources (timers, connectors)
   simulate  Replay an .evt file of events through a VPL program
 
 Options:
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     if (command == "check") return cmd_check(args);
     if (command == "parse") return cmd_parse(args);
     if (command == "simulate") return cmd_simulate(args);
+    if (command == "run") return cmd_run(args);
     std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }
