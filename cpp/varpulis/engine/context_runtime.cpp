@@ -180,7 +180,9 @@ void ContextRuntime::work(Context& c) {
 
 void ContextRuntime::handle(Context& c, Item& item) {
     std::vector<EventPtr> outputs, exported;
-    Status st = item.event ? c.engine->process(item.event, outputs, &exported) : c.engine->flush(outputs, &exported);
+    Status st = item.task    ? item.task(*c.engine)
+                : item.event ? c.engine->process(item.event, outputs, &exported)
+                             : c.engine->flush(outputs, &exported);
     // Work this item causes elsewhere is counted before this item is marked done.
     std::vector<std::pair<size_t, EventPtr>> forwards;
     for (const auto& e : exported) {
@@ -229,6 +231,17 @@ Status ContextRuntime::flush(std::vector<EventPtr>& outputs) {
     std::unique_lock lock(done->mutex);
     done->cv.wait(lock, [&] { return done->pending == 0; });
     outputs.insert(outputs.end(), done->outputs.begin(), done->outputs.end());
+    return done->error;
+}
+
+Status ContextRuntime::on_each(const std::function<Status(size_t, Engine&)>& task) {
+    auto done = std::make_shared<Completion>();
+    done->pending = contexts_.size();
+    for (size_t i = 0; i < contexts_.size(); ++i) {
+        enqueue(*contexts_[i], Item{nullptr, done, [&task, i](Engine& e) { return task(i, e); }}, true);
+    }
+    std::unique_lock lock(done->mutex);
+    done->cv.wait(lock, [&] { return done->pending == 0; });
     return done->error;
 }
 

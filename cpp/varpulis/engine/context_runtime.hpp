@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,14 +37,18 @@ class ContextRuntime {
     /// Close open windows in every context and collect what that produces.
     common::Status flush(std::vector<EventPtr>& outputs);
 
+    /// Run `task` on every context's thread, between events (checkpoints, restores).
+    common::Status on_each(const std::function<common::Status(size_t index, Engine& engine)>& task);
+
     /// The context engines (for stream lists, statistics and timers).
     std::vector<const Engine*> engines() const;
 
   private:
     struct Completion;
     struct Item {
-        EventPtr event;  ///< null: flush
+        EventPtr event;  ///< null: flush, or run `task`
         std::shared_ptr<Completion> done;
+        std::function<common::Status(Engine&)> task;
     };
     struct Context;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/engine.hpp"
 
+#include "varpulis/engine/checkpoint.hpp"
 #include "varpulis/engine/stream_compiler.hpp"
 
 namespace varpulis::engine {
@@ -175,6 +176,49 @@ size_t Engine::held() const {
         for (const auto& op : s->ops) n += op->held();
     }
     return n;
+}
+
+nlohmann::json Engine::checkpoint() const {
+    Json globals = Json::object();
+    for (const auto& [name, slot] : global_slots_) globals[name] = save_value(globals_[slot]);
+    Json streams = Json::object();
+    for (const auto& s : streams_) {
+        Json ops = Json::array();
+        for (const auto& op : s->ops) ops.push_back(op->save());
+        streams[s->name] = ops;
+    }
+    return {{"version", 1}, {"globals", globals}, {"streams", streams}, {"events_in", stats_.events_in}};
+}
+
+Status Engine::restore(const nlohmann::json& state) {
+    if (!state.is_object() || state.value("version", 0) != 1 || !state.contains("streams") || !state["streams"].is_object()) {
+        return Status(ErrorCode::Invalid, "not a version 1 engine checkpoint");
+    }
+    for (const auto& s : streams_) {
+        auto it = state["streams"].find(s->name);
+        if (it == state["streams"].end() || !it->is_array() || it->size() != s->ops.size()) {
+            return Status(ErrorCode::Invalid, "the checkpoint does not match this program (stream '" + s->name + "')");
+        }
+    }
+    try {
+        for (const auto& s : streams_) {
+            const auto& ops = state["streams"][s->name];
+            for (size_t i = 0; i < s->ops.size(); ++i) {
+                Status st = s->ops[i]->load(ops[i]);
+                if (!st.is_ok()) return Status(st.code(), "stream '" + s->name + "': " + st.message());
+            }
+        }
+        if (state.contains("globals") && state["globals"].is_object()) {
+            for (const auto& [name, value] : state["globals"].items()) {
+                auto slot = global_slots_.find(name);
+                if (slot == global_slots_.end()) continue;
+                VP_ASSIGN_OR_RETURN(globals_[slot->second], load_value(value));
+            }
+        }
+    } catch (const nlohmann::json::exception& e) {
+        return Status(ErrorCode::Invalid, std::string("malformed checkpoint: ") + e.what());
+    }
+    return Status::ok();
 }
 
 std::optional<Value> Engine::variable(const std::string& name) const {

@@ -90,6 +90,11 @@ class Engine {
     /// Events and runs held by windows, sequences, joins and distinct sets.
     size_t held() const;
 
+    /// Snapshot the state of every stream and the top-level variables.
+    nlohmann::json checkpoint() const;
+    /// Restore a snapshot of an engine compiled from the same program.
+    common::Status restore(const nlohmann::json& state);
+
     /// Read a top-level variable (for tests and the Python API).
     std::optional<Value> variable(const std::string& name) const;
 

@@ -141,11 +141,11 @@ Result<EventPtr> EventFileReader::parse_line(std::string_view raw, uint32_t line
         line = trim(line.substr(space));
     }
     if (line.starts_with("{")) {
-        auto j = nlohmann::json::parse(line, nullptr, false);
+        auto j = OrderedJson::parse(line, nullptr, false);
         if (j.is_discarded() || !j.is_object() || !j.contains("event_type") || !j["event_type"].is_string()) {
             return line_error(line_number, "a JSON event needs a string \"event_type\"");
         }
-        nlohmann::json fields = j.contains("data") ? j["data"] : j;
+        OrderedJson fields = j.contains("data") ? j["data"] : j;
         if (!j.contains("data")) {
             fields.erase("event_type");
             fields.erase("timestamp");

@@ -9,7 +9,7 @@ namespace varpulis::engine {
 using common::ErrorCode;
 using common::Result;
 using common::Status;
-using nlohmann::json;
+using json = OrderedJson;
 
 std::string rfc3339(int64_t ns) {
     int64_t secs = ns / 1'000'000'000;

@@ -11,6 +11,10 @@
 
 namespace varpulis::engine {
 
+/// JSON that keeps object keys in insertion order: events show their fields in the order they
+/// were written, and `event_type` first.
+using OrderedJson = nlohmann::ordered_json;
+
 /// Limits on events that come from outside (HTTP, MQTT, files, Python).
 struct EventLimits {
     size_t max_fields = 1024;
@@ -19,16 +23,16 @@ struct EventLimits {
 };
 
 /// Convert a value to JSON (durations as nanoseconds, timestamps as RFC 3339 strings).
-nlohmann::json value_json(const Value& v);
+OrderedJson value_json(const Value& v);
 
 /// Convert JSON to a value, enforcing the limits. Integral numbers become ints.
-common::Result<Value> json_value(const nlohmann::json& j, const EventLimits& limits, size_t depth = 0);
+common::Result<Value> json_value(const OrderedJson& j, const EventLimits& limits, size_t depth = 0);
 
 /// `{"event_type": type, ...fields}`; with `with_timestamp`, also `"timestamp"` (RFC 3339, UTC).
-nlohmann::json event_json(const Event& e, bool with_timestamp = false);
+OrderedJson event_json(const Event& e, bool with_timestamp = false);
 
 /// Build an event from a type and a JSON object of fields, enforcing the limits.
-common::Result<EventPtr> event_from_json(std::string_view type, const nlohmann::json& fields, int64_t timestamp,
+common::Result<EventPtr> event_from_json(std::string_view type, const OrderedJson& fields, int64_t timestamp,
                                          const EventLimits& limits = {});
 
 /// Format nanoseconds since the epoch as RFC 3339 with millisecond precision ("2024-01-02T03:04:05.000Z").

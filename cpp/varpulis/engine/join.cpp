@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/join.hpp"
 
+#include "varpulis/engine/checkpoint.hpp"
+
 namespace varpulis::engine {
 
 void JoinOp::apply(Batch& batch, OpContext& ctx) {
@@ -73,6 +75,37 @@ size_t JoinOp::held() const {
         for (const auto& [k, q] : per_source) n += q.size();
     }
     return n;
+}
+
+nlohmann::json JoinOp::save() const {
+    Json sources = Json::array();
+    for (const auto& per_source : buffers_) {
+        Json keys = Json::array();
+        for (const auto& [k, q] : per_source) {
+            Json events = Json::array();
+            for (const auto& e : q) events.push_back(save_event(e));
+            keys.push_back({{"key", k}, {"events", events}});
+        }
+        sources.push_back(keys);
+    }
+    return {{"sources", sources}};
+}
+
+common::Status JoinOp::load(const nlohmann::json& state) {
+    if (!state.is_object() || !state.contains("sources") || state["sources"].size() != buffers_.size()) {
+        return common::Status(common::ErrorCode::Invalid, "join state does not match this program");
+    }
+    for (size_t i = 0; i < buffers_.size(); ++i) {
+        buffers_[i].clear();
+        for (const auto& k : state["sources"][i]) {
+            auto& q = buffers_[i][k.at("key").get<std::string>()];
+            for (const auto& e : k.at("events")) {
+                VP_ASSIGN_OR_RETURN(auto ev, load_event(e));
+                q.push_back(std::move(ev));
+            }
+        }
+    }
+    return common::Status::ok();
 }
 
 }  // namespace varpulis::engine

@@ -26,6 +26,8 @@ class JoinOp final : public Operator {
         : sources_(std::move(sources)), window_ns_(window_ns), max_per_key_(max_per_key), buffers_(sources_.size()) {}
     void apply(Batch& batch, OpContext& ctx) override;
     size_t held() const override;
+    nlohmann::json save() const override;
+    common::Status load(const nlohmann::json& state) override;
 
   private:
     void on_event(const EventPtr& e, OpContext& ctx, Batch& out);

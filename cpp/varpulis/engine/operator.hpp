@@ -11,6 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "varpulis/common/status.hpp"
 #include "varpulis/common/string_hash.hpp"
 #include "varpulis/engine/event.hpp"
 #include "varpulis/engine/expr.hpp"
@@ -35,6 +38,10 @@ class Operator {
     virtual void flush(Batch& /*out*/, OpContext& /*ctx*/) {}
     /// Return the number of events or runs held in memory (for metrics and memory tests).
     virtual size_t held() const { return 0; }
+    /// Snapshot the operator's state (null when it keeps none).
+    virtual nlohmann::json save() const { return nullptr; }
+    /// Restore a snapshot made by save() of the same operator.
+    virtual common::Status load(const nlohmann::json& /*state*/) { return common::Status::ok(); }
 };
 
 using OperatorPtr = std::unique_ptr<Operator>;

@@ -96,6 +96,25 @@ void DistinctOp::apply(Batch& batch, OpContext& ctx) {
     });
 }
 
+nlohmann::json DistinctOp::save() const { return {{"keys", order_}}; }
+
+common::Status DistinctOp::load(const nlohmann::json& state) {
+    order_.clear();
+    seen_.clear();
+    if (!state.is_object() || !state.contains("keys")) return common::Status(common::ErrorCode::Invalid, "bad distinct state");
+    for (const auto& k : state["keys"]) {
+        order_.push_back(k.get<std::string>());
+        seen_.emplace(order_.back(), std::prev(order_.end()));
+    }
+    return common::Status::ok();
+}
+
+common::Status LimitOp::load(const nlohmann::json& state) {
+    if (!state.is_object() || !state.contains("remaining")) return common::Status(common::ErrorCode::Invalid, "bad limit state");
+    remaining_ = state["remaining"].get<int64_t>();
+    return common::Status::ok();
+}
+
 void LimitOp::apply(Batch& batch, OpContext&) {
     if (remaining_ <= 0) {
         batch.clear();

@@ -80,6 +80,8 @@ class DistinctOp final : public Operator {
     DistinctOp(ExprNode key, size_t capacity) : key_(std::move(key)), capacity_(capacity) {}
     void apply(Batch& batch, OpContext& ctx) override;
     size_t held() const override { return order_.size(); }
+    nlohmann::json save() const override;
+    common::Status load(const nlohmann::json& state) override;
 
   private:
     ExprNode key_;
@@ -93,6 +95,8 @@ class LimitOp final : public Operator {
   public:
     explicit LimitOp(int64_t n) : remaining_(n) {}
     void apply(Batch& batch, OpContext& ctx) override;
+    nlohmann::json save() const override { return {{"remaining", remaining_}}; }
+    common::Status load(const nlohmann::json& state) override;
 
   private:
     int64_t remaining_;

@@ -112,6 +112,32 @@ Status Runtime::advance_time(int64_t now_ns, std::vector<EventPtr>& outputs) {
     }
 }
 
+common::Result<nlohmann::json> Runtime::checkpoint() {
+    if (!contexts_) {
+        std::lock_guard lock(mutex_);
+        return nlohmann::json{{"engine", engine_->checkpoint()}};
+    }
+    std::vector<nlohmann::json> parts(contexts_->engines().size());
+    VP_RETURN_NOT_OK(contexts_->on_each([&](size_t i, Engine& e) {
+        parts[i] = e.checkpoint();
+        return Status::ok();
+    }));
+    return nlohmann::json{{"contexts", parts}};
+}
+
+Status Runtime::restore(const nlohmann::json& state) {
+    if (!contexts_) {
+        if (!state.is_object() || !state.contains("engine")) return Status(common::ErrorCode::Invalid, "not a checkpoint of this pipeline");
+        std::lock_guard lock(mutex_);
+        return engine_->restore(state["engine"]);
+    }
+    if (!state.is_object() || !state.contains("contexts") || !state["contexts"].is_array() ||
+        state["contexts"].size() != contexts_->engines().size()) {
+        return Status(common::ErrorCode::Invalid, "not a checkpoint of this pipeline (contexts differ)");
+    }
+    return contexts_->on_each([&](size_t i, Engine& e) { return e.restore(state["contexts"][i]); });
+}
+
 std::vector<std::string> Runtime::stream_names() const {
     std::vector<std::string> out;
     for (const auto& s : first_engine().streams()) out.push_back(s->name);

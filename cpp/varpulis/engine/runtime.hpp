@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "varpulis/common/status.hpp"
 #include "varpulis/engine/engine.hpp"
 #include "varpulis/vpl/diagnostic.hpp"
@@ -70,6 +72,12 @@ class Runtime {
     /// Fire the `timer(...)` sources due up to `now_ns` (event time, nanoseconds). The first call
     /// sets the timers' origin. Returns the outputs of the timer events.
     common::Status advance_time(int64_t now_ns, std::vector<EventPtr>& outputs);
+
+    /// Snapshot the state of every window, sequence run, join buffer, distinct set, limit and
+    /// variable (in every context).
+    common::Result<nlohmann::json> checkpoint();
+    /// Restore a snapshot of a runtime of the same program.
+    common::Status restore(const nlohmann::json& state);
 
     std::vector<std::string> stream_names() const;
     std::vector<std::string> contexts() const;

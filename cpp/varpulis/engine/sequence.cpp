@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/sequence.hpp"
 
+#include "varpulis/engine/checkpoint.hpp"
+
 namespace varpulis::engine {
 
 bool SequenceOp::matches(const SequenceStep& step, const Event& e, const Run& run, OpContext& ctx) const {
@@ -140,6 +142,46 @@ size_t SequenceOp::held() const {
     size_t n = 0;
     for (const auto& [k, runs] : partitions_.entries()) n += runs.size();
     return n;
+}
+
+nlohmann::json SequenceOp::save() const {
+    Json parts = Json::array();
+    for (const auto& [key, runs] : partitions_.entries()) {
+        Json rs = Json::array();
+        for (const auto& r : runs) {
+            Json captures = Json::array();
+            for (const auto& c : r.captures) captures.push_back(save_event(c));
+            rs.push_back({{"state", r.state}, {"in_kleene", r.in_kleene}, {"kleene_count", r.kleene_count},
+                          {"start", r.start}, {"captures", captures}});
+        }
+        parts.push_back({{"key", key}, {"runs", rs}});
+    }
+    return {{"partitions", parts}, {"evicted", evicted_}};
+}
+
+common::Status SequenceOp::load(const nlohmann::json& state) {
+    partitions_.clear();
+    if (!state.is_object() || !state.contains("partitions")) return common::Status(common::ErrorCode::Invalid, "bad sequence state");
+    for (const auto& p : state["partitions"]) {
+        auto& runs = partitions_.get(p.at("key").get<std::string>());
+        for (const auto& r : p.at("runs")) {
+            Run run;
+            run.state = r.at("state").get<size_t>();
+            run.in_kleene = r.at("in_kleene").get<bool>();
+            run.kleene_count = r.at("kleene_count").get<size_t>();
+            run.start = r.at("start").get<int64_t>();
+            for (const auto& c : r.at("captures")) {
+                VP_ASSIGN_OR_RETURN(auto ev, load_event(c));
+                run.captures.push_back(std::move(ev));
+            }
+            if (run.captures.size() != spec_.aliases.size() || run.state >= spec_.steps.size()) {
+                return common::Status(common::ErrorCode::Invalid, "sequence state does not match this program");
+            }
+            runs.push_back(std::move(run));
+        }
+    }
+    evicted_ = state.value("evicted", size_t{0});
+    return common::Status::ok();
 }
 
 }  // namespace varpulis::engine

@@ -45,6 +45,8 @@ class SequenceOp final : public Operator {
     explicit SequenceOp(SequenceSpec spec) : spec_(std::move(spec)) {}
     void apply(Batch& batch, OpContext& ctx) override;
     size_t held() const override;
+    nlohmann::json save() const override;
+    common::Status load(const nlohmann::json& state) override;
     /// Runs dropped because a partition was full.
     size_t evicted() const { return evicted_; }
 

@@ -60,6 +60,16 @@ class AnyOfOp final : public Operator {
         for (const auto& a : alternatives_) n += a->held();
         return n;
     }
+    nlohmann::json save() const override {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& a : alternatives_) out.push_back(a->save());
+        return out;
+    }
+    Status load(const nlohmann::json& state) override {
+        if (!state.is_array() || state.size() != alternatives_.size()) return Status(ErrorCode::Invalid, "pattern state does not match");
+        for (size_t i = 0; i < alternatives_.size(); ++i) VP_RETURN_NOT_OK(alternatives_[i]->load(state[i]));
+        return Status::ok();
+    }
 
   private:
     std::vector<OperatorPtr> alternatives_;

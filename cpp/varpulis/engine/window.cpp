@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/window.hpp"
 
+#include "varpulis/engine/checkpoint.hpp"
+
 namespace varpulis::engine {
 
 void partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx, std::string& out) {
@@ -93,6 +95,38 @@ size_t WindowOp::held() const {
     size_t n = 0;
     for (const auto& [k, s] : states_.entries()) n += s.events.size();
     return n;
+}
+
+}  // namespace varpulis::engine
+
+namespace varpulis::engine {
+
+nlohmann::json WindowOp::save() const {
+    Json parts = Json::array();
+    for (const auto& [key, s] : states_.entries()) {
+        Json events = Json::array();
+        for (const auto& e : s.events) events.push_back(save_event(e));
+        parts.push_back({{"key", key}, {"events", events}, {"start", s.start}, {"last_emit", s.last_emit},
+                         {"since_emit", s.since_emit}, {"emitted", s.emitted}});
+    }
+    return {{"partitions", parts}};
+}
+
+common::Status WindowOp::load(const nlohmann::json& state) {
+    states_.clear();
+    if (!state.is_object() || !state.contains("partitions")) return common::Status(common::ErrorCode::Invalid, "bad window state");
+    for (const auto& p : state["partitions"]) {
+        State& s = states_.get(p.at("key").get<std::string>());
+        for (const auto& e : p.at("events")) {
+            VP_ASSIGN_OR_RETURN(auto ev, load_event(e));
+            s.events.push_back(std::move(ev));
+        }
+        s.start = p.at("start").get<int64_t>();
+        s.last_emit = p.at("last_emit").get<int64_t>();
+        s.since_emit = p.at("since_emit").get<int64_t>();
+        s.emitted = p.at("emitted").get<bool>();
+    }
+    return common::Status::ok();
 }
 
 }  // namespace varpulis::engine

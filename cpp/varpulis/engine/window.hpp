@@ -24,6 +24,8 @@ class WindowOp final : public Operator {
     void apply(Batch& batch, OpContext& ctx) override;
     void flush(Batch& out, OpContext& ctx) override;
     size_t held() const override;
+    nlohmann::json save() const override;
+    common::Status load(const nlohmann::json& state) override;
 
   private:
     struct State {

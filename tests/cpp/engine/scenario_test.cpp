@@ -73,7 +73,7 @@ TEST_P(ScenarioTest, ProducesTheExpectedOutputs) {
     ASSERT_TRUE(st.is_ok()) << st.to_string();
 
     json actual = json::array();
-    for (const auto& o : outputs) actual.push_back(engine::event_json(*o));
+    for (const auto& o : outputs) actual.push_back(json(engine::event_json(*o)));
     json expected = json::array();
     std::istringstream lines(read_file(expected_path));
     for (std::string line; std::getline(lines, line);) {

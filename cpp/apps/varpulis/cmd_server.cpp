@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+// `varpulis server`: the worker's REST API.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include <pthread.h>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "varpulis/server/worker_api.hpp"
+
+namespace varpulis::apps {
+
+int cmd_server(const std::vector<std::string>& args) {
+    CommandSpec spec{"varpulis server", "Run a worker: a REST API that deploys VPL pipelines and takes events", {},
+                     {{"port", 'p', "PORT", "Port to listen on (0: a free port, printed in the banner)", "", "9000"},
+                      {"bind", 0, "ADDRESS", "IP address to listen on", "", "127.0.0.1"},
+                      {"api-key", 0, "KEY", "API key required in x-api-key on /api/v1 routes", "VARPULIS_API_KEY", ""},
+                      {"tls-cert", 0, "FILE", "PEM certificate: serve HTTPS (with --tls-key)", "VARPULIS_TLS_CERT", ""},
+                      {"tls-key", 0, "FILE", "PEM private key for --tls-cert", "VARPULIS_TLS_KEY", ""},
+                      {"state-dir", 0, "DIR", "Keep pipeline definitions here across restarts", "VARPULIS_STATE_DIR", ""},
+                      {"rate-limit", 0, "N", "Requests per second per client on /api/v1 (0: off)", "VARPULIS_RATE_LIMIT", "0"},
+                      {"metrics", 0, "", "Also serve Prometheus metrics on --metrics-port (always on /metrics)", "", ""},
+                      {"metrics-port", 0, "PORT", "Port of the metrics listener", "", "9090"},
+                      {"threads", 0, "N", "Threads that run requests", "", "4"}}};
+    std::string error;
+    auto parsed = parse_args(spec, args, error);
+    if (!parsed) {
+        std::cerr << "error: " << error << "\n";
+        return kExitUsage;
+    }
+    if (parsed->has("help")) {
+        std::cout << help_text(spec);
+        return kExitOk;
+    }
+    int port = 0, metrics_port = 0, threads = 0;
+    double rate = 0;
+    try {
+        port = std::stoi(parsed->get("port"));
+        metrics_port = std::stoi(parsed->get("metrics-port"));
+        threads = std::stoi(parsed->get("threads"));
+        rate = std::stod(parsed->get("rate-limit"));
+    } catch (...) {
+        std::cerr << "error: --port, --metrics-port, --threads and --rate-limit take numbers\n";
+        return kExitUsage;
+    }
+    if (port < 0 || port > 65535 || threads < 1) {
+        std::cerr << "error: --port must be 0-65535 and --threads at least 1\n";
+        return kExitUsage;
+    }
+    // Signals are taken by this thread only (sigwait below), never by server threads.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    server::WorkerApiOptions api_options;
+    api_options.api_key = parsed->get("api-key");
+    api_options.state_dir = parsed->get("state-dir");
+    api_options.rate_limit = rate;
+    server::WorkerApi api(api_options);
+    for (const auto& message : api.restore()) std::cerr << "warning: " << message << "\n";
+
+    server::HttpServerOptions http;
+    http.bind = parsed->get("bind");
+    http.port = static_cast<uint16_t>(port);
+    http.worker_threads = threads;
+    http.tls_cert_file = parsed->get("tls-cert");
+    http.tls_key_file = parsed->get("tls-key");
+    http.body_limit = [&api](const std::string& path) { return api.body_limit(path); };
+    auto started = server::HttpServer::start(http, [&api](const server::HttpRequest& req, server::HttpResponder respond) {
+        api.handle(req, respond);
+    });
+    if (!started) {
+        std::cerr << "error: " << started.status().message() << "\n";
+        return kExitUsage;
+    }
+    auto& srv = *started;
+    std::unique_ptr<server::HttpServer> metrics;
+    if (parsed->has("metrics")) {
+        server::HttpServerOptions m;
+        m.bind = http.bind;
+        m.port = static_cast<uint16_t>(metrics_port);
+        m.worker_threads = 1;
+        auto r = server::HttpServer::start(m, [&api](const server::HttpRequest&, server::HttpResponder respond) {
+            server::HttpRequest req;
+            req.method = "GET";
+            req.path = "/metrics";
+            respond(api.handle(req));
+        });
+        if (!r) {
+            std::cerr << "error: metrics listener: " << r.status().message() << "\n";
+            return kExitUsage;
+        }
+        metrics = std::move(*r);
+    }
+    api.set_ready(true);
+    std::string scheme = srv->tls() ? "https" : "http";
+    std::string base = scheme + "://" + http.bind + ":" + std::to_string(srv->port());
+    std::cout << "Varpulis Server\n=================\nAPI:       " << base << "/api/v1/\nHealth:    " << base << "/health\n";
+    if (metrics) std::cout << "Metrics:   " << scheme << "://" << http.bind << ":" << metrics->port() << "/metrics\n";
+    std::cout << "Auth:      "
+              << (api_options.api_key.empty() ? "disabled (no --api-key): every request is accepted" : "enabled (API key required)")
+              << "\nPipelines: " << api.registry().size() << (api_options.state_dir.empty() ? "" : " restored from " + api_options.state_dir)
+              << "\n"
+              << std::flush;
+    if (api_options.api_key.empty()) std::cerr << "warning: no --api-key: the API accepts every request\n";
+
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::cerr << "shutting down (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << "): finishing requests in flight\n";
+    if (metrics) metrics->stop(std::chrono::milliseconds(1000));
+    srv->stop(std::chrono::milliseconds(10'000));
+    for (const auto& p : api.registry().list()) {
+        std::vector<engine::EventPtr> ignored;
+        (void)p->runtime()->flush(ignored);  // close windows, flush sinks
+        p->close_subscribers();
+    }
+    std::cerr << "stopped\n";
+    return kExitOk;
+}
+
+}  // namespace varpulis::apps

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: Apache-2.0
+// The only translation unit that includes Beast (slow to compile: keep it that way).
+#include "varpulis/server/http_server.hpp"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <thread>
+
+namespace varpulis::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using common::ErrorCode;
+using common::Result;
+using common::Status;
+
+class HttpServer::Impl {
+  public:
+    // Counters first: sessions destroyed with the io_context still decrement them.
+    std::atomic<size_t> connections{0};
+    std::atomic<size_t> in_flight{0};
+    std::atomic<bool> stopping{false};
+    HttpServerOptions options;
+    HttpHandler handler;
+    asio::io_context ioc;
+    std::optional<ssl::context> tls;
+    tcp::acceptor acceptor{ioc};
+    asio::thread_pool workers;
+    std::vector<std::thread> io_threads;
+    uint16_t port = 0;
+
+    explicit Impl(HttpServerOptions o, HttpHandler h)
+        : options(std::move(o)), handler(std::move(h)), workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
+
+    void accept();
+};
+
+namespace {
+
+std::map<std::string, std::string> parse_query(std::string_view q) {
+    std::map<std::string, std::string> out;
+    auto decode = [](std::string_view s) {
+        std::string r;
+        for (size_t i = 0; i < s.size(); ++i) {
+            if (s[i] == '+') {
+                r += ' ';
+            } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+                       std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+                r += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+                i += 2;
+            } else {
+                r += s[i];
+            }
+        }
+        return r;
+    };
+    while (!q.empty()) {
+        size_t amp = q.find('&');
+        std::string_view pair = q.substr(0, amp);
+        size_t eq = pair.find('=');
+        out[decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : decode(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        q.remove_prefix(amp + 1);
+    }
+    return out;
+}
+
+/// One connection. Derived is the concrete stream owner (plain TCP or TLS), as in Beast's
+/// "advanced server flex" example; the request logic lives here once.
+template <class Derived>
+class Session {
+  public:
+    Session(HttpServer::Impl& server, beast::flat_buffer buffer) : server_(server), buffer_(std::move(buffer)) {
+        ++server_.connections;
+    }
+    ~Session() { --server_.connections; }
+
+    Derived& derived() { return static_cast<Derived&>(*this); }
+
+    void read_request() {
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+        parser_->body_limit(std::max<size_t>(server_.options.body_limit("/large"), 16u << 20));
+        // First request: the whole request must arrive within the request timeout; between
+        // keep-alive requests the idle timeout applies to the first byte, then the request one.
+        beast::get_lowest_layer(derived().stream()).expires_after(first_ ? server_.options.request_timeout
+                                                                         : server_.options.idle_timeout);
+        first_ = false;
+        http::async_read(derived().stream(), buffer_, *parser_,
+                         beast::bind_front_handler(&Session::on_read, derived().shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+            server_.stopping) {
+            return derived().close();
+        }
+        if (ec == http::error::body_limit) {
+            return send_error(413, "payload_too_large", "request body is larger than the limit", false);
+        }
+        if (ec == http::error::header_limit) {
+            return send_error(431, "headers_too_large", "request headers are larger than 16 KiB", false);
+        }
+        if (ec) return send_error(400, "bad_request", "malformed HTTP request: " + ec.message(), false);
+        auto& msg = parser_->get();
+        HttpRequest req;
+        req.method = std::string(msg.method_string());
+        req.target = std::string(msg.target());
+        size_t q = req.target.find('?');
+        req.path = req.target.substr(0, q);
+        if (q != std::string::npos) req.query = parse_query(std::string_view(req.target).substr(q + 1));
+        for (const auto& field : msg) {
+            std::string name(field.name_string());
+            std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+            req.headers[name] = std::string(field.value());
+        }
+        req.body = std::move(msg.body());
+        beast::error_code peer_ec;
+        auto peer = beast::get_lowest_layer(derived().stream()).socket().remote_endpoint(peer_ec);
+        if (!peer_ec) req.client = peer.address().to_string();
+        keep_alive_ = msg.keep_alive();
+        version_ = msg.version();
+        if (req.body.size() > server_.options.body_limit(req.path)) {
+            return send_error(413, "payload_too_large",
+                              "request body of " + std::to_string(req.body.size()) + " bytes exceeds the limit of " +
+                                  std::to_string(server_.options.body_limit(req.path)) + " bytes",
+                              false);
+        }
+        beast::get_lowest_layer(derived().stream()).expires_never();  // the handler may take its time
+        ++server_.in_flight;
+        auto self = derived().shared_from_this();
+        asio::post(server_.workers, [self, req = std::move(req)]() mutable {
+            auto respond = [self](HttpResponse response) {
+                asio::post(self->derived().stream().get_executor(),
+                           [self, response = std::move(response)]() mutable { self->write(std::move(response)); });
+            };
+            try {
+                self->server_.handler(req, respond);
+            } catch (const std::exception& e) {
+                respond(error_response(500, "internal_error", std::string("internal error: ") + e.what()));
+            }
+        });
+    }
+
+    void send_error(int status, const std::string& code, const std::string& message, bool keep_alive) {
+        keep_alive_ = keep_alive;
+        ++server_.in_flight;
+        write(error_response(status, code, message));
+    }
+
+    void write(HttpResponse response) {
+        --server_.in_flight;
+        if (response.sse) return start_sse(std::move(response));
+        auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), version_);
+        res->set(http::field::server, "varpulis");
+        res->set(http::field::content_type, response.content_type);
+        for (const auto& [k, v] : response.headers) res->set(k, v);
+        res->keep_alive(keep_alive_ && !server_.stopping);
+        res->body() = std::move(response.body);
+        res->prepare_payload();
+        beast::get_lowest_layer(derived().stream()).expires_after(server_.options.request_timeout);
+        http::async_write(derived().stream(), *res,
+                          [self = derived().shared_from_this(), res](beast::error_code ec, std::size_t) {
+                              self->on_write(ec, !res->keep_alive());
+                          });
+    }
+
+    void on_write(beast::error_code ec, bool close) {
+        if (ec || close) return derived().close();
+        read_request();
+    }
+
+    // ---- Server-Sent Events: headers once, then `data:` lines as they come, until closed.
+    void start_sse(HttpResponse response) {
+        sse_ = std::move(response.sse);
+        auto header = std::make_shared<std::string>(
+            "HTTP/1.1 200 OK\r\nServer: varpulis\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+            "Connection: close\r\n\r\n: connected\n\n");
+        auto self = derived().shared_from_this();
+        std::weak_ptr<Derived> weak = self;
+        sse_->set_notifier([weak] {
+            if (auto s = weak.lock()) asio::post(s->derived().stream().get_executor(), [s] { s->pump_sse(); });
+        });
+        writing_ = true;
+        asio::async_write(derived().stream(), asio::buffer(*header), [self, header](beast::error_code ec, std::size_t) {
+            self->writing_ = false;
+            if (ec) return self->end_sse();
+            self->keep_alive_timer();
+            self->pump_sse();
+        });
+    }
+
+    void keep_alive_timer() {
+        timer_ = std::make_unique<asio::steady_timer>(derived().stream().get_executor(), std::chrono::seconds(15));
+        timer_->async_wait([self = derived().shared_from_this()](beast::error_code ec) {
+            if (ec || !self->sse_) return;
+            self->pending_ += ": keep-alive\n\n";
+            self->pump_sse();
+            self->keep_alive_timer();
+        });
+    }
+
+    void pump_sse() {
+        if (!sse_ || writing_) return;
+        std::vector<std::string> items;
+        bool open = sse_->take(items) && !server_.stopping;
+        for (auto& item : items) pending_ += "data: " + item + "\n\n";
+        if (pending_.empty()) {
+            if (!open) end_sse();
+            return;
+        }
+        auto out = std::make_shared<std::string>(std::move(pending_));
+        pending_.clear();
+        writing_ = true;
+        asio::async_write(derived().stream(), asio::buffer(*out), [self = derived().shared_from_this(), out](beast::error_code ec, std::size_t) {
+            self->writing_ = false;
+            if (ec) return self->end_sse();
+            self->pump_sse();
+        });
+    }
+
+    void end_sse() {
+        if (timer_) timer_->cancel();
+        if (sse_) sse_->set_notifier(nullptr);
+        sse_.reset();
+        derived().close();
+    }
+
+  protected:
+    HttpServer::Impl& server_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    bool keep_alive_ = false;
+    unsigned version_ = 11;
+    bool first_ = true;
+    std::shared_ptr<SseChannel> sse_;
+    std::unique_ptr<asio::steady_timer> timer_;
+    std::string pending_;
+    bool writing_ = false;
+};
+
+class PlainSession : public Session<PlainSession>, public std::enable_shared_from_this<PlainSession> {
+  public:
+    PlainSession(HttpServer::Impl& server, tcp::socket socket)
+        : Session<PlainSession>(server, beast::flat_buffer()), stream_(std::move(socket)) {}
+    beast::tcp_stream& stream() { return stream_; }
+    void run() {
+        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+    }
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.close();
+    }
+
+  private:
+    beast::tcp_stream stream_;
+};
+
+class TlsSession : public Session<TlsSession>, public std::enable_shared_from_this<TlsSession> {
+  public:
+    TlsSession(HttpServer::Impl& server, tcp::socket socket, ssl::context& ctx)
+        : Session<TlsSession>(server, beast::flat_buffer()), stream_(std::move(socket), ctx) {}
+    beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
+    void run() {
+        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+            beast::get_lowest_layer(self->stream_).expires_after(self->server_.options.request_timeout);
+            self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+                if (ec) return self->close();
+                self->read_request();
+            });
+        });
+    }
+    void close() {
+        beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+        stream_.async_shutdown([self = shared_from_this()](beast::error_code) { beast::get_lowest_layer(self->stream_).close(); });
+    }
+
+  private:
+    beast::ssl_stream<beast::tcp_stream> stream_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec || stopping) return;
+        if (connections >= options.max_connections) {
+            beast::error_code ignored;
+            socket.close(ignored);  // over the connection limit: refuse at once
+        } else if (tls) {
+            std::make_shared<TlsSession>(*this, std::move(socket), *tls)->run();
+        } else {
+            std::make_shared<PlainSession>(*this, std::move(socket))->run();
+        }
+        accept();
+    });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options, HttpHandler handler) {
+    auto impl = std::make_unique<Impl>(std::move(options), std::move(handler));
+    beast::error_code ec;
+    auto address = asio::ip::make_address(impl->options.bind, ec);
+    if (ec) return Status(ErrorCode::Invalid, "invalid bind address '" + impl->options.bind + "' (use an IP address such as 127.0.0.1)");
+    if (!impl->options.tls_cert_file.empty() || !impl->options.tls_key_file.empty()) {
+        if (impl->options.tls_cert_file.empty() || impl->options.tls_key_file.empty()) {
+            return Status(ErrorCode::Invalid, "--tls-cert and --tls-key go together");
+        }
+        impl->tls.emplace(ssl::context::tls_server);
+        impl->tls->use_certificate_chain_file(impl->options.tls_cert_file, ec);
+        if (ec) return Status(ErrorCode::Io, "cannot use TLS certificate " + impl->options.tls_cert_file + ": " + ec.message());
+        impl->tls->use_private_key_file(impl->options.tls_key_file, ssl::context::pem, ec);
+        if (ec) return Status(ErrorCode::Io, "cannot use TLS key " + impl->options.tls_key_file + ": " + ec.message());
+    }
+    tcp::endpoint endpoint(address, impl->options.port);
+    impl->acceptor.open(endpoint.protocol(), ec);
+    if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) impl->acceptor.bind(endpoint, ec);
+    if (ec) {
+        return Status(ErrorCode::Io, "cannot listen on " + impl->options.bind + ":" + std::to_string(impl->options.port) +
+                                         ": " + ec.message());
+    }
+    impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Status(ErrorCode::Io, "cannot listen: " + ec.message());
+    impl->port = impl->acceptor.local_endpoint().port();
+    impl->accept();
+    for (int i = 0; i < std::max(1, impl->options.io_threads); ++i) {
+        impl->io_threads.emplace_back([io = &impl->ioc] { io->run(); });
+    }
+    return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const { return impl_->port; }
+bool HttpServer::tls() const { return impl_->tls.has_value(); }
+
+void HttpServer::stop(std::chrono::milliseconds grace) {
+    if (!impl_ || impl_->io_threads.empty()) return;
+    asio::post(impl_->ioc, [impl = impl_.get()] {
+        beast::error_code ec;
+        impl->acceptor.close(ec);
+    });
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (impl_->in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    impl_->stopping = true;
+    impl_->ioc.stop();
+    for (auto& t : impl_->io_threads) t.join();
+    impl_->io_threads.clear();
+    impl_->workers.join();
+}
+
+}  // namespace varpulis::server

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The HTTP/1.1 transport (Boost.Beast): keep-alive, HTTPS, limits, timeouts, graceful stop.
+// Handlers run on a worker pool, never on the I/O threads, so engine work cannot stall I/O.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "varpulis/common/status.hpp"
+#include "varpulis/server/http_types.hpp"
+
+namespace varpulis::server {
+
+struct HttpServerOptions {
+    std::string bind = "127.0.0.1";
+    uint16_t port = 0;                 ///< 0: a free port
+    int io_threads = 2;
+    int worker_threads = 4;            ///< threads that run handlers
+    size_t max_connections = 1024;
+    size_t header_limit = 16 * 1024;
+    /// Body limit for a path (bytes); requests over it get 413 without being read whole.
+    std::function<size_t(const std::string& path)> body_limit = [](const std::string&) { return size_t{1} << 20; };
+    std::chrono::seconds request_timeout{30};  ///< time to receive a whole request (slow clients)
+    std::chrono::seconds idle_timeout{60};     ///< keep-alive connection with no request
+    std::string tls_cert_file;         ///< both set: HTTPS
+    std::string tls_key_file;
+};
+
+using HttpResponder = std::function<void(HttpResponse)>;
+/// Called on a worker thread; must call `respond` exactly once (possibly later, on any thread).
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponder respond)>;
+
+class HttpServer {
+  public:
+    /// Bind and start serving. Fails with a clear message (address in use, bad bind address,
+    /// unreadable certificate).
+    static common::Result<std::unique_ptr<HttpServer>> start(HttpServerOptions options, HttpHandler handler);
+    ~HttpServer();
+
+    uint16_t port() const;
+    bool tls() const;
+
+    /// Stop accepting, let in-flight requests finish (up to `grace`), close everything, join.
+    void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+
+    class Impl;
+
+  private:
+    explicit HttpServer(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace varpulis::server

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/server/http_types.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace varpulis::server {
+
+const std::string& HttpRequest::header(const std::string& lower_name) const {
+    static const std::string kEmpty;
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? kEmpty : it->second;
+}
+
+void SseChannel::push(std::string data) {
+    std::function<void()> notify;
+    {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        if (queue_.size() >= kCapacity) {
+            ++dropped_;
+            return;
+        }
+        queue_.push_back(std::move(data));
+        notify = notify_;
+    }
+    if (notify) notify();
+}
+
+void SseChannel::close() {
+    std::function<void()> notify;
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+        notify = notify_;
+    }
+    if (notify) notify();
+}
+
+bool SseChannel::take(std::vector<std::string>& out) {
+    std::lock_guard lock(mutex_);
+    while (!queue_.empty()) {
+        out.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+    }
+    return !closed_;
+}
+
+void SseChannel::set_notifier(std::function<void()> notify) {
+    std::lock_guard lock(mutex_);
+    notify_ = std::move(notify);
+}
+
+bool SseChannel::closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+}
+
+size_t SseChannel::dropped() const {
+    std::lock_guard lock(mutex_);
+    return dropped_;
+}
+
+HttpResponse error_response(int status, const std::string& code, const std::string& message) {
+    HttpResponse r;
+    r.status = status;
+    r.body = nlohmann::json{{"error", message}, {"code", code}}.dump();
+    return r;
+}
+
+}  // namespace varpulis::server

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/server/pipeline_registry.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "varpulis/engine/event_json.hpp"
+
+namespace varpulis::server {
+
+using common::ErrorCode;
+using common::Status;
+using nlohmann::json;
+
+namespace fs = std::filesystem;
+
+std::string new_uuid() {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    uint64_t a = rng(), b = rng();
+    a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+    b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                  static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
+                  static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+    return buf;
+}
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void PipelineCounters::record_latency(int64_t ns) {
+    latency_ns_total += static_cast<uint64_t>(ns);
+    double seconds = static_cast<double>(ns) / 1e9;
+    size_t i = 0;
+    while (i < kLatencyBuckets.size() && seconds > kLatencyBuckets[i]) ++i;
+    ++latency_buckets[i];
+}
+
+std::string Pipeline::source() const {
+    std::lock_guard lock(mutex_);
+    return source_;
+}
+
+std::shared_ptr<engine::Runtime> Pipeline::runtime() const {
+    std::lock_guard lock(mutex_);
+    return runtime_;
+}
+
+void Pipeline::replace(std::string source, std::shared_ptr<engine::Runtime> runtime) {
+    std::lock_guard lock(mutex_);
+    source_ = std::move(source);
+    runtime_ = std::move(runtime);
+}
+
+Status Pipeline::process(const std::vector<engine::EventPtr>& events, std::vector<engine::EventPtr>& outputs) {
+    auto rt = runtime();  // a reload swaps it; this call finishes on the one it started with
+    size_t before = outputs.size();
+    auto start = std::chrono::steady_clock::now();
+    Status st = events.size() == 1 ? rt->push(events[0], outputs) : rt->push_many(events, outputs);
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+    counters.events_in += events.size();
+    counters.outputs += outputs.size() - before;
+    if (!st.is_ok()) ++counters.errors;
+    counters.record_latency(events.empty() ? 0 : ns / static_cast<int64_t>(events.size()));
+    if (outputs.size() > before) {
+        broadcast(std::vector<engine::EventPtr>(outputs.begin() + static_cast<std::ptrdiff_t>(before), outputs.end()));
+    }
+    return st;
+}
+
+std::shared_ptr<SseChannel> Pipeline::subscribe() {
+    auto channel = std::make_shared<SseChannel>();
+    std::lock_guard lock(mutex_);
+    subscribers_.push_back(channel);
+    return channel;
+}
+
+void Pipeline::close_subscribers() {
+    std::vector<std::weak_ptr<SseChannel>> subs;
+    {
+        std::lock_guard lock(mutex_);
+        subs.swap(subscribers_);
+    }
+    for (auto& w : subs) {
+        if (auto s = w.lock()) s->close();
+    }
+}
+
+void Pipeline::broadcast(const std::vector<engine::EventPtr>& outputs) {
+    std::vector<std::shared_ptr<SseChannel>> live;
+    {
+        std::lock_guard lock(mutex_);
+        std::erase_if(subscribers_, [&](const std::weak_ptr<SseChannel>& w) {
+            auto s = w.lock();
+            if (!s || s->closed()) return true;
+            live.push_back(std::move(s));
+            return false;
+        });
+    }
+    if (live.empty()) return;
+    for (const auto& e : outputs) {
+        engine::OrderedJson data = engine::event_json(*e);
+        data.erase("event_type");
+        std::string line = engine::OrderedJson{{"event_type", e->type_name()}, {"timestamp", engine::rfc3339(e->timestamp)}, {"data", data}}.dump();
+        for (auto& s : live) s->push(line);
+    }
+}
+
+PipelineRegistry::PipelineRegistry(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+
+std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(const std::string& name, const std::string& source,
+                                                                             std::optional<std::string> id) {
+    auto loaded = engine::Runtime::from_source(source);
+    if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
+    auto p = std::make_shared<Pipeline>();
+    p->id = id.value_or(new_uuid());
+    p->name = name;
+    p->created_at_ms = now_ms();
+    p->replace(source, std::shared_ptr<engine::Runtime>(std::move(loaded.runtime)));
+    {
+        std::lock_guard lock(mutex_);
+        pipelines_.push_back(p);
+    }
+    Status saved = save();
+    if (!saved.is_ok()) {
+        remove(p->id);
+        return DeployError{{}, saved};
+    }
+    return p;
+}
+
+std::shared_ptr<Pipeline> PipelineRegistry::get(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& p : pipelines_) {
+        if (p->id == id) return p;
+    }
+    return nullptr;
+}
+
+std::vector<std::shared_ptr<Pipeline>> PipelineRegistry::list() const {
+    std::lock_guard lock(mutex_);
+    return pipelines_;
+}
+
+size_t PipelineRegistry::size() const {
+    std::lock_guard lock(mutex_);
+    return pipelines_.size();
+}
+
+bool PipelineRegistry::remove(const std::string& id) {
+    std::shared_ptr<Pipeline> gone;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = std::find_if(pipelines_.begin(), pipelines_.end(), [&](const auto& p) { return p->id == id; });
+        if (it == pipelines_.end()) return false;
+        gone = *it;
+        pipelines_.erase(it);
+    }
+    gone->close_subscribers();
+    (void)save();
+    return true;
+}
+
+std::optional<DeployError> PipelineRegistry::reload(const std::shared_ptr<Pipeline>& pipeline, const std::string& source) {
+    auto loaded = engine::Runtime::from_source(source);
+    if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
+    pipeline->replace(source, std::shared_ptr<engine::Runtime>(std::move(loaded.runtime)));
+    Status saved = save();
+    if (!saved.is_ok()) return DeployError{{}, saved};
+    return std::nullopt;
+}
+
+Status PipelineRegistry::save() const {
+    if (state_dir_.empty()) return Status::ok();
+    json doc = {{"version", 1}, {"pipelines", json::array()}};
+    for (const auto& p : list()) {
+        doc["pipelines"].push_back({{"id", p->id}, {"name", p->name}, {"source", p->source()}, {"created_at_ms", p->created_at_ms}});
+    }
+    std::error_code ec;
+    fs::create_directories(state_dir_, ec);
+    fs::path target = fs::path(state_dir_) / "pipelines.json";
+    fs::path temp = fs::path(state_dir_) / ("pipelines.json.tmp-" + std::to_string(::getpid()));
+    std::string text = doc.dump(2);
+    // Written to a temporary file, flushed to disk, then renamed over the old one: a crash leaves
+    // either the old file or the new one, never half of one.
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return Status(ErrorCode::Io, "cannot write " + temp.string() + ": " + std::strerror(errno));
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) return Status(ErrorCode::Io, "cannot write " + temp.string());
+    fs::rename(temp, target, ec);
+    if (ec) return Status(ErrorCode::Io, "cannot replace " + target.string() + ": " + ec.message());
+    return Status::ok();
+}
+
+std::vector<std::string> PipelineRegistry::restore() {
+    std::vector<std::string> messages;
+    if (state_dir_.empty()) return messages;
+    fs::path file = fs::path(state_dir_) / "pipelines.json";
+    if (!fs::exists(file)) return messages;
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    json doc = json::parse(text.str(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("pipelines") || !doc["pipelines"].is_array()) {
+        fs::path aside = file;
+        aside += ".corrupt-" + std::to_string(now_ms());
+        std::error_code ec;
+        fs::rename(file, aside, ec);
+        messages.push_back("state file " + file.string() + " is corrupt; moved it to " + aside.string() +
+                           " and started with no pipelines");
+        return messages;
+    }
+    for (const auto& item : doc["pipelines"]) {
+        if (!item.is_object() || !item.value("id", json()).is_string() || !item.value("source", json()).is_string()) {
+            messages.push_back("skipped a malformed pipeline entry in " + file.string());
+            continue;
+        }
+        auto r = deploy(item.value("name", ""), item["source"].get<std::string>(), item["id"].get<std::string>());
+        if (auto* err = std::get_if<DeployError>(&r)) {
+            messages.push_back("pipeline " + item["id"].get<std::string>() + " could not be restored: " +
+                               (err->diagnostics.empty() ? err->status.message() : err->diagnostics[0].message));
+        } else {
+            std::get<std::shared_ptr<Pipeline>>(r)->created_at_ms = item.value("created_at_ms", now_ms());
+        }
+    }
+    return messages;
+}
+
+}  // namespace varpulis::server

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The pipelines a worker runs: each a VPL program compiled into a Runtime, with its own
+// counters, its log subscribers, and (with a state directory) a durable definition.
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "varpulis/common/status.hpp"
+#include "varpulis/engine/runtime.hpp"
+#include "varpulis/server/http_types.hpp"
+#include "varpulis/vpl/diagnostic.hpp"
+
+namespace varpulis::server {
+
+/// Latency histogram bucket bounds in seconds (Prometheus `le`).
+inline constexpr std::array<double, 9> kLatencyBuckets = {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0};
+
+struct PipelineCounters {
+    std::atomic<uint64_t> events_in{0};
+    std::atomic<uint64_t> outputs{0};
+    std::atomic<uint64_t> errors{0};
+    std::atomic<uint64_t> latency_ns_total{0};
+    std::array<std::atomic<uint64_t>, kLatencyBuckets.size() + 1> latency_buckets{};  ///< last: +Inf
+
+    void record_latency(int64_t ns);
+};
+
+class Pipeline {
+  public:
+    std::string id;
+    std::string name;
+    int64_t created_at_ms = 0;
+    PipelineCounters counters;
+
+    std::string source() const;
+    std::shared_ptr<engine::Runtime> runtime() const;
+    void replace(std::string source, std::shared_ptr<engine::Runtime> runtime);
+
+    /// Process events and record counters and latency; outputs are appended and broadcast to
+    /// log subscribers.
+    common::Status process(const std::vector<engine::EventPtr>& events, std::vector<engine::EventPtr>& outputs);
+
+    std::shared_ptr<SseChannel> subscribe();
+    /// Close every log stream (the pipeline is going away).
+    void close_subscribers();
+
+  private:
+    void broadcast(const std::vector<engine::EventPtr>& outputs);
+
+    mutable std::mutex mutex_;
+    std::string source_;
+    std::shared_ptr<engine::Runtime> runtime_;
+    std::vector<std::weak_ptr<SseChannel>> subscribers_;
+};
+
+/// Deploy failed: the program's diagnostics, or a plain error (e.g. the state could not be saved).
+struct DeployError {
+    vpl::Diagnostics diagnostics;
+    common::Status status;
+};
+
+class PipelineRegistry {
+  public:
+    /// `state_dir` empty: definitions live in memory only.
+    explicit PipelineRegistry(std::string state_dir = {});
+
+    /// Compile and register a pipeline (a new id unless `id` is given).
+    std::variant<std::shared_ptr<Pipeline>, DeployError> deploy(const std::string& name, const std::string& source,
+                                                                std::optional<std::string> id = std::nullopt);
+    std::shared_ptr<Pipeline> get(const std::string& id) const;
+    /// Pipelines in deployment order.
+    std::vector<std::shared_ptr<Pipeline>> list() const;
+    bool remove(const std::string& id);
+    /// Replace a pipeline's program, keeping its id; state starts fresh.
+    std::optional<DeployError> reload(const std::shared_ptr<Pipeline>& pipeline, const std::string& source);
+    size_t size() const;
+
+    /// Load the definitions saved in the state directory. Returns messages about what could not
+    /// be restored (a corrupt file is set aside, never fatal).
+    std::vector<std::string> restore();
+
+  private:
+    common::Status save() const;
+
+    std::string state_dir_;
+    mutable std::mutex mutex_;
+    std::vector<std::shared_ptr<Pipeline>> pipelines_;
+};
+
+/// A random UUID v4 string.
+std::string new_uuid();
+
+/// Milliseconds since the Unix epoch, now.
+int64_t now_ms();
+
+}  // namespace varpulis::server

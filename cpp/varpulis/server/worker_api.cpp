@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/server/worker_api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "varpulis/common/version.hpp"
+
+namespace varpulis::server {
+
+using json = engine::OrderedJson;
+
+namespace {
+
+HttpResponse json_response(int status, const json& body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = body.dump();
+    return r;
+}
+
+/// Parse a JSON body, or answer 400 invalid_json saying what is wrong and where.
+std::optional<json> parse_body(const HttpRequest& req, HttpResponse& error) {
+    try {
+        return json::parse(req.body);
+    } catch (const json::parse_error& e) {
+        std::string what = e.what();
+        if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+        error = error_response(400, "invalid_json", req.body.empty() ? "request body is empty; a JSON object is required"
+                                                                     : "malformed JSON: " + what);
+        return std::nullopt;
+    }
+}
+
+json diagnostics_error(const vpl::Diagnostics& ds) {
+    for (const auto& d : ds) {
+        if (d.severity != vpl::Severity::Error) continue;
+        return {{"error", std::to_string(d.span.line) + ":" + std::to_string(d.span.column) + ": error[" + d.code + "] " +
+                              d.message + (d.hint.empty() ? "" : " (hint: " + d.hint + ")")},
+                {"code", "parse_error"},
+                {"line", d.span.line},
+                {"column", d.span.column},
+                {"vpl_code", d.code},
+                {"message", d.message},
+                {"hint", d.hint}};
+    }
+    return {{"error", "invalid program"}, {"code", "parse_error"}};
+}
+
+HttpResponse deploy_error(const DeployError& err) {
+    if (!err.diagnostics.empty()) return json_response(400, diagnostics_error(err.diagnostics));
+    return error_response(500, "state_error", err.status.message());
+}
+
+/// {"event_type": "...", "fields": {...}, "timestamp": ns?} → event, or a 400 with the reason.
+common::Result<engine::EventPtr> parse_event(const json& j, const engine::EventLimits& limits) {
+    using common::ErrorCode;
+    using common::Status;
+    if (!j.is_object()) return Status(ErrorCode::Invalid, "an event is a JSON object {\"event_type\": ..., \"fields\": {...}}");
+    auto type = j.find("event_type");
+    if (type == j.end() || !type->is_string() || type->get_ref<const std::string&>().empty()) {
+        return Status(ErrorCode::Invalid, "\"event_type\" must be a non-empty string");
+    }
+    json fields = j.value("fields", json::object());
+    if (!fields.is_object()) return Status(ErrorCode::Invalid, "\"fields\" must be a JSON object");
+    int64_t ts = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (j.contains("timestamp")) {
+        if (!j["timestamp"].is_number_integer()) return Status(ErrorCode::Invalid, "\"timestamp\" must be integer nanoseconds since the epoch");
+        ts = j["timestamp"].get<int64_t>();
+    }
+    return engine::event_from_json(type->get_ref<const std::string&>(), fields, ts, limits);
+}
+
+std::string status_code_name(common::ErrorCode c) {
+    return c == common::ErrorCode::LimitExceeded ? "limit_exceeded" : "invalid_event";
+}
+
+json outputs_json(const std::vector<engine::EventPtr>& outputs, size_t max) {
+    json out = json::array();
+    for (size_t i = 0; i < outputs.size() && i < max; ++i) out.push_back(engine::event_json(*outputs[i]));
+    return out;
+}
+
+void add_outputs(json& body, const std::vector<engine::EventPtr>& outputs, size_t max) {
+    body["output_events"] = outputs_json(outputs, max);
+    if (outputs.size() > max) {
+        body["output_events_truncated"] = true;
+        body["output_count"] = outputs.size();
+    }
+}
+
+json pipeline_json(const Pipeline& p) {
+    auto rt = p.runtime();
+    return {{"id", p.id},
+            {"name", p.name},
+            {"status", "running"},
+            {"source", p.source()},
+            {"streams", rt->stream_names()},
+            {"contexts", rt->contexts().size()},
+            {"created_at_ms", p.created_at_ms},
+            {"uptime_secs", static_cast<double>(now_ms() - p.created_at_ms) / 1000.0}};
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+    std::vector<std::string> parts;
+    size_t start = 1;
+    while (start <= path.size()) {
+        size_t slash = path.find('/', start);
+        std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        if (!part.empty()) parts.push_back(part);
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+    }
+    return parts;
+}
+
+HttpResponse method_not_allowed(const HttpRequest& req, const std::string& allowed) {
+    auto r = error_response(405, "method_not_allowed", req.method + " is not allowed on " + req.path + " (allowed: " + allowed + ")");
+    r.headers.emplace_back("Allow", allowed);
+    return r;
+}
+
+}  // namespace
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    size_t n = std::max(a.size(), b.size());
+    for (size_t i = 0; i < n; ++i) {
+        unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+        unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+        diff |= static_cast<unsigned char>(x ^ y);
+    }
+    return diff == 0;
+}
+
+WorkerApi::WorkerApi(WorkerApiOptions options) : options_(std::move(options)), registry_(options_.state_dir) {}
+
+std::vector<std::string> WorkerApi::restore() { return registry_.restore(); }
+
+size_t WorkerApi::body_limit(const std::string& path) const {
+    bool large = path == "/large" || path.ends_with("/events-batch") || path.ends_with("/restore");
+    return large ? options_.large_body_limit : options_.json_body_limit;
+}
+
+uint64_t WorkerApi::events_processed() const {
+    uint64_t n = 0;
+    for (const auto& p : registry_.list()) n += p->counters.events_in;
+    return n;
+}
+
+void WorkerApi::count(int status) {
+    std::lock_guard lock(stats_mutex_);
+    ++requests_by_status_[status];
+}
+
+void WorkerApi::handle(const HttpRequest& req, const HttpResponder& respond) { respond(handle(req)); }
+
+HttpResponse WorkerApi::handle(const HttpRequest& req) {
+    HttpResponse r;
+    try {
+        r = route(req);
+    } catch (const std::exception& e) {
+        r = error_response(500, "internal_error", std::string("internal error: ") + e.what());
+    }
+    count(r.status);
+    return r;
+}
+
+bool WorkerApi::authorised(const HttpRequest& req) const {
+    if (options_.api_key.empty()) return true;
+    return constant_time_equal(req.header("x-api-key"), options_.api_key);
+}
+
+bool WorkerApi::rate_limited(const std::string& client) {
+    if (options_.rate_limit <= 0) return false;
+    std::lock_guard lock(rate_mutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (buckets_.size() > 10'000) buckets_.clear();  // bounded memory under address scans
+    auto [it, fresh] = buckets_.try_emplace(client, Bucket{options_.rate_limit, now});
+    Bucket& b = it->second;
+    b.tokens = std::min(options_.rate_limit, b.tokens + options_.rate_limit * std::chrono::duration<double>(now - b.last).count());
+    b.last = now;
+    if (b.tokens < 1) return true;
+    b.tokens -= 1;
+    return false;
+}
+
+HttpResponse WorkerApi::route(const HttpRequest& req) {
+    const std::string& m = req.method;
+    if (req.path == "/health") return m == "GET" ? health() : method_not_allowed(req, "GET");
+    if (req.path == "/ready") return m == "GET" ? ready() : method_not_allowed(req, "GET");
+    if (req.path == "/metrics") return m == "GET" ? prometheus() : method_not_allowed(req, "GET");
+    auto parts = split_path(req.path);
+    if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
+        return error_response(404, "not_found", "no route for " + req.path);
+    }
+    if (!authorised(req)) {
+        return error_response(401, "unauthorized", req.header("x-api-key").empty() ? "missing x-api-key header"
+                                                                                     : "invalid API key");
+    }
+    if (rate_limited(req.client)) return error_response(429, "rate_limited", "too many requests from " + req.client);
+    if (parts[2] == "usage" && parts.size() == 3) return m == "GET" ? usage() : method_not_allowed(req, "GET");
+    if (parts[2] != "pipelines") return error_response(404, "not_found", "no route for " + req.path);
+    if (parts.size() == 3) {
+        if (m == "POST") return deploy(req);
+        if (m == "GET") return list(req);
+        return method_not_allowed(req, "GET, POST");
+    }
+    auto pipeline = registry_.get(parts[3]);
+    if (parts.size() > 5) return error_response(404, "not_found", "no route for " + req.path);
+    if (!pipeline) return error_response(404, "pipeline_not_found", "pipeline not found: " + parts[3]);
+    if (parts.size() == 4) {
+        if (m == "GET") return json_response(200, pipeline_json(*pipeline));
+        if (m == "DELETE") {
+            registry_.remove(pipeline->id);
+            return json_response(200, {{"deleted", true}});
+        }
+        return method_not_allowed(req, "GET, DELETE");
+    }
+    const std::string& action = parts[4];
+    auto post = [&](auto&& f) { return m == "POST" ? f() : method_not_allowed(req, "POST"); };
+    auto get = [&](auto&& f) { return m == "GET" ? f() : method_not_allowed(req, "GET"); };
+    if (action == "events") return post([&] { return inject(req, *pipeline); });
+    if (action == "events-batch") return post([&] { return inject_batch(req, *pipeline); });
+    if (action == "reload") return post([&] { return reload(req, *pipeline); });
+    if (action == "checkpoint") return post([&] { return checkpoint(*pipeline); });
+    if (action == "restore") return post([&] { return restore_checkpoint(req, *pipeline); });
+    if (action == "metrics") return get([&] { return metrics(*pipeline); });
+    if (action == "logs") {
+        return get([&] {
+            HttpResponse r;
+            r.sse = pipeline->subscribe();
+            return r;
+        });
+    }
+    return error_response(404, "not_found", "no route for " + req.path);
+}
+
+HttpResponse WorkerApi::health() const {
+    double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    return json_response(200, {{"status", "healthy"}, {"uptime_seconds", uptime}, {"version", common::kVersion}});
+}
+
+HttpResponse WorkerApi::ready() const {
+    bool ok = ready_ && (!ready_check_ || ready_check_());
+    if (!ok) {
+        return json_response(503, {{"status", "not_ready"},
+                                   {"reason", ready_ ? "not registered with the coordinator yet" : "starting"}});
+    }
+    return json_response(200, {{"status", "ready"}, {"pipelines", registry_.size()}});
+}
+
+HttpResponse WorkerApi::deploy(const HttpRequest& req) {
+    HttpResponse error;
+    auto body = parse_body(req, error);
+    if (!body) return error;
+    if (!body->is_object() || !body->contains("source") || !(*body)["source"].is_string()) {
+        return error_response(400, "invalid_request", "a deploy needs {\"name\": string, \"source\": string (VPL)}");
+    }
+    std::string name = body->value("name", json("")).is_string() ? body->value("name", "") : "";
+    if (name.empty()) return error_response(400, "invalid_request", "\"name\" must be a non-empty string");
+    auto result = registry_.deploy(name, (*body)["source"].get<std::string>());
+    if (auto* err = std::get_if<DeployError>(&result)) return deploy_error(*err);
+    auto p = std::get<std::shared_ptr<Pipeline>>(result);
+    return json_response(201, {{"id", p->id}, {"name", p->name}, {"status", "running"}});
+}
+
+HttpResponse WorkerApi::list(const HttpRequest& req) const {
+    auto number = [&](const char* key, size_t fallback) -> std::optional<size_t> {
+        auto it = req.query.find(key);
+        if (it == req.query.end()) return fallback;
+        try {
+            size_t used = 0;
+            long long v = std::stoll(it->second, &used);
+            if (used != it->second.size() || v < 0) return std::nullopt;
+            return static_cast<size_t>(v);
+        } catch (...) {
+            return std::nullopt;
+        }
+    };
+    auto limit = number("limit", 50), offset = number("offset", 0);
+    if (!limit || !offset) return error_response(400, "invalid_query", "limit and offset must be non-negative integers");
+    if (*limit > 1000) return error_response(400, "invalid_limit", "limit must not exceed 1000");
+    auto all = registry_.list();
+    json items = json::array();
+    for (size_t i = *offset; i < all.size() && i < *offset + *limit; ++i) items.push_back(pipeline_json(*all[i]));
+    return json_response(200, {{"pipelines", items},
+                               {"total", all.size()},
+                               {"pagination",
+                                {{"total", all.size()}, {"limit", *limit}, {"offset", *offset}, {"has_more", *offset + *limit < all.size()}}}});
+}
+
+HttpResponse WorkerApi::inject(const HttpRequest& req, Pipeline& p) {
+    HttpResponse error;
+    auto body = parse_body(req, error);
+    if (!body) return error;
+    auto event = parse_event(*body, options_.event_limits);
+    if (!event) return error_response(400, status_code_name(event.status().code()), event.status().message());
+    std::vector<engine::EventPtr> outputs;
+    common::Status st = p.process({*event}, outputs);
+    if (!st.is_ok()) return error_response(422, "engine_error", st.message());
+    json out = {{"accepted", true}};
+    add_outputs(out, outputs, options_.max_outputs_in_response);
+    return json_response(200, out);
+}
+
+HttpResponse WorkerApi::inject_batch(const HttpRequest& req, Pipeline& p) {
+    HttpResponse error;
+    auto body = parse_body(req, error);
+    if (!body) return error;
+    if (!body->is_object() || !body->contains("events") || !(*body)["events"].is_array()) {
+        return error_response(400, "invalid_request", "a batch is {\"events\": [{\"event_type\": ..., \"fields\": {...}}, ...]}");
+    }
+    std::vector<engine::EventPtr> events;
+    json errors = json::array();
+    const auto& items = (*body)["events"];
+    for (size_t i = 0; i < items.size(); ++i) {
+        auto e = parse_event(items[i], options_.event_limits);
+        if (e) {
+            events.push_back(std::move(*e));
+        } else {
+            errors.push_back({{"index", i}, {"error", e.status().message()}, {"code", status_code_name(e.status().code())}});
+        }
+    }
+    auto start = std::chrono::steady_clock::now();
+    std::vector<engine::EventPtr> outputs;
+    common::Status st = p.process(events, outputs);
+    if (!st.is_ok()) errors.push_back({{"index", nullptr}, {"error", st.message()}, {"code", "engine_error"}});
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+    json out = {{"accepted", events.size()}, {"rejected", items.size() - events.size()}, {"errors", errors},
+                {"processing_time_us", us}};
+    add_outputs(out, outputs, options_.max_outputs_in_response);
+    return json_response(200, out);
+}
+
+HttpResponse WorkerApi::metrics(const Pipeline& p) const {
+    const auto& c = p.counters;
+    uint64_t n = c.events_in;
+    json buckets = json::object();
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+        cumulative += c.latency_buckets[i];
+        buckets[std::to_string(kLatencyBuckets[i])] = cumulative;
+    }
+    auto rt = p.runtime()->stats();
+    return json_response(200, {{"pipeline_id", p.id},
+                               {"events_processed", n},
+                               {"output_events_emitted", c.outputs.load()},
+                               {"errors", c.errors.load()},
+                               {"latency_mean_us", n ? static_cast<double>(c.latency_ns_total) / static_cast<double>(n) / 1000.0 : 0.0},
+                               {"latency_buckets_seconds", buckets},
+                               {"state_held", rt.held},
+                               {"dropped_by_depth", rt.dropped_by_depth}});
+}
+
+HttpResponse WorkerApi::reload(const HttpRequest& req, Pipeline& p) {
+    HttpResponse error;
+    auto body = parse_body(req, error);
+    if (!body) return error;
+    if (!body->is_object() || !body->contains("source") || !(*body)["source"].is_string()) {
+        return error_response(400, "invalid_request", "a reload needs {\"source\": string (VPL)}");
+    }
+    auto pipeline = registry_.get(p.id);
+    if (!pipeline) return error_response(404, "pipeline_not_found", "pipeline not found: " + p.id);
+    if (auto err = registry_.reload(pipeline, (*body)["source"].get<std::string>())) return deploy_error(*err);
+    return json_response(200, {{"reloaded", true}, {"id", p.id}});
+}
+
+HttpResponse WorkerApi::checkpoint(Pipeline& p) {
+    auto rt = p.runtime();
+    auto snapshot = rt->checkpoint();
+    if (!snapshot) return error_response(500, "engine_error", snapshot.status().message());
+    return json_response(200, {{"pipeline_id", p.id}, {"checkpoint", *snapshot}, {"events_processed", p.counters.events_in.load()}});
+}
+
+HttpResponse WorkerApi::restore_checkpoint(const HttpRequest& req, Pipeline& p) {
+    HttpResponse error;
+    auto body = parse_body(req, error);
+    if (!body) return error;
+    if (!body->is_object() || !body->contains("checkpoint")) {
+        return error_response(400, "invalid_request", "a restore needs {\"checkpoint\": <a checkpoint of this pipeline>}");
+    }
+    common::Status st = p.runtime()->restore((*body)["checkpoint"]);
+    if (!st.is_ok()) return error_response(400, "invalid_checkpoint", st.message());
+    return json_response(200, {{"pipeline_id", p.id}, {"restored", true}});
+}
+
+HttpResponse WorkerApi::usage() const {
+    uint64_t events = 0, outputs = 0;
+    auto all = registry_.list();
+    for (const auto& p : all) {
+        events += p->counters.events_in;
+        outputs += p->counters.outputs;
+    }
+    return json_response(200, {{"events_processed", events}, {"output_events_emitted", outputs}, {"active_pipelines", all.size()}});
+}
+
+HttpResponse WorkerApi::prometheus() const {
+    std::string out;
+    auto line = [&](const std::string& s) { out += s + "\n"; };
+    line("# HELP varpulis_uptime_seconds Seconds since the server started.");
+    line("# TYPE varpulis_uptime_seconds gauge");
+    line("varpulis_uptime_seconds " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
+    auto all = registry_.list();
+    line("# HELP varpulis_pipelines Pipelines deployed.");
+    line("# TYPE varpulis_pipelines gauge");
+    line("varpulis_pipelines " + std::to_string(all.size()));
+    line("# HELP varpulis_events_total Events processed, by pipeline.");
+    line("# TYPE varpulis_events_total counter");
+    for (const auto& p : all) line("varpulis_events_total{pipeline=\"" + p->name + "\",id=\"" + p->id + "\"} " + std::to_string(p->counters.events_in.load()));
+    line("# HELP varpulis_output_events_total Output events produced, by pipeline.");
+    line("# TYPE varpulis_output_events_total counter");
+    for (const auto& p : all) line("varpulis_output_events_total{pipeline=\"" + p->name + "\",id=\"" + p->id + "\"} " + std::to_string(p->counters.outputs.load()));
+    line("# HELP varpulis_errors_total Events that failed, by pipeline.");
+    line("# TYPE varpulis_errors_total counter");
+    for (const auto& p : all) line("varpulis_errors_total{pipeline=\"" + p->name + "\",id=\"" + p->id + "\"} " + std::to_string(p->counters.errors.load()));
+    line("# HELP varpulis_processing_latency_seconds Time to process one event.");
+    line("# TYPE varpulis_processing_latency_seconds histogram");
+    for (const auto& p : all) {
+        std::string labels = "pipeline=\"" + p->name + "\",id=\"" + p->id + "\"";
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+            cumulative += p->counters.latency_buckets[i];
+            char le[32];
+            std::snprintf(le, sizeof le, "%g", kLatencyBuckets[i]);
+            line("varpulis_processing_latency_seconds_bucket{" + labels + ",le=\"" + le + "\"} " + std::to_string(cumulative));
+        }
+        cumulative += p->counters.latency_buckets[kLatencyBuckets.size()];
+        line("varpulis_processing_latency_seconds_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(cumulative));
+        line("varpulis_processing_latency_seconds_sum{" + labels + "} " + std::to_string(static_cast<double>(p->counters.latency_ns_total) / 1e9));
+        line("varpulis_processing_latency_seconds_count{" + labels + "} " + std::to_string(cumulative));
+    }
+    line("# HELP varpulis_http_requests_total HTTP requests answered, by status.");
+    line("# TYPE varpulis_http_requests_total counter");
+    {
+        std::lock_guard lock(stats_mutex_);
+        for (const auto& [status, n] : requests_by_status_) line("varpulis_http_requests_total{status=\"" + std::to_string(status) + "\"} " + std::to_string(n));
+    }
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = std::move(out);
+    return r;
+}
+
+}  // namespace varpulis::server

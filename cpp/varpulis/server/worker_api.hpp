@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The worker's REST API (decisions.md §2, api-reference.md §1) as a request → response function:
+// routing, authentication, JSON in and out, limits, metrics. No sockets here: the transport is
+// http_server, and tests call `handle` directly.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "varpulis/engine/event_json.hpp"
+#include "varpulis/server/http_server.hpp"
+#include "varpulis/server/pipeline_registry.hpp"
+
+namespace varpulis::server {
+
+struct WorkerApiOptions {
+    std::string api_key;               ///< empty: no authentication (a warning at start-up)
+    std::string state_dir;             ///< empty: definitions in memory only
+    size_t json_body_limit = 1 << 20;  ///< deploy, single inject, reload
+    size_t large_body_limit = 16 << 20;  ///< batch inject, restore
+    engine::EventLimits event_limits;
+    size_t max_outputs_in_response = 10'000;
+    double rate_limit = 0;             ///< requests per second per client on /api/v1 (0: off)
+};
+
+class WorkerApi {
+  public:
+    explicit WorkerApi(WorkerApiOptions options);
+
+    /// Load the pipelines saved in the state directory; returns messages for the log.
+    std::vector<std::string> restore();
+
+    /// Answer one request (called on a worker thread).
+    void handle(const HttpRequest& req, const HttpResponder& respond);
+    HttpResponse handle(const HttpRequest& req);
+
+    /// The body limit for a path (the transport enforces it before reading the body).
+    size_t body_limit(const std::string& path) const;
+
+    /// `/ready` answers 200 once this is true (set when serving; a cluster worker also waits
+    /// for its registration).
+    void set_ready(bool ready) { ready_ = ready; }
+    /// Extra readiness condition (e.g. registered with the coordinator); null: none.
+    void set_ready_check(std::function<bool()> check) { ready_check_ = std::move(check); }
+
+    PipelineRegistry& registry() { return registry_; }
+    /// Total events processed by all pipelines (heartbeats).
+    uint64_t events_processed() const;
+
+  private:
+    HttpResponse route(const HttpRequest& req);
+    HttpResponse health() const;
+    HttpResponse ready() const;
+    HttpResponse prometheus() const;
+    HttpResponse deploy(const HttpRequest& req);
+    HttpResponse list(const HttpRequest& req) const;
+    HttpResponse inject(const HttpRequest& req, Pipeline& p);
+    HttpResponse inject_batch(const HttpRequest& req, Pipeline& p);
+    HttpResponse metrics(const Pipeline& p) const;
+    HttpResponse reload(const HttpRequest& req, Pipeline& p);
+    HttpResponse checkpoint(Pipeline& p);
+    HttpResponse restore_checkpoint(const HttpRequest& req, Pipeline& p);
+    HttpResponse usage() const;
+    bool authorised(const HttpRequest& req) const;
+    bool rate_limited(const std::string& client);
+    void count(int status);
+
+    WorkerApiOptions options_;
+    PipelineRegistry registry_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::atomic<bool> ready_{false};
+    std::function<bool()> ready_check_;
+    mutable std::mutex stats_mutex_;
+    std::map<int, uint64_t> requests_by_status_;
+    struct Bucket {
+        double tokens = 0;
+        std::chrono::steady_clock::time_point last;
+    };
+    std::mutex rate_mutex_;
+    std::map<std::string, Bucket> buckets_;
+};
+
+/// Compare two secrets in time that does not depend on where they differ.
+bool constant_time_equal(const std::string& a, const std::string& b);
+
+}  // namespace varpulis::server
