@@ -9,6 +9,7 @@ namespace py = pybind11;
 namespace varpulis::python {
 void bind_vpl(py::module_& m);
 void bind_engine(py::module_& m);
+void bind_server(py::module_& m);
 }  // namespace varpulis::python
 
 PYBIND11_MODULE(_varpulis, m) {
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_varpulis, m) {
     m.attr("__version__") = varpulis::common::kVersion;
     varpulis::python::bind_vpl(m);
     varpulis::python::bind_engine(m);
+    varpulis::python::bind_server(m);
 }

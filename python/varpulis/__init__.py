@@ -18,7 +18,9 @@ from .errors import (
     VplError,
     VplSyntaxError,
 )
+from .client import WorkerClient
 from .engine import Engine
+from .server import Server
 from .vpl import Diagnostic, check, parse
 
 __version__: str = _varpulis.__version__
@@ -30,10 +32,12 @@ __all__ = [
     "EngineError",
     "LimitExceededError",
     "NotFoundError",
+    "Server",
     "VarpulisError",
     "VarpulisIOError",
     "VplError",
     "VplSyntaxError",
+    "WorkerClient",
     "__version__",
     "check",
     "parse",

@@ -23,7 +23,8 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"rate-limit", 0, "N", "Requests per second per client on /api/v1 (0: off)", "VARPULIS_RATE_LIMIT", "0"},
                       {"metrics", 0, "", "Also serve Prometheus metrics on --metrics-port (always on /metrics)", "", ""},
                       {"metrics-port", 0, "PORT", "Port of the metrics listener", "", "9090"},
-                      {"threads", 0, "N", "Threads that run requests", "", "4"}}};
+                      {"threads", 0, "N", "Threads that run requests", "", "4"},
+                      {"request-timeout", 0, "SECONDS", "Time a client has to send a whole request", "", "30"}}};
     std::string error;
     auto parsed = parse_args(spec, args, error);
     if (!parsed) {
@@ -34,13 +35,14 @@ int cmd_server(const std::vector<std::string>& args) {
         std::cout << help_text(spec);
         return kExitOk;
     }
-    int port = 0, metrics_port = 0, threads = 0;
+    int port = 0, metrics_port = 0, threads = 0, request_timeout = 30;
     double rate = 0;
     try {
         port = std::stoi(parsed->get("port"));
         metrics_port = std::stoi(parsed->get("metrics-port"));
         threads = std::stoi(parsed->get("threads"));
         rate = std::stod(parsed->get("rate-limit"));
+        request_timeout = std::stoi(parsed->get("request-timeout"));
     } catch (...) {
         std::cerr << "error: --port, --metrics-port, --threads and --rate-limit take numbers\n";
         return kExitUsage;
@@ -67,6 +69,7 @@ int cmd_server(const std::vector<std::string>& args) {
     http.bind = parsed->get("bind");
     http.port = static_cast<uint16_t>(port);
     http.worker_threads = threads;
+    http.request_timeout = std::chrono::seconds(std::max(1, request_timeout));
     http.tls_cert_file = parsed->get("tls-cert");
     http.tls_key_file = parsed->get("tls-key");
     http.body_limit = [&api](const std::string& path) { return api.body_limit(path); };

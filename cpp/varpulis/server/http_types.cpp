@@ -63,7 +63,9 @@ size_t SseChannel::dropped() const {
 HttpResponse error_response(int status, const std::string& code, const std::string& message) {
     HttpResponse r;
     r.status = status;
-    r.body = nlohmann::json{{"error", message}, {"code", code}}.dump();
+    // Messages may quote client bytes that are not UTF-8: replace those rather than fail.
+    r.body = nlohmann::ordered_json{{"error", message}, {"code", code}}.dump(-1, ' ', false,
+                                                                             nlohmann::json::error_handler_t::replace);
     return r;
 }
 

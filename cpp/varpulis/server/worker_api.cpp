@@ -14,7 +14,7 @@ namespace {
 HttpResponse json_response(int status, const json& body) {
     HttpResponse r;
     r.status = status;
-    r.body = body.dump();
+    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     return r;
 }
 

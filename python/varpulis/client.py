@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: Apache-2.0
+"""HTTP clients for the worker (``varpulis server``) REST API."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from typing import Any, Iterator, Mapping, Optional, Sequence
+from urllib.parse import urlencode, urlsplit
+
+from .errors import ApiError
+
+
+class _HttpClient:
+    """JSON over HTTP/1.1 with one kept-alive connection per thread."""
+
+    def __init__(self, url: str, api_key: Optional[str] = None, timeout: float = 30.0):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http(s)://host:port URL, got {url!r}")
+        self.url = url.rstrip("/")
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._api_key = api_key
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+            conn = cls(self._host, self._port, timeout=self._timeout)
+            self._local.conn = conn
+        return conn
+
+    def _headers(self, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["x-api-key"] = self._api_key
+        headers.update(extra or {})
+        return headers
+
+    def request(self, method: str, path: str, body: Any = None, query: Optional[Mapping[str, Any]] = None,
+                raw: bool = False) -> Any:
+        """Send a request; return the decoded JSON (or text with ``raw``); raise ApiError on 4xx/5xx."""
+        if query:
+            path += "?" + urlencode(query)
+        data = None if body is None else json.dumps(body).encode()
+        for attempt in (0, 1):
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=data, headers=self._headers())
+                response = conn.getresponse()
+                payload = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # The server closed a kept-alive connection; reconnect once.
+                conn.close()
+                self._local.conn = None
+                if attempt:
+                    raise
+        if response.status >= 400:
+            try:
+                err = json.loads(payload)
+                raise ApiError(response.status, err.get("code", ""), err.get("error", payload.decode(errors="replace")))
+            except ValueError:
+                raise ApiError(response.status, "", payload.decode(errors="replace")) from None
+        if raw:
+            return payload.decode()
+        return json.loads(payload) if payload else None
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class WorkerClient(_HttpClient):
+    """Every endpoint of a worker's REST API (``varpulis server``).
+
+    Errors raise :class:`varpulis.ApiError` with the HTTP ``status``, the API's ``code`` and message.
+    """
+
+    def health(self) -> dict[str, Any]:
+        return self.request("GET", "/health")
+
+    def ready(self) -> dict[str, Any]:
+        return self.request("GET", "/ready")
+
+    def deploy(self, name: str, source: str) -> dict[str, Any]:
+        """Deploy a VPL program; returns ``{"id", "name", "status"}``."""
+        return self.request("POST", "/api/v1/pipelines", {"name": name, "source": source})
+
+    def pipelines(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/pipelines", query={"limit": limit, "offset": offset})
+
+    def pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/pipelines/{pipeline_id}")
+
+    def delete(self, pipeline_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/api/v1/pipelines/{pipeline_id}")
+
+    def inject(self, pipeline_id: str, event_type: str, fields: Optional[Mapping[str, Any]] = None,
+               timestamp: Optional[int] = None) -> dict[str, Any]:
+        """Inject one event; returns ``{"accepted": true, "output_events": [...]}`` after full processing."""
+        body: dict[str, Any] = {"event_type": event_type, "fields": dict(fields or {})}
+        if timestamp is not None:
+            body["timestamp"] = timestamp
+        return self.request("POST", f"/api/v1/pipelines/{pipeline_id}/events", body)
+
+    def inject_batch(self, pipeline_id: str, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Inject ``[{"event_type", "fields"}, ...]``; invalid events are reported by index in ``errors``."""
+        return self.request("POST", f"/api/v1/pipelines/{pipeline_id}/events-batch", {"events": list(events)})
+
+    def metrics(self, pipeline_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/pipelines/{pipeline_id}/metrics")
+
+    def reload(self, pipeline_id: str, source: str) -> dict[str, Any]:
+        return self.request("POST", f"/api/v1/pipelines/{pipeline_id}/reload", {"source": source})
+
+    def checkpoint(self, pipeline_id: str) -> dict[str, Any]:
+        return self.request("POST", f"/api/v1/pipelines/{pipeline_id}/checkpoint")
+
+    def restore(self, pipeline_id: str, checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("POST", f"/api/v1/pipelines/{pipeline_id}/restore", {"checkpoint": checkpoint})
+
+    def usage(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/usage")
+
+    def prometheus(self) -> str:
+        return self.request("GET", "/metrics", raw=True)
+
+    def logs(self, pipeline_id: str, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
+        """Follow a pipeline's outputs (Server-Sent Events) on a dedicated connection."""
+        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+        conn = cls(self._host, self._port, timeout=timeout)
+        try:
+            conn.request("GET", f"/api/v1/pipelines/{pipeline_id}/logs", headers=self._headers())
+            response = conn.getresponse()
+            if response.status >= 400:
+                err = json.loads(response.read() or b"{}")
+                raise ApiError(response.status, err.get("code", ""), err.get("error", ""))
+            for line in response:
+                if line.startswith(b"data: "):
+                    yield json.loads(line[6:])
+        finally:
+            conn.close()

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+// The worker API below HTTP: requests in, responses out, no sockets.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "varpulis/server/worker_api.hpp"
+
+namespace varpulis::server {
+namespace {
+
+using nlohmann::json;
+
+class WorkerApiTest : public ::testing::Test {
+  protected:
+    WorkerApiTest() : api_(WorkerApiOptions{"secret", "", 1 << 20, 16 << 20, {}, 10'000, 0}) { api_.set_ready(true); }
+
+    HttpResponse call(const std::string& method, const std::string& path, const std::string& body = "",
+                      const std::string& key = "secret") {
+        HttpRequest req;
+        req.method = method;
+        req.path = path;
+        req.target = path;
+        req.body = body;
+        if (!key.empty()) req.headers["x-api-key"] = key;
+        return api_.handle(req);
+    }
+    static json body(const HttpResponse& r) { return json::parse(r.body); }
+
+    std::string deploy(const std::string& source) {
+        auto r = call("POST", "/api/v1/pipelines", json{{"name", "p"}, {"source", source}}.dump());
+        EXPECT_EQ(r.status, 201) << r.body;
+        return body(r)["id"];
+    }
+
+    WorkerApi api_;
+};
+
+TEST_F(WorkerApiTest, HealthReadyAndAuth) {
+    EXPECT_EQ(call("GET", "/health", "", "").status, 200);
+    EXPECT_EQ(call("GET", "/ready", "", "").status, 200);
+    EXPECT_EQ(body(call("GET", "/api/v1/pipelines", "", ""))["code"], "unauthorized");
+    EXPECT_EQ(call("GET", "/api/v1/pipelines", "", "secreT").status, 401);
+    EXPECT_EQ(call("GET", "/api/v1/pipelines").status, 200);
+}
+
+TEST_F(WorkerApiTest, DeployInjectAndFlattenedOutputs) {
+    std::string id = deploy("stream S = A .where(v > 1) .emit(v: v, tag: \"t\")");
+    auto r = call("POST", "/api/v1/pipelines/" + id + "/events", R"({"event_type": "A", "fields": {"v": 2}})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, R"({"accepted":true,"output_events":[{"event_type":"S","v":2,"tag":"t"}]})");
+}
+
+TEST_F(WorkerApiTest, ParseErrorsCarryLineAndColumn) {
+    auto r = call("POST", "/api/v1/pipelines", R"({"name": "p", "source": "stream S = A\n  .where(x > )"})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(body(r)["code"], "parse_error");
+    EXPECT_EQ(body(r)["line"], 2);
+    EXPECT_EQ(body(r)["column"], 14);
+}
+
+TEST_F(WorkerApiTest, RoutesAndMethods) {
+    EXPECT_EQ(call("GET", "/nope").status, 404);
+    EXPECT_EQ(call("PATCH", "/api/v1/pipelines").status, 405);
+    EXPECT_EQ(call("POST", "/health").status, 405);
+    EXPECT_EQ(body(call("GET", "/api/v1/pipelines/x"))["code"], "pipeline_not_found");
+    std::string id = deploy("stream S = A .emit(v: v)");
+    EXPECT_EQ(call("GET", "/api/v1/pipelines/" + id + "/events").status, 405);
+    EXPECT_EQ(call("GET", "/api/v1/pipelines/" + id + "/frobnicate").status, 404);
+    EXPECT_EQ(body(call("DELETE", "/api/v1/pipelines/" + id))["deleted"], true);
+}
+
+TEST_F(WorkerApiTest, BodyLimitsDependOnTheRoute) {
+    EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/events"), 1u << 20);
+    EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/events-batch"), 16u << 20);
+    EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/restore"), 16u << 20);
+}
+
+TEST_F(WorkerApiTest, BadBodiesAre400) {
+    std::string id = deploy("stream S = A .emit(v: v)");
+    for (const char* bad : {"", "{", "[1]", "{\"event_type\": 5}", "{\"event_type\": \"A\", \"fields\": 3}",
+                            "{\"event_type\": \"A\", \"timestamp\": \"now\"}"}) {
+        auto r = call("POST", "/api/v1/pipelines/" + id + "/events", bad);
+        EXPECT_EQ(r.status, 400) << bad;
+        EXPECT_TRUE(body(r).contains("code")) << bad;
+    }
+}
+
+TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
+    EXPECT_TRUE(constant_time_equal("abc", "abc"));
+    EXPECT_FALSE(constant_time_equal("abc", "abd"));
+    EXPECT_FALSE(constant_time_equal("abc", "abcd"));
+    EXPECT_FALSE(constant_time_equal("", "a"));
+}
+
+}  // namespace
+}  // namespace varpulis::server

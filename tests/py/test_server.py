@@ -1,0 +1,429 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`varpulis server` as a real process: every endpoint, error paths, persistence, concurrency, abuse."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from varpulis import ApiError, WorkerClient
+
+pytestmark = pytest.mark.integration
+
+TEMP = ('stream TempAlerts = TemperatureReading .where(temperature > 100) '
+        '.emit(alert_type: "HIGH_TEMP", sensor_id: sensor_id, temperature: temperature)')
+
+
+class ServerProcess:
+    """A `varpulis server --port 0` child process; reads the bound port from the banner."""
+
+    def __init__(self, binary, *args, key="test"):
+        self.args = [binary, "server", "--port", "0", *args] + (["--api-key", key] if key else [])
+        self.key = key
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.banner = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.banner.append(line)
+            match = re.search(r"API:\s+(https?)://127\.0\.0\.1:(\d+)/", line)
+            if match:
+                self.scheme, self.port = match.group(1), int(match.group(2))
+                self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+            if line.startswith("Pipelines:"):  # the banner's last line
+                return
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.banner} {self.stderr}")
+
+    def client(self, key="__same__"):
+        return WorkerClient(self.url, self.key if key == "__same__" else key)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            _, self.stderr = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, self.stderr = self.proc.communicate()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def server(varpulis_bin):
+    s = ServerProcess(varpulis_bin)
+    yield s
+    s.stop()
+
+
+def raw_request(port, data: bytes, timeout=5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks) and b"Content-Length" in b"".join(chunks):
+                    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+                    length = int(re.search(rb"Content-Length: (\d+)", head, re.I).group(1))
+                    if len(body) >= length:
+                        break
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+def test_banner_health_and_ready(server):
+    assert any("Auth:      enabled" in line for line in server.banner)
+    c = server.client()
+    health = c.health()
+    assert health["status"] == "healthy" and "version" in health
+    assert c.ready() == {"status": "ready", "pipelines": 0}
+
+
+def test_tutorial_part_one_round_trip(server):
+    c = server.client()
+    deployed = c.deploy("temp-alerts", TEMP)
+    assert deployed["name"] == "temp-alerts" and deployed["status"] == "running"
+    out = c.inject(deployed["id"], "TemperatureReading", {"sensor_id": "T1", "temperature": 105.5})
+    assert out == {"accepted": True, "output_events": [
+        {"event_type": "TempAlerts", "alert_type": "HIGH_TEMP", "sensor_id": "T1", "temperature": 105.5}]}
+    assert c.inject(deployed["id"], "TemperatureReading", {"sensor_id": "T2", "temperature": 20}) == {
+        "accepted": True, "output_events": []}
+
+
+def test_authentication(server):
+    for key in (None, "wrong"):
+        with pytest.raises(ApiError) as err:
+            server.client(key).pipelines()
+        assert (err.value.status, err.value.code) == (401, "unauthorized")
+    with pytest.raises(ApiError) as err:
+        server.client(None).request("POST", "/api/v1/pipelines/x/events", {"event_type": "A"})
+    assert err.value.status == 401
+    assert server.client(None).health()["status"] == "healthy"  # health needs no key
+
+
+def test_pipeline_lifecycle_and_pagination(server):
+    c = server.client()
+    ids = [c.deploy(f"p{i}", "stream S = A .emit(v: v)")["id"] for i in range(5)]
+    page = c.pipelines(limit=2, offset=1)
+    assert [p["id"] for p in page["pipelines"]] == ids[1:3]
+    assert page["pagination"] == {"total": 5, "limit": 2, "offset": 1, "has_more": True}
+    assert c.pipeline(ids[0])["streams"] == ["S"]
+    assert c.delete(ids[0]) == {"deleted": True}
+    with pytest.raises(ApiError) as err:
+        c.pipeline(ids[0])
+    assert (err.value.status, err.value.code) == (404, "pipeline_not_found")
+    with pytest.raises(ApiError) as err:
+        c.pipelines(limit=5000)
+    assert err.value.code == "invalid_limit"
+    assert c.usage()["active_pipelines"] == 4
+
+
+def test_error_bodies(server):
+    c = server.client()
+    with pytest.raises(ApiError) as err:
+        c.deploy("bad", "stream S = A\n  .where(x > )")
+    assert (err.value.status, err.value.code) == (400, "parse_error")
+    body = c.request  # the raw body carries line and column
+    conn_err = None
+    try:
+        c.request("POST", "/api/v1/pipelines", {"name": "bad", "source": "stream S = A\n  .where(x > )"})
+    except ApiError as e:
+        conn_err = e
+    assert "2:14" in conn_err.message
+    for method, path, status, code in [
+        ("GET", "/nope", 404, "not_found"),
+        ("PUT", "/api/v1/pipelines", 405, "method_not_allowed"),
+        ("GET", "/api/v1/pipelines/none/events", 404, "pipeline_not_found"),
+    ]:
+        with pytest.raises(ApiError) as err:
+            c.request(method, path)
+        assert (err.value.status, err.value.code) == (status, code), path
+    with pytest.raises(ApiError) as err:
+        c.request("POST", "/api/v1/pipelines", {"source": "stream S = A"})
+    assert err.value.code == "invalid_request"
+
+
+def test_malformed_json_and_bad_events(server):
+    c = server.client()
+    pid = c.deploy("p", "stream S = A .emit(v: v)")["id"]
+    response = raw_request(server.port, (
+        f"POST /api/v1/pipelines/{pid}/events HTTP/1.1\r\nHost: x\r\nx-api-key: test\r\n"
+        "Content-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"event_type\": ").encode())
+    assert response.startswith(b"HTTP/1.1 400")
+    assert b'"code":"invalid_json"' in response and b"line 1, column 16" in response
+    cases = [
+        ({"fields": {}}, "invalid_event"),
+        ({"event_type": "A", "fields": [1]}, "invalid_event"),
+        ({"event_type": "A", "fields": {f"f{i}": i for i in range(1025)}}, "limit_exceeded"),
+        ({"event_type": "A", "fields": {"s": "x" * (256 * 1024 + 1)}}, "limit_exceeded"),
+    ]
+    deep = {}
+    node = deep
+    for _ in range(40):
+        node["d"] = {}
+        node = node["d"]
+    cases.append(({"event_type": "A", "fields": {"deep": deep}}, "limit_exceeded"))
+    for body, code in cases:
+        with pytest.raises(ApiError) as err:
+            c.request("POST", f"/api/v1/pipelines/{pid}/events", body)
+        assert (err.value.status, err.value.code) == (400, code)
+
+
+def test_body_limits(server):
+    c = server.client()
+    pid = c.deploy("p", "stream S = A .emit(v: v)")["id"]
+    with pytest.raises(ApiError) as err:
+        c.request("POST", f"/api/v1/pipelines/{pid}/events", {"event_type": "A", "fields": {"v": "x" * (1 << 20)}})
+    assert (err.value.status, err.value.code) == (413, "payload_too_large")
+    c.close()
+    # a 2 MiB batch is within the 16 MiB batch limit
+    events = [{"event_type": "A", "fields": {"v": i, "pad": "x" * 200}} for i in range(9000)]
+    out = c.inject_batch(pid, events)
+    assert out["accepted"] == 9000 and len(out["output_events"]) == 9000
+
+
+def test_batch_reports_invalid_events_by_index(server):
+    c = server.client()
+    pid = c.deploy("p", "stream S = A .where(v > 1) .emit(v: v)")["id"]
+    out = c.inject_batch(pid, [{"event_type": "A", "fields": {"v": 2}}, {"fields": {}}, {"event_type": "A", "fields": {"v": 3}}, 5])
+    assert out["accepted"] == 2 and out["rejected"] == 2
+    assert [e["index"] for e in out["errors"]] == [1, 3]
+    assert out["output_events"] == [{"event_type": "S", "v": 2}, {"event_type": "S", "v": 3}]
+
+
+def test_output_truncation_over_ten_thousand(server):
+    c = server.client()
+    pid = c.deploy("p", "fn burst(n: int):\n    for i in 0..n:\n        emit P(i: i)\nstream S = A .process(burst(n))")["id"]
+    out = c.inject(pid, "A", {"n": 12000})
+    assert len(out["output_events"]) == 10000
+    assert out["output_events_truncated"] is True and out["output_count"] == 12000
+
+
+def test_metrics_reload_checkpoint_restore(server):
+    c = server.client()
+    pid = c.deploy("w", "stream W = A .window(3) .aggregate(n: count(), s: sum(v)) .emit(n: n, s: s)")["id"]
+    c.inject(pid, "A", {"v": 1})
+    c.inject(pid, "A", {"v": 2})
+    snapshot = c.checkpoint(pid)["checkpoint"]
+    assert c.inject(pid, "A", {"v": 3})["output_events"] == [{"event_type": "W", "n": 3, "s": 6.0}]
+    assert c.inject(pid, "A", {"v": 10})["output_events"] == []
+    assert c.restore(pid, snapshot) == {"pipeline_id": pid, "restored": True}
+    # the window holds 1 and 2 again
+    assert c.inject(pid, "A", {"v": 4})["output_events"] == [{"event_type": "W", "n": 3, "s": 7.0}]
+    m = c.metrics(pid)
+    assert m["events_processed"] == 5 and m["output_events_emitted"] == 2 and m["errors"] == 0
+    with pytest.raises(ApiError) as err:
+        c.restore(pid, {"engine": {"version": 7}})
+    assert err.value.code == "invalid_checkpoint"
+    assert c.reload(pid, "stream W = A .emit(doubled: v * 2)") == {"reloaded": True, "id": pid}
+    assert c.inject(pid, "A", {"v": 4})["output_events"] == [{"event_type": "W", "doubled": 8}]
+    with pytest.raises(ApiError) as err:
+        c.reload(pid, "stream = ")
+    assert err.value.code == "parse_error"
+
+
+def test_sequence_state_survives_restore(server):
+    c = server.client()
+    pid = c.deploy("s", "let bonus = 1\nstream P = A as a -> B as b .emit(a: a.id, b: b.id, bonus: bonus)")["id"]
+    c.inject(pid, "A", {"id": 1})
+    snapshot = c.checkpoint(pid)["checkpoint"]
+    c.inject(pid, "B", {"id": 2})
+    assert c.inject(pid, "B", {"id": 3})["output_events"] == []  # the run completed
+    c.restore(pid, snapshot)
+    assert c.inject(pid, "B", {"id": 4})["output_events"] == [{"event_type": "P", "a": 1, "b": 4, "bonus": 1}]
+
+
+def test_logs_stream_outputs(server):
+    c = server.client()
+    pid = c.deploy("p", "stream S = A .emit(v: v)")["id"]
+    received = []
+    ready = threading.Event()
+
+    def follow():
+        stream = c.logs(pid, timeout=10)
+        ready.set()
+        for item in stream:
+            received.append(item)
+            if len(received) == 2:
+                return
+
+    t = threading.Thread(target=follow)
+    t.start()
+    ready.wait(5)
+    deadline = time.monotonic() + 10
+    while len(received) < 2 and time.monotonic() < deadline:
+        c.inject(pid, "A", {"v": len(received)})
+        time.sleep(0.05)
+    t.join(10)
+    assert received[0]["event_type"] == "S" and "timestamp" in received[0] and "v" in received[0]["data"]
+
+
+def test_prometheus_metrics(server):
+    c = server.client()
+    pid = c.deploy("temp", TEMP)["id"]
+    c.inject(pid, "TemperatureReading", {"sensor_id": "T1", "temperature": 101})
+    text = c.prometheus()
+    assert f'varpulis_events_total{{pipeline="temp",id="{pid}"}} 1' in text
+    assert 'varpulis_processing_latency_seconds_bucket{' in text
+    assert re.search(r'varpulis_http_requests_total\{status="201"\} 1', text)
+
+
+def test_concurrent_injects_lose_nothing(server):
+    c = server.client()
+    pids = [c.deploy(f"p{i}", "stream S = A .emit(v: v)")["id"] for i in range(3)]
+    per_thread = 200
+
+    def work(t):
+        client = server.client()
+        got = 0
+        for i in range(per_thread):
+            got += len(client.inject(pids[t % 3], "A", {"v": i})["output_events"])
+        client.close()
+        return got
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        outputs = sum(pool.map(work, range(12)))
+    assert outputs == 12 * per_thread
+    counts = [c.metrics(p)["events_processed"] for p in pids]
+    assert sum(counts) == 12 * per_thread and all(n == 4 * per_thread for n in counts)
+
+
+def test_garbage_requests_get_4xx_and_the_server_survives(server):
+    rng = random.Random(1234)
+    statuses = []
+    for i in range(200):
+        kind = i % 4
+        if kind == 0:
+            data = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300)))
+        elif kind == 1:
+            body = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 200)))
+            data = (b"POST /api/v1/pipelines HTTP/1.1\r\nHost: x\r\nx-api-key: test\r\nConnection: close\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        elif kind == 2:
+            data = b"GET /" + bytes(rng.choice(b"abc/%?&=") for _ in range(rng.randint(0, 50))) + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        else:
+            data = b"BREW /coffee HTTP/1.1\r\nContent-Length: -5\r\n\r\n"
+        response = raw_request(server.port, data, timeout=5)
+        if response:
+            status = int(response.split(b" ")[1])
+            statuses.append(status)
+            assert 400 <= status < 500, (data[:80], response[:200])
+    assert len(statuses) > 100
+    assert server.client().health()["status"] == "healthy"
+
+
+def test_slow_clients_time_out_without_blocking_others(varpulis_bin):
+    s = ServerProcess(varpulis_bin, "--request-timeout", "2")
+    try:
+        slow = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(20)]
+        for sock in slow:
+            sock.sendall(b"POST /api/v1/pipelines HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        start = time.monotonic()
+        assert s.client().health()["status"] == "healthy"
+        assert time.monotonic() - start < 1.0
+        sock = slow[0]
+        sock.settimeout(10)
+        assert sock.recv(100) == b""  # closed by the server after the request timeout
+        for sock in slow:
+            sock.close()
+    finally:
+        s.stop()
+
+
+def test_state_dir_survives_restart_and_corruption(varpulis_bin, tmp_path):
+    state = tmp_path / "state"
+    s = ServerProcess(varpulis_bin, "--state-dir", str(state))
+    pid = s.client().deploy("keep", TEMP)["id"]
+    assert s.stop() == 0
+    s2 = ServerProcess(varpulis_bin, "--state-dir", str(state))
+    try:
+        assert [p["id"] for p in s2.client().pipelines()["pipelines"]] == [pid]
+        out = s2.client().inject(pid, "TemperatureReading", {"sensor_id": "x", "temperature": 200})
+        assert len(out["output_events"]) == 1
+    finally:
+        s2.stop()
+    (state / "pipelines.json").write_text('{"version": 1, "pipelines": [ {"id": ')  # torn write
+    s3 = ServerProcess(varpulis_bin, "--state-dir", str(state))
+    try:
+        assert s3.client().pipelines()["total"] == 0
+        assert any(name.startswith("pipelines.json.corrupt-") for name in os.listdir(state))
+    finally:
+        s3.stop()
+    assert "corrupt" in s3.stderr
+
+
+def test_sigterm_and_sigint_exit_cleanly(varpulis_bin):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        s = ServerProcess(varpulis_bin)
+        s.client().deploy("p", "stream S = A .emit(v: 1)")
+        assert s.stop(sig) == 0
+        assert "stopped" in s.stderr
+
+
+def test_port_in_use_and_bad_bind_are_clear_errors(varpulis_bin, server):
+    taken = subprocess.run([varpulis_bin, "server", "--port", str(server.port)], capture_output=True, text=True, timeout=10)
+    assert taken.returncode == 2 and "Address already in use" in taken.stderr
+    bad = subprocess.run([varpulis_bin, "server", "--bind", "localhost"], capture_output=True, text=True, timeout=10)
+    assert bad.returncode == 2 and "invalid bind address" in bad.stderr
+
+
+def test_rate_limit(varpulis_bin):
+    s = ServerProcess(varpulis_bin, "--rate-limit", "5")
+    try:
+        c = s.client()
+        codes = []
+        for _ in range(20):
+            try:
+                c.usage()
+                codes.append(200)
+            except ApiError as e:
+                codes.append(e.status)
+        assert 429 in codes and codes[0] == 200
+    finally:
+        s.stop()
+
+
+def test_https(varpulis_bin, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    s = ServerProcess(varpulis_bin, "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        assert s.scheme == "https"
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        import http.client
+        conn = http.client.HTTPSConnection("127.0.0.1", s.port, context=context, timeout=10)
+        conn.request("GET", "/health")
+        assert json.loads(conn.getresponse().read())["status"] == "healthy"
+        conn.close()
+    finally:
+        s.stop()
+
+
+def test_in_process_server(tmp_path):
+    import varpulis
+    with varpulis.Server(api_key="k", state_dir=str(tmp_path)) as s:
+        c = s.client()
+        pid = c.deploy("t", TEMP)["id"]
+        assert c.inject(pid, "TemperatureReading", {"sensor_id": "a", "temperature": 101})["output_events"][0]["sensor_id"] == "a"
+    with varpulis.Server(api_key="k", state_dir=str(tmp_path)) as s:
+        assert s.client().pipeline(pid)["name"] == "t"
