@@ -52,7 +52,7 @@ TEST_F(WorkerApiTest, DeployInjectAndFlattenedOutputs) {
 }
 
 TEST_F(WorkerApiTest, ParseErrorsCarryLineAndColumn) {
-    auto r = call("POST", "/api/v1/pipelines", R"({"name": "p", "source": "stream S = A\n  .where(x > )"})");
+    auto r = call("POST", "/api/v1/pipelines", R"J({"name": "p", "source": "stream S = A\n  .where(x > )"})J");
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(body(r)["code"], "parse_error");
     EXPECT_EQ(body(r)["line"], 2);
