@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "varpulis/common/version.hpp"
+#include "varpulis/server/batch_parser.hpp"
 
 namespace varpulis::server {
 
@@ -304,29 +305,20 @@ HttpResponse WorkerApi::inject(const HttpRequest& req, Pipeline& p) {
 }
 
 HttpResponse WorkerApi::inject_batch(const HttpRequest& req, Pipeline& p) {
-    HttpResponse error;
-    auto body = parse_body(req, error);
-    if (!body) return error;
-    if (!body->is_object() || !body->contains("events") || !(*body)["events"].is_array()) {
-        return error_response(400, "invalid_request", "a batch is {\"events\": [{\"event_type\": ..., \"fields\": {...}}, ...]}");
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto parsed = parse_batch(req.body, now, options_.event_limits);
+    if (!parsed) {
+        bool shape = parsed.status().code() == common::ErrorCode::NotFound;
+        return error_response(400, shape ? "invalid_request" : "invalid_json", parsed.status().message());
     }
-    std::vector<engine::EventPtr> events;
     json errors = json::array();
-    const auto& items = (*body)["events"];
-    for (size_t i = 0; i < items.size(); ++i) {
-        auto e = parse_event(items[i], options_.event_limits);
-        if (e) {
-            events.push_back(std::move(*e));
-        } else {
-            errors.push_back({{"index", i}, {"error", e.status().message()}, {"code", status_code_name(e.status().code())}});
-        }
-    }
+    for (const auto& e : parsed->errors) errors.push_back({{"index", e.index}, {"error", e.message}, {"code", e.code}});
     auto start = std::chrono::steady_clock::now();
     std::vector<engine::EventPtr> outputs;
-    common::Status st = p.process(events, outputs);
+    common::Status st = p.process(parsed->events, outputs);
     if (!st.is_ok()) errors.push_back({{"index", nullptr}, {"error", st.message()}, {"code", "engine_error"}});
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
-    json out = {{"accepted", events.size()}, {"rejected", items.size() - events.size()}, {"errors", errors},
+    json out = {{"accepted", parsed->events.size()}, {"rejected", parsed->errors.size()}, {"errors", errors},
                 {"processing_time_us", us}};
     add_outputs(out, outputs, options_.max_outputs_in_response);
     return json_response(200, out);
