@@ -198,7 +198,7 @@ void ContextRuntime::handle(Context& c, Item& item) {
         if (!st.is_ok() && item.done->error.is_ok()) item.done->error = st;
         item.done->pending += forwards.size();
     }
-    for (auto& [target, e] : forwards) enqueue(*contexts_[target], Item{e, item.done}, false);
+    for (auto& [target, e] : forwards) enqueue(*contexts_[target], Item{e, item.done, {}}, false);
     bool finished = false;
     {
         std::lock_guard lock(item.done->mutex);
@@ -217,7 +217,7 @@ Status ContextRuntime::push_many(const std::vector<EventPtr>& events, std::vecto
     }
     if (work.empty()) return Status::ok();
     done->pending = work.size();
-    for (auto& [target, e] : work) enqueue(*contexts_[target], Item{e, done}, true);
+    for (auto& [target, e] : work) enqueue(*contexts_[target], Item{e, done, {}}, true);
     std::unique_lock lock(done->mutex);
     done->cv.wait(lock, [&] { return done->pending == 0; });
     outputs.insert(outputs.end(), done->outputs.begin(), done->outputs.end());
@@ -227,7 +227,7 @@ Status ContextRuntime::push_many(const std::vector<EventPtr>& events, std::vecto
 Status ContextRuntime::flush(std::vector<EventPtr>& outputs) {
     auto done = std::make_shared<Completion>();
     done->pending = contexts_.size();
-    for (auto& c : contexts_) enqueue(*c, Item{nullptr, done}, true);
+    for (auto& c : contexts_) enqueue(*c, Item{nullptr, done, {}}, true);
     std::unique_lock lock(done->mutex);
     done->cv.wait(lock, [&] { return done->pending == 0; });
     outputs.insert(outputs.end(), done->outputs.begin(), done->outputs.end());

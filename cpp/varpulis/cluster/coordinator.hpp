@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The cluster control plane (cluster-tutorial.md, decisions.md §3): worker registry with
+// heartbeats and a health sweep, pipeline groups placed on workers, event routing, failover.
+// It never processes events itself: it forwards them to the worker that runs the pipeline.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "varpulis/cluster/http_client.hpp"
+#include "varpulis/server/http_types.hpp"
+
+namespace varpulis::cluster {
+
+struct CoordinatorOptions {
+    std::string api_key;     ///< required in x-api-key on the cluster API; empty: open
+    std::string join_token;  ///< required from registering workers; empty: open registration
+    std::chrono::milliseconds heartbeat_interval{5000};
+    std::chrono::milliseconds heartbeat_timeout{15000};
+    std::string state_dir;   ///< empty: state in memory only
+};
+
+enum class WorkerStatus { Registering, Ready, Busy, Unhealthy, Draining };
+
+struct WorkerInfo {
+    std::string id;
+    std::string address;      ///< http://host:port
+    std::string api_key;      ///< the worker's own key, used to call it
+    std::string heartbeat_token;
+    WorkerStatus status = WorkerStatus::Registering;
+    size_t max_pipelines = 100;
+    uint64_t events_processed = 0;
+    size_t pipelines_reported = 0;
+    std::chrono::steady_clock::time_point last_heartbeat;
+    uint64_t order = 0;       ///< registration order
+};
+
+struct Placement {
+    std::string pipeline_name;
+    std::string worker_id;
+    std::string worker_address;
+    std::string pipeline_id;
+    std::string status = "running";
+    uint64_t epoch = 1;
+};
+
+struct PipelineSpec {
+    std::string name;
+    std::string source;
+    std::string worker_affinity;
+};
+
+struct Route {
+    std::string from_pipeline;
+    std::string to_pipeline;
+    std::vector<std::string> event_types;
+    std::string mqtt_topic;
+};
+
+struct PipelineGroup {
+    std::string id;
+    std::string name;
+    std::string placement = "round_robin";  ///< or least_loaded
+    std::vector<PipelineSpec> pipelines;
+    std::vector<Route> routes;
+    std::vector<Placement> placements;
+};
+
+/// A copy of a pipeline left on a worker after failover, to delete when that worker returns.
+struct StaleCopy {
+    std::string worker_id;
+    std::string pipeline_id;
+};
+
+class Coordinator {
+  public:
+    explicit Coordinator(CoordinatorOptions options);
+    ~Coordinator();
+
+    /// Answer one request of the coordinator API (called on a server worker thread).
+    server::HttpResponse handle(const server::HttpRequest& req);
+
+    /// Start the health sweep thread.
+    void start();
+    void stop();
+
+    /// Return true when a route pattern (`Exact`, `Prefix*`, `*`) matches an event type.
+    static bool pattern_matches(const std::string& pattern, const std::string& type);
+
+  private:
+    server::HttpResponse route(const server::HttpRequest& req);
+    server::HttpResponse register_worker(const server::HttpRequest& req);
+    server::HttpResponse heartbeat(const server::HttpRequest& req, const std::string& id);
+    server::HttpResponse list_workers() const;
+    server::HttpResponse get_worker(const std::string& id) const;
+    server::HttpResponse delete_worker(const std::string& id);
+    server::HttpResponse drain_worker(const std::string& id);
+    server::HttpResponse deploy_group(const server::HttpRequest& req);
+    server::HttpResponse list_groups() const;
+    server::HttpResponse get_group(const std::string& id) const;
+    server::HttpResponse teardown_group(const std::string& id);
+    server::HttpResponse inject(const server::HttpRequest& req, const std::string& group_id, bool batch);
+    server::HttpResponse topology() const;
+
+    nlohmann::ordered_json worker_json(const WorkerInfo& w) const;
+    nlohmann::ordered_json group_json(const PipelineGroup& g) const;
+    /// Choose a worker for a pipeline (lock held). Empty when none is available.
+    std::string choose_worker(const PipelineGroup& g, const PipelineSpec& spec, const std::vector<std::string>& exclude);
+    /// Deploy one pipeline on a worker (no lock held). Returns the worker's pipeline id.
+    common::Result<std::string> deploy_on(const WorkerInfo& w, const PipelineSpec& spec);
+    void remove_from(const WorkerInfo& w, const std::string& pipeline_id);
+    void sweep();
+    void failover(const std::string& worker_id);
+    void remove_stale_copies(const std::string& worker_id);
+    bool available(const WorkerInfo& w) const;
+    size_t assigned(const std::string& worker_id) const;
+    void save() const;
+    void load();
+
+    CoordinatorOptions options_;
+    mutable std::mutex mutex_;
+    std::map<std::string, WorkerInfo> workers_;
+    std::map<std::string, std::string> deregistered_;  ///< tombstones: id → reason
+    std::vector<std::shared_ptr<PipelineGroup>> groups_;
+    std::vector<StaleCopy> stale_;
+    uint64_t next_order_ = 0;
+    uint64_t round_robin_ = 0;
+    HttpClient client_;
+    std::thread sweeper_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+const char* worker_status_name(WorkerStatus s);
+
+}  // namespace varpulis::cluster
