@@ -8,6 +8,8 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "varpulis/cluster/worker_agent.hpp"
+#include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/server/worker_api.hpp"
 
 namespace varpulis::apps {
@@ -24,7 +26,12 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"metrics", 0, "", "Also serve Prometheus metrics on --metrics-port (always on /metrics)", "", ""},
                       {"metrics-port", 0, "PORT", "Port of the metrics listener", "", "9090"},
                       {"threads", 0, "N", "Threads that run requests", "", "4"},
-                      {"request-timeout", 0, "SECONDS", "Time a client has to send a whole request", "", "30"}}};
+                      {"request-timeout", 0, "SECONDS", "Time a client has to send a whole request", "", "30"},
+                      {"coordinator", 0, "URL", "Register with this coordinator (http://host:port)", "VARPULIS_COORDINATOR", ""},
+                      {"worker-id", 0, "ID", "This worker's id in the cluster (default: a random UUID)", "VARPULIS_WORKER_ID", ""},
+                      {"advertise-address", 0, "URL", "Address the coordinator uses to reach this worker (default: http://BIND:PORT)",
+                       "VARPULIS_ADVERTISE_ADDRESS", ""},
+                      {"join-token", 0, "TOKEN", "Token the coordinator requires to register", "VARPULIS_JOIN_TOKEN", ""}}};
     std::string error;
     auto parsed = parse_args(spec, args, error);
     if (!parsed) {
@@ -99,6 +106,23 @@ int cmd_server(const std::vector<std::string>& args) {
         }
         metrics = std::move(*r);
     }
+    std::unique_ptr<cluster::WorkerAgent> agent;
+    if (parsed->has("coordinator")) {
+        cluster::WorkerAgentOptions a;
+        a.coordinator_url = parsed->get("coordinator");
+        while (!a.coordinator_url.empty() && a.coordinator_url.back() == '/') a.coordinator_url.pop_back();
+        a.worker_id = parsed->has("worker-id") ? parsed->get("worker-id") : server::new_uuid();
+        a.advertise_address = parsed->has("advertise-address")
+                                  ? parsed->get("advertise-address")
+                                  : std::string(srv->tls() ? "https" : "http") + "://" + http.bind + ":" + std::to_string(srv->port());
+        a.api_key = api_options.api_key;
+        a.join_token = parsed->get("join-token");
+        agent = std::make_unique<cluster::WorkerAgent>(a, [&api] {
+            return cluster::WorkerLoad{api.events_processed(), api.registry().size()};
+        });
+        api.set_ready_check([raw = agent.get()] { return raw->registered(); });
+        agent->start();
+    }
     api.set_ready(true);
     std::string scheme = srv->tls() ? "https" : "http";
     std::string base = scheme + "://" + http.bind + ":" + std::to_string(srv->port());
@@ -114,6 +138,7 @@ int cmd_server(const std::vector<std::string>& args) {
     int sig = 0;
     sigwait(&signals, &sig);
     std::cerr << "shutting down (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << "): finishing requests in flight\n";
+    if (agent) agent->stop();
     if (metrics) metrics->stop(std::chrono::milliseconds(1000));
     srv->stop(std::chrono::milliseconds(10'000));
     for (const auto& p : api.registry().list()) {

@@ -16,5 +16,6 @@ int cmd_parse(const std::vector<std::string>& args);
 int cmd_simulate(const std::vector<std::string>& args);
 int cmd_run(const std::vector<std::string>& args);
 int cmd_server(const std::vector<std::string>& args);
+int cmd_coordinator(const std::vector<std::string>& args);
 
 }  // namespace varpulis::apps

@@ -18,7 +18,8 @@ Commands:
   parse     Parse a VPL program and print its syntax tree as JSON
   run       Run a VPL program with its own sources (timers, connectors)
   simulate  Replay an .evt file of events through a VPL program
-  server    Run a worker: a REST API that deploys pipelines and takes events
+  server       Run a worker: a REST API that deploys pipelines and takes events
+  coordinator  Run the cluster control plane
 
 Options:
   -h, --help     Print help
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     if (command == "simulate") return cmd_simulate(args);
     if (command == "run") return cmd_run(args);
     if (command == "server") return cmd_server(args);
+    if (command == "coordinator") return cmd_coordinator(args);
     std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
     return kExitUsage;
 }

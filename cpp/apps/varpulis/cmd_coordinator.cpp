@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// `varpulis coordinator`: the cluster control plane.
+#include <csignal>
+#include <iostream>
+
+#include <pthread.h>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "varpulis/cluster/coordinator.hpp"
+#include "varpulis/server/http_server.hpp"
+
+namespace varpulis::apps {
+
+int cmd_coordinator(const std::vector<std::string>& args) {
+    CommandSpec spec{"varpulis coordinator", "Run the cluster control plane: workers, pipeline groups, routing, failover", {},
+                     {{"port", 'p', "PORT", "Port to listen on (0: a free port, printed in the banner)", "", "9100"},
+                      {"bind", 0, "ADDRESS", "IP address to listen on", "", "127.0.0.1"},
+                      {"api-key", 0, "KEY", "API key required in x-api-key on the cluster API", "VARPULIS_API_KEY", ""},
+                      {"join-token", 0, "TOKEN", "Token workers must present to register (default: open registration)",
+                       "VARPULIS_JOIN_TOKEN", ""},
+                      {"heartbeat-interval", 0, "SECONDS", "Interval workers heartbeat at; also the health sweep period", "", "5"},
+                      {"heartbeat-timeout", 0, "SECONDS", "Silence after which a worker is unhealthy", "", "15"},
+                      {"state-dir", 0, "DIR", "Keep workers, groups and placements here across restarts", "VARPULIS_STATE_DIR", ""}}};
+    std::string error;
+    auto parsed = parse_args(spec, args, error);
+    if (!parsed) {
+        std::cerr << "error: " << error << "\n";
+        return kExitUsage;
+    }
+    if (parsed->has("help")) {
+        std::cout << help_text(spec);
+        return kExitOk;
+    }
+    cluster::CoordinatorOptions options;
+    int port = 0;
+    try {
+        port = std::stoi(parsed->get("port"));
+        options.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-interval")) * 1000));
+        options.heartbeat_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-timeout")) * 1000));
+    } catch (...) {
+        std::cerr << "error: --port, --heartbeat-interval and --heartbeat-timeout take numbers\n";
+        return kExitUsage;
+    }
+    if (options.heartbeat_interval.count() <= 0 || options.heartbeat_timeout < options.heartbeat_interval) {
+        std::cerr << "error: --heartbeat-interval must be positive and --heartbeat-timeout at least as long\n";
+        return kExitUsage;
+    }
+    options.api_key = parsed->get("api-key");
+    options.join_token = parsed->get("join-token");
+    options.state_dir = parsed->get("state-dir");
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    cluster::Coordinator coordinator(options);
+    server::HttpServerOptions http;
+    http.bind = parsed->get("bind");
+    http.port = static_cast<uint16_t>(port);
+    http.body_limit = [](const std::string& path) { return path.ends_with("/inject-batch") ? size_t{16} << 20 : size_t{1} << 20; };
+    auto started = server::HttpServer::start(http, [&coordinator](const server::HttpRequest& req, server::HttpResponder respond) {
+        respond(coordinator.handle(req));
+    });
+    if (!started) {
+        std::cerr << "error: " << started.status().message() << "\n";
+        return kExitUsage;
+    }
+    coordinator.start();
+    std::cout << "Varpulis Coordinator\n=======================\nAPI:       http://" << http.bind << ":" << (*started)->port()
+              << "/api/v1/cluster/\nAuth:      "
+              << (options.api_key.empty() ? "disabled (no --api-key): every request is accepted" : "enabled (API key required)")
+              << "\n"
+              << std::flush;
+    if (options.join_token.empty()) {
+        std::cerr << "warning: no --join-token: any process that can reach this port can register as a worker\n";
+    }
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::cerr << "shutting down (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ")\n";
+    (*started)->stop(std::chrono::milliseconds(5000));
+    coordinator.stop();
+    std::cerr << "stopped\n";
+    return kExitOk;
+}
+
+}  // namespace varpulis::apps

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/cluster/worker_agent.hpp"
+
+#include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace varpulis::cluster {
+
+using json = nlohmann::json;
+
+WorkerAgent::WorkerAgent(WorkerAgentOptions options, std::function<WorkerLoad()> load)
+    : options_(std::move(options)), load_(std::move(load)) {}
+
+WorkerAgent::~WorkerAgent() { stop(); }
+
+void WorkerAgent::start() {
+    std::cerr << "INFO varpulis: Registering with coordinator at " << options_.coordinator_url << " as worker '" << options_.worker_id
+              << "'\n";
+    thread_ = std::thread([this] { run(); });
+}
+
+void WorkerAgent::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void WorkerAgent::wait(std::chrono::milliseconds d) {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, d, [this] { return stopping_; });
+}
+
+bool WorkerAgent::try_register() {
+    json body = {{"worker_id", options_.worker_id},
+                 {"address", options_.advertise_address},
+                 {"api_key", options_.api_key},
+                 {"capacity", {{"cpu_cores", std::thread::hardware_concurrency()}, {"pipelines_running", load_().pipelines_running},
+                               {"max_pipelines", options_.max_pipelines}}}};
+    if (!options_.join_token.empty()) body["join_token"] = options_.join_token;
+    auto r = client_.request("POST", options_.coordinator_url + "/api/v1/cluster/workers/register", body.dump());
+    if (!r) {
+        std::cerr << "WARN varpulis_cluster: registration failed: " << r.status().message() << "\n";
+        return false;
+    }
+    if (r->status / 100 != 2) {
+        std::cerr << "WARN varpulis_cluster: registration refused (" << r->status << "): " << r->body << "\n";
+        return false;
+    }
+    try {
+        auto reply = json::parse(r->body);
+        token_ = reply.value("heartbeat_token", std::string());
+        double secs = reply.value("heartbeat_interval_secs", 5.0);
+        interval_ = std::chrono::milliseconds(static_cast<int64_t>(std::max(0.05, secs) * 1000));
+    } catch (...) {
+        return false;
+    }
+    registered_ = true;
+    std::cerr << "INFO varpulis_cluster: Registered with coordinator as '" << options_.worker_id << "'\n";
+    return true;
+}
+
+bool WorkerAgent::send_heartbeat() {
+    WorkerLoad load = load_();
+    json body = {{"events_processed", load.events_processed}, {"pipelines_running", load.pipelines_running}};
+    auto r = client_.request("POST", options_.coordinator_url + "/api/v1/cluster/workers/" + options_.worker_id + "/heartbeat",
+                             body.dump(), {{"x-worker-token", token_}});
+    if (!r) {
+        std::cerr << "WARN varpulis_cluster: heartbeat failed: " << r.status().message() << "\n";
+        return true;
+    }
+    if (r->status == 404 || r->status == 401) {
+        std::string code;
+        try {
+            code = json::parse(r->body).value("code", std::string());
+        } catch (...) {
+        }
+        if (code == "worker_deregistered") {
+            std::cerr << "INFO varpulis_cluster: deregistered by the coordinator; heartbeats stop\n";
+            registered_ = false;
+            return false;
+        }
+        // The coordinator restarted (or no longer knows our token): register again.
+        std::cerr << "INFO varpulis_cluster: coordinator does not know this worker (" << r->status << "); registering again\n";
+        registered_ = false;
+    } else if (r->status / 100 != 2) {
+        std::cerr << "WARN varpulis_cluster: heartbeat answered " << r->status << "\n";
+    }
+    return true;
+}
+
+void WorkerAgent::run() {
+    auto backoff = std::chrono::milliseconds(1000);
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+        }
+        if (!registered_) {
+            if (try_register()) {
+                backoff = std::chrono::milliseconds(1000);
+                continue;
+            }
+            wait(backoff);
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
+            continue;
+        }
+        wait(interval_);
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+        }
+        if (!send_heartbeat()) return;
+    }
+}
+
+}  // namespace varpulis::cluster

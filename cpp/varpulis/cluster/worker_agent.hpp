@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The worker side of cluster mode: register with the coordinator (exponential backoff 1–30 s),
+// then heartbeat every interval with the token the registration returned; register again after
+// a coordinator restart, stop quietly once deregistered.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "varpulis/cluster/http_client.hpp"
+
+namespace varpulis::cluster {
+
+struct WorkerAgentOptions {
+    std::string coordinator_url;  ///< http://host:port
+    std::string worker_id;
+    std::string advertise_address;  ///< the URL the coordinator uses to call this worker
+    std::string api_key;            ///< this worker's key (the coordinator calls it with this)
+    std::string join_token;
+    size_t max_pipelines = 100;
+};
+
+/// What a heartbeat reports.
+struct WorkerLoad {
+    uint64_t events_processed = 0;
+    size_t pipelines_running = 0;
+};
+
+class WorkerAgent {
+  public:
+    WorkerAgent(WorkerAgentOptions options, std::function<WorkerLoad()> load);
+    ~WorkerAgent();
+
+    void start();
+    void stop();
+    bool registered() const { return registered_; }
+
+  private:
+    void run();
+    bool try_register();
+    /// Returns false when the agent must stop (deregistered).
+    bool send_heartbeat();
+    void wait(std::chrono::milliseconds d);
+
+    WorkerAgentOptions options_;
+    std::function<WorkerLoad()> load_;
+    HttpClient client_{std::chrono::seconds(10)};
+    std::atomic<bool> registered_{false};
+    std::string token_;
+    std::chrono::milliseconds interval_{5000};
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace varpulis::cluster
