@@ -19,6 +19,7 @@ from .errors import (
     VplSyntaxError,
 )
 from .client import WorkerClient
+from .cluster import CoordinatorClient, LocalCluster
 from .engine import Engine
 from .server import Server
 from .vpl import Diagnostic, check, parse
@@ -27,10 +28,12 @@ __version__: str = _varpulis.__version__
 
 __all__ = [
     "ApiError",
+    "CoordinatorClient",
     "Diagnostic",
     "Engine",
     "EngineError",
     "LimitExceededError",
+    "LocalCluster",
     "NotFoundError",
     "Server",
     "VarpulisError",

@@ -701,7 +701,8 @@ void Coordinator::load() {
             }
             groups_.push_back(group);
         }
-        for (const auto& [id, why] : doc.value("tombstones", json::object()).items()) deregistered_[id] = why.get<std::string>();
+        const json tombstones = doc.value("tombstones", json::object());  // a named copy: items() must not outlive it
+        for (const auto& [id, why] : tombstones.items()) deregistered_[id] = why.get<std::string>();
         for (const auto& s : doc.value("stale", json::array())) stale_.push_back({s.at("worker_id"), s.at("pipeline_id")});
         next_order_ = doc.value("next_order", uint64_t{0});
         round_robin_ = doc.value("round_robin", uint64_t{0});

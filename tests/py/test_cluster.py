@@ -1,0 +1,231 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Cluster mode with real processes: the tutorial (Parts 2-9), failover, recovery, security."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from varpulis import ApiError, CoordinatorClient, LocalCluster
+
+pytestmark = [pytest.mark.integration]
+
+PIPELINE_A = 'stream A = EventA .emit(result: "from-a")'
+PIPELINE_B = 'stream B = EventB .emit(result: "from-b")'
+ROUTES = [
+    {"from_pipeline": "_external", "to_pipeline": "pipeline-a", "event_types": ["EventA*"]},
+    {"from_pipeline": "_external", "to_pipeline": "pipeline-b", "event_types": ["EventB*"]},
+]
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    with LocalCluster(workers=2, run_dir=str(tmp_path / "run")) as c:
+        yield c
+
+
+def test_tutorial_parts_2_to_7(cluster):
+    c = cluster.coordinator
+    assert c.health() == {"role": "coordinator", "status": "healthy", "version": c.health()["version"]}
+    # Part 3: workers registered
+    workers = c.workers()
+    assert workers["total"] == 2
+    assert workers["workers"][0] == {"id": "worker-0", "address": workers["workers"][0]["address"], "status": "ready",
+                                     "pipelines_running": 0, "max_pipelines": 100, "assigned_pipelines": [],
+                                     "events_processed": 0}
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", workers["workers"][0]["address"])
+    # Part 4: deploy with affinity
+    group = c.deploy_group("my-first-group", [
+        {"name": "pipeline-a", "source": PIPELINE_A, "worker_affinity": "worker-0"},
+        {"name": "pipeline-b", "source": PIPELINE_B, "worker_affinity": "worker-1"},
+    ], ROUTES)
+    assert group["name"] == "my-first-group" and group["status"] == "running" and group["pipeline_count"] == 2
+    assert [(p["pipeline_name"], p["worker_id"], p["status"]) for p in group["placements"]] == [
+        ("pipeline-a", "worker-0", "running"), ("pipeline-b", "worker-1", "running")]
+    gid = group["id"]
+    # Part 5: routing
+    assert c.inject(gid, "EventA", {"x": 42}) == {
+        "routed_to": "pipeline-a", "worker_id": "worker-0",
+        "worker_response": {"accepted": True, "output_events": [{"event_type": "A", "result": "from-a"}]}}
+    # EventB_foo goes to pipeline-b, whose stream consumes EventB exactly: accepted, no output.
+    assert c.inject(gid, "EventB_foo", {"y": 99}) == {
+        "routed_to": "pipeline-b", "worker_id": "worker-1",
+        "worker_response": {"accepted": True, "output_events": []}}
+    assert c.inject(gid, "EventB", {"y": 99})["worker_response"]["output_events"] == [{"event_type": "B", "result": "from-b"}]
+    assert c.inject(gid, "Unrouted", {})["routed_to"] == "pipeline-a"  # no match: the first pipeline
+    topology = c.topology()["groups"][0]
+    assert topology["group_id"] == gid and topology["group_name"] == "my-first-group"
+    assert [(p["name"], p["worker_id"]) for p in topology["pipelines"]] == [("pipeline-a", "worker-0"), ("pipeline-b", "worker-1")]
+    assert topology["routes"] == ROUTES
+    # Part 6: worker details
+    w0 = c.worker("worker-0")
+    assert (w0["status"], w0["pipelines_running"], w0["assigned_pipelines"]) == ("ready", 1, ["pipeline-a"])
+    # Part 7: teardown and deregistration
+    assert c.teardown(gid) == {"torn_down": True}
+    assert cluster.workers["worker-0"].pipelines()["total"] == 0
+    assert c.deregister("worker-1") == {"deleted": True}
+    assert [w["id"] for w in c.workers()["workers"]] == ["worker-0"]
+    # the deregistered worker keeps running but stops heartbeating, quietly
+    err = cluster.run_dir / "worker-1.err"
+    wait_until(lambda: "deregistered" in err.read_text(), what="the worker to log its deregistration")
+    assert cluster.workers["worker-1"].health()["status"] == "healthy"
+
+
+def test_part_8_round_robin_placement(cluster):
+    group = cluster.coordinator.deploy_group("rr", [{"name": f"p{i}", "source": PIPELINE_A} for i in range(1, 5)])
+    assert [p["worker_id"] for p in group["placements"]] == ["worker-0", "worker-1", "worker-0", "worker-1"]
+    least = cluster.coordinator.deploy_group("ll", [{"name": "q", "source": PIPELINE_A}], placement="least_loaded")
+    assert least["placements"][0]["worker_id"] == "worker-0"
+
+
+def test_part_9_iot_monitoring(tmp_path):
+    with LocalCluster(workers=0, run_dir=str(tmp_path)) as cluster:
+        cluster.start_worker("temp-worker")
+        cluster.start_worker("pressure-worker")
+        cluster.wait_for_workers(2)
+        c = cluster.coordinator
+        group = c.deploy_group("iot-monitoring", [
+            {"name": "temp-alerts", "worker_affinity": "temp-worker",
+             "source": 'stream TempAlerts = TemperatureReading .where(temperature > 100) .emit(alert_type: "HIGH_TEMP", sensor_id: sensor_id, temperature: temperature)'},
+            {"name": "pressure-alerts", "worker_affinity": "pressure-worker",
+             "source": 'stream PressureAlerts = PressureReading .where(pressure > 200) .emit(alert_type: "HIGH_PRESSURE", sensor_id: sensor_id, pressure: pressure)'},
+        ], [{"from_pipeline": "_external", "to_pipeline": "temp-alerts", "event_types": ["Temperature*"]},
+            {"from_pipeline": "_external", "to_pipeline": "pressure-alerts", "event_types": ["Pressure*"]}])
+        gid = group["id"]
+        assert c.inject(gid, "TemperatureReading", {"sensor_id": "T1", "temperature": 105.5}) == {
+            "routed_to": "temp-alerts", "worker_id": "temp-worker",
+            "worker_response": {"accepted": True, "output_events": [
+                {"event_type": "TempAlerts", "alert_type": "HIGH_TEMP", "sensor_id": "T1", "temperature": 105.5}]}}
+        out = c.inject(gid, "PressureReading", {"sensor_id": "P1", "pressure": 250.0})
+        assert out["worker_id"] == "pressure-worker"
+        assert out["worker_response"]["output_events"][0]["alert_type"] == "HIGH_PRESSURE"
+        assert [(p["name"], p["worker_id"]) for p in c.topology()["groups"][0]["pipelines"]] == [
+            ("temp-alerts", "temp-worker"), ("pressure-alerts", "pressure-worker")]
+        batch = c.inject_batch(gid, [{"event_type": "TemperatureReading", "fields": {"temperature": 101}},
+                                     {"event_type": "PressureReading", "fields": {"pressure": 300}},
+                                     {"event_type": "TemperatureReading", "fields": {"temperature": 1}}])
+        assert batch["accepted"] == 3 and len(batch["results"]) == 2
+
+
+def test_killed_worker_turns_unhealthy_fails_over_and_recovers(cluster):
+    c = cluster.coordinator
+    gid = c.deploy_group("g", [{"name": "pipeline-a", "source": PIPELINE_A, "worker_affinity": "worker-0"},
+                               {"name": "pipeline-b", "source": PIPELINE_B, "worker_affinity": "worker-1"}], ROUTES)["id"]
+    cluster.kill_worker("worker-1")
+    wait_until(lambda: c.worker("worker-1")["status"] == "unhealthy", timeout=5, what="worker-1 unhealthy")
+    # its pipeline moved to worker-0 and injects are still answered
+    wait_until(lambda: c.group(gid)["placements"][1]["worker_id"] == "worker-0", timeout=5, what="failover")
+    placement = c.group(gid)["placements"][1]
+    assert placement["epoch"] == 2
+    assert c.inject(gid, "EventB", {})["worker_response"]["output_events"] == [{"event_type": "B", "result": "from-b"}]
+    cluster.restart_worker("worker-1")
+    wait_until(lambda: c.worker("worker-1")["status"] == "ready", timeout=5, what="worker-1 ready again")
+    # the topology matches what the workers actually run
+    running = {wid: [p["name"] for p in w.pipelines()["pipelines"]] for wid, w in cluster.workers.items()}
+    assert sorted(running["worker-0"]) == ["pipeline-a", "pipeline-b"] and running["worker-1"] == []
+
+
+def test_drain_moves_pipelines_away(cluster):
+    c = cluster.coordinator
+    gid = c.deploy_group("g", [{"name": "p", "source": PIPELINE_A, "worker_affinity": "worker-0"}])["id"]
+    out = c.drain("worker-0")
+    assert out["status"] == "draining"
+    assert c.worker("worker-0")["status"] == "draining"
+    assert c.group(gid)["placements"][0]["worker_id"] == "worker-1"
+    assert c.inject(gid, "EventA", {})["worker_id"] == "worker-1"
+
+
+def test_invalid_vpl_in_a_group_deploys_nothing(cluster):
+    c = cluster.coordinator
+    with pytest.raises(ApiError) as err:
+        c.deploy_group("bad", [{"name": "ok", "source": PIPELINE_A}, {"name": "broken", "source": "stream X = A .where(x > )"}])
+    assert (err.value.status, err.value.code) == (400, "parse_error")
+    assert "pipeline 'broken': 1:25" in err.value.message
+    assert c.groups()["total"] == 0
+    assert all(w.pipelines()["total"] == 0 for w in cluster.workers.values())
+
+
+def test_no_workers_available(tmp_path):
+    with LocalCluster(workers=0, run_dir=str(tmp_path)) as cluster:
+        with pytest.raises(ApiError) as err:
+            cluster.coordinator.deploy_group("g", [{"name": "p", "source": PIPELINE_A}])
+        assert (err.value.status, err.value.code) == (503, "no_workers_available")
+
+
+def test_wrong_keys_and_spoofed_heartbeats(cluster):
+    for key in (None, "wrong"):
+        with pytest.raises(ApiError) as err:
+            CoordinatorClient(cluster.coordinator_url, key).workers()
+        assert err.value.status == 401
+    raw = CoordinatorClient(cluster.coordinator_url, None)
+    with pytest.raises(ApiError) as err:
+        raw.request("POST", "/api/v1/cluster/workers/worker-0/heartbeat", {"events_processed": 1})
+    assert (err.value.status, err.value.code) == (401, "invalid_worker_token")
+    with pytest.raises(ApiError) as err:
+        raw.request("POST", "/api/v1/cluster/workers/nobody/heartbeat", {})
+    assert (err.value.status, err.value.code) == (404, "worker_not_found")
+
+
+def test_join_token(varpulis_bin, tmp_path):
+    coord = subprocess.Popen([varpulis_bin, "coordinator", "--port", "0", "--api-key", "admin", "--join-token", "s3cret"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(re.search(r":(\d+)/api", coord.stdout.readline() + coord.stdout.readline() + coord.stdout.readline()).group(1))
+        c = CoordinatorClient(f"http://127.0.0.1:{port}", "admin")
+        raw = CoordinatorClient(f"http://127.0.0.1:{port}", None)
+        with pytest.raises(ApiError) as err:
+            raw.request("POST", "/api/v1/cluster/workers/register", {"worker_id": "w", "address": "http://127.0.0.1:1"})
+        assert (err.value.status, err.value.code) == (401, "invalid_join_token")
+        ok = raw.request("POST", "/api/v1/cluster/workers/register",
+                         {"worker_id": "w", "address": "http://127.0.0.1:1", "join_token": "s3cret"})
+        assert ok["status"] == "registered" and ok["heartbeat_token"]
+        assert "s3cret" not in json.dumps(c.workers())
+    finally:
+        coord.terminate()
+        coord.communicate(timeout=10)
+
+
+def test_coordinator_restart_with_state_dir_keeps_groups(tmp_path, varpulis_bin):
+    state = tmp_path / "state"
+
+    def start_coordinator(port=0):
+        proc = subprocess.Popen([varpulis_bin, "coordinator", "--port", str(port), "--api-key", "admin", "--state-dir", str(state),
+                                 "--heartbeat-interval", "0.3", "--heartbeat-timeout", "1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        text = "".join(proc.stdout.readline() for _ in range(3))
+        return proc, int(re.search(r":(\d+)/api", text).group(1))
+
+    coord, port = start_coordinator()
+    worker = subprocess.Popen([varpulis_bin, "server", "--port", "0", "--api-key", "test", "--coordinator", f"http://127.0.0.1:{port}",
+                               "--worker-id", "w0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        c = CoordinatorClient(f"http://127.0.0.1:{port}", "admin")
+        wait_until(lambda: c.workers()["total"] == 1, what="registration")
+        gid = c.deploy_group("g", [{"name": "p", "source": PIPELINE_A}])["id"]
+        coord.terminate()
+        coord.communicate(timeout=10)
+        coord, port2 = start_coordinator(port)
+        assert port2 == port
+        # the worker registers again and the group is still routed, with no duplicate pipeline
+        wait_until(lambda: c.workers()["workers"] and c.workers()["workers"][0]["status"] == "ready", what="re-registration")
+        assert c.inject(gid, "EventA", {})["worker_response"]["output_events"] == [{"event_type": "A", "result": "from-a"}]
+        assert c.group(gid)["placements"][0]["worker_id"] == "w0"
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=10)
+        coord.terminate()
+        coord.communicate(timeout=10)
