@@ -10,6 +10,7 @@ namespace varpulis::python {
 void bind_vpl(py::module_& m);
 void bind_engine(py::module_& m);
 void bind_server(py::module_& m);
+void bind_cluster(py::module_& m);
 }  // namespace varpulis::python
 
 PYBIND11_MODULE(_varpulis, m) {
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_varpulis, m) {
     varpulis::python::bind_vpl(m);
     varpulis::python::bind_engine(m);
     varpulis::python::bind_server(m);
+    varpulis::python::bind_cluster(m);
 }

@@ -19,7 +19,7 @@ from .errors import (
     VplSyntaxError,
 )
 from .client import WorkerClient
-from .cluster import CoordinatorClient, LocalCluster
+from .cluster import Coordinator, CoordinatorClient, LocalCluster
 from .engine import Engine
 from .server import Server
 from .vpl import Diagnostic, check, parse
@@ -28,6 +28,7 @@ __version__: str = _varpulis.__version__
 
 __all__ = [
     "ApiError",
+    "Coordinator",
     "CoordinatorClient",
     "Diagnostic",
     "Engine",

@@ -64,6 +64,42 @@ class CoordinatorClient(_HttpClient):
         return self.request("GET", "/api/v1/cluster/topology")
 
 
+class Coordinator:
+    """``varpulis coordinator`` running inside this Python process (the same C++ code, on its own threads).
+
+    Use as a context manager; ``port=0`` picks a free port (see ``.port``, ``.url``, ``.client()``).
+    """
+
+    def __init__(self, port: int = 0, api_key: Optional[str] = None, *, bind: str = "127.0.0.1",
+                 join_token: Optional[str] = None, heartbeat_interval: float = 5.0, heartbeat_timeout: float = 15.0,
+                 state_dir: Optional[str] = None):
+        from . import _varpulis
+
+        self.api_key = api_key or ""
+        self._coordinator = _varpulis.Coordinator(port, self.api_key, bind, join_token or "", heartbeat_interval,
+                                                  heartbeat_timeout, state_dir or "")
+
+    @property
+    def port(self) -> int:
+        return self._coordinator.port
+
+    @property
+    def url(self) -> str:
+        return self._coordinator.url
+
+    def client(self) -> CoordinatorClient:
+        return CoordinatorClient(self.url, self.api_key)
+
+    def stop(self) -> None:
+        self._coordinator.stop()
+
+    def __enter__(self) -> "Coordinator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 def _read_port(proc: subprocess.Popen, log: Path, pattern: str, timeout: float) -> int:
     """Wait for the banner line with the bound port; the child's stdout goes to its log file."""
     deadline = time.monotonic() + timeout
@@ -181,4 +217,4 @@ class LocalCluster:
         self.stop()
 
 
-__all__ = ["ApiError", "CoordinatorClient", "LocalCluster"]
+__all__ = ["ApiError", "Coordinator", "CoordinatorClient", "LocalCluster"]

@@ -203,6 +203,7 @@ HttpResponse Coordinator::register_worker(const HttpRequest& req) {
         if (fresh) w.order = next_order_++;
     }
     remove_stale_copies(id);
+    reconcile(id);
     save();
     return json_response(200, {{"worker_id", id}, {"status", "registered"}, {"heartbeat_token", token},
                                {"heartbeat_interval_secs", static_cast<double>(options_.heartbeat_interval.count()) / 1000.0}});
@@ -614,6 +615,51 @@ void Coordinator::remove_stale_copies(const std::string& worker_id) {
     }
     // The old epoch's copies would process events nobody routes to them: delete them.
     for (const auto& pid : pipeline_ids) remove_from(w, pid);
+}
+
+void Coordinator::reconcile(const std::string& worker_id) {
+    struct Missing {
+        std::shared_ptr<PipelineGroup> group;
+        size_t index;
+        PipelineSpec spec;
+        std::string pipeline_id;
+    };
+    std::vector<Missing> placed;
+    WorkerInfo w;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = workers_.find(worker_id);
+        if (it == workers_.end()) return;
+        w = it->second;
+        for (const auto& g : groups_) {
+            for (size_t i = 0; i < g->placements.size(); ++i) {
+                if (g->placements[i].worker_id == worker_id) placed.push_back({g, i, g->pipelines[i], g->placements[i].pipeline_id});
+            }
+        }
+    }
+    if (placed.empty()) return;
+    auto r = client_.request("GET", w.address + "/api/v1/pipelines?limit=1000", {}, {{"x-api-key", w.api_key}});
+    if (!r || r->status != 200) return;  // the next registration or sweep tries again
+    std::vector<std::string> running;
+    try {
+        for (const auto& p : json::parse(r->body).at("pipelines")) running.push_back(p.at("id"));
+    } catch (...) {
+        return;
+    }
+    for (auto& m : placed) {
+        if (std::find(running.begin(), running.end(), m.pipeline_id) != running.end()) continue;
+        auto id = deploy_on(w, m.spec);
+        std::lock_guard lock(mutex_);
+        Placement& p = m.group->placements[m.index];
+        if (p.worker_id != worker_id || p.pipeline_id != m.pipeline_id) continue;  // moved meanwhile
+        if (id) {
+            p.pipeline_id = *id;
+            p.status = "running";
+            ++p.epoch;
+        } else {
+            p.status = "failed";
+        }
+    }
 }
 
 void Coordinator::save() const {

@@ -122,6 +122,9 @@ class Coordinator {
     void sweep();
     void failover(const std::string& worker_id);
     void remove_stale_copies(const std::string& worker_id);
+    /// After a worker (re)registers: deploy again the pipelines placed on it that it no longer
+    /// runs (a restarted process starts empty).
+    void reconcile(const std::string& worker_id);
     bool available(const WorkerInfo& w) const;
     size_t assigned(const std::string& worker_id) const;
     void save() const;

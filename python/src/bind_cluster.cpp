@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// Bindings of the coordinator: varpulis.Coordinator runs `varpulis coordinator` in-process.
+#include <pybind11/pybind11.h>
+
+#include "errors.hpp"
+#include "varpulis/cluster/coordinator.hpp"
+#include "varpulis/server/http_server.hpp"
+
+namespace py = pybind11;
+
+namespace varpulis::python {
+
+namespace {
+
+class PyCoordinator {
+  public:
+    PyCoordinator(int port, const std::string& api_key, const std::string& bind, const std::string& join_token,
+                  double heartbeat_interval, double heartbeat_timeout, const std::string& state_dir) {
+        cluster::CoordinatorOptions options;
+        options.api_key = api_key;
+        options.join_token = join_token;
+        options.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_interval * 1000));
+        options.heartbeat_timeout = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_timeout * 1000));
+        options.state_dir = state_dir;
+        if (options.heartbeat_interval.count() <= 0 || options.heartbeat_timeout < options.heartbeat_interval) {
+            throw py::value_error("heartbeat_interval must be positive and heartbeat_timeout at least as long");
+        }
+        coordinator_ = std::make_unique<cluster::Coordinator>(options);
+        server::HttpServerOptions http;
+        http.bind = bind;
+        http.port = static_cast<uint16_t>(port);
+        http.body_limit = [](const std::string& path) { return path.ends_with("/inject-batch") ? size_t{16} << 20 : size_t{1} << 20; };
+        auto* c = coordinator_.get();
+        common::Result<std::unique_ptr<server::HttpServer>> started = common::Status(common::ErrorCode::Internal, "not started");
+        {
+            py::gil_scoped_release release;
+            started = server::HttpServer::start(http, [c](const server::HttpRequest& req, server::HttpResponder respond) {
+                respond(c->handle(req));
+            });
+        }
+        throw_if_error(started.status());
+        http_ = std::move(*started);
+        coordinator_->start();
+        bind_ = bind;
+    }
+    ~PyCoordinator() { stop(); }
+
+    int port() const { return http_ ? http_->port() : 0; }
+    std::string url() const { return "http://" + bind_ + ":" + std::to_string(port()); }
+
+    void stop() {
+        if (!http_) return;
+        py::gil_scoped_release release;
+        http_->stop(std::chrono::milliseconds(5000));
+        coordinator_->stop();
+        http_.reset();
+    }
+
+  private:
+    std::unique_ptr<cluster::Coordinator> coordinator_;
+    std::unique_ptr<server::HttpServer> http_;
+    std::string bind_;
+};
+
+}  // namespace
+
+void bind_cluster(py::module_& m) {
+    py::class_<PyCoordinator>(m, "Coordinator")
+        .def(py::init<int, const std::string&, const std::string&, const std::string&, double, double, const std::string&>(),
+             py::arg("port") = 0, py::arg("api_key") = "", py::arg("bind") = "127.0.0.1", py::arg("join_token") = "",
+             py::arg("heartbeat_interval") = 5.0, py::arg("heartbeat_timeout") = 15.0, py::arg("state_dir") = "")
+        .def_property_readonly("port", &PyCoordinator::port)
+        .def_property_readonly("url", &PyCoordinator::url)
+        .def("stop", &PyCoordinator::stop);
+}
+
+}  // namespace varpulis::python
