@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <simdjson.h>
+
 #include "varpulis/common/version.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/server/worker_api.hpp"
@@ -38,6 +40,11 @@ std::optional<json> parse_body(const HttpRequest& req, HttpResponse& error) {
         error = error_response(400, "invalid_json", req.body.empty() ? "request body is empty; a JSON object is required" : "malformed JSON: " + what);
         return std::nullopt;
     }
+}
+
+simdjson::dom::parser& thread_parser() {
+    thread_local simdjson::dom::parser parser;
+    return parser;
 }
 
 std::vector<std::string> split_path(const std::string& path) {
@@ -445,85 +452,127 @@ HttpResponse Coordinator::teardown_group(const std::string& id) {
     return json_response(200, {{"torn_down", true}});
 }
 
+/// Where an event type goes in a group: the first matching external route, else the first pipeline.
+static const Placement* target_of(const PipelineGroup& group, std::string_view type) {
+    std::string name = group.pipelines.front().name;
+    for (const auto& r : group.routes) {
+        if (r.from_pipeline != "_external") continue;
+        if (std::any_of(r.event_types.begin(), r.event_types.end(),
+                        [&](const auto& p) { return Coordinator::pattern_matches(p, std::string(type)); })) {
+            name = r.to_pipeline;
+            break;
+        }
+    }
+    for (const auto& p : group.placements) {
+        if (p.pipeline_name == name) return &p;
+    }
+    return nullptr;
+}
+
 HttpResponse Coordinator::inject(const HttpRequest& req, const std::string& group_id, bool batch) {
-    HttpResponse error;
-    auto body = parse_body(req, error);
-    if (!body) return error;
-    std::shared_ptr<PipelineGroup> group;
-    std::map<std::string, WorkerInfo> workers;
+    // Only the event types are read here: bodies go to the workers as they came, and the workers'
+    // answers are spliced into ours unparsed.
+    simdjson::dom::parser& parser = thread_parser();
+    simdjson::dom::element doc;
+    if (auto err = parser.parse(req.body.data(), req.body.size()).get(doc); err) {
+        return error_response(400, "invalid_json", std::string("malformed JSON: ") + simdjson::error_message(err));
+    }
+    struct Target {
+        std::string pipeline, worker_id, address, api_key, pipeline_id;
+    };
+    std::vector<std::string_view> types;
+    simdjson::dom::array events;
+    if (batch) {
+        if (doc["events"].get(events) != simdjson::SUCCESS) return error_response(400, "invalid_request", "a batch is {\"events\": [...]}");
+        for (auto e : events) {
+            std::string_view t;
+            types.push_back(e["event_type"].get(t) == simdjson::SUCCESS ? t : std::string_view());
+        }
+    } else {
+        std::string_view t;
+        if (doc["event_type"].get(t) != simdjson::SUCCESS || t.empty()) {
+            return error_response(400, "invalid_event", "\"event_type\" must be a non-empty string");
+        }
+        types.push_back(t);
+    }
+    std::vector<std::optional<Target>> targets;
     {
         std::lock_guard lock(mutex_);
+        std::shared_ptr<PipelineGroup> group;
         for (const auto& g : groups_) {
             if (g->id == group_id) group = g;
         }
         if (!group) return error_response(404, "group_not_found", "unknown pipeline group " + group_id);
-        workers = workers_;
-    }
-    auto target_of = [&](const std::string& type) -> const Placement* {
-        std::string name = group->pipelines.front().name;
-        for (const auto& r : group->routes) {
-            if (r.from_pipeline != "_external") continue;
-            if (std::any_of(r.event_types.begin(), r.event_types.end(), [&](const auto& p) { return pattern_matches(p, type); })) {
-                name = r.to_pipeline;
-                break;
+        for (auto t : types) {
+            const Placement* p = t.empty() ? nullptr : target_of(*group, t);
+            auto w = p ? workers_.find(p->worker_id) : workers_.end();
+            if (!p || w == workers_.end() || p->pipeline_id.empty()) {
+                targets.emplace_back();
+            } else {
+                targets.push_back(Target{p->pipeline_name, p->worker_id, w->second.address, w->second.api_key, p->pipeline_id});
             }
         }
-        for (const auto& p : group->placements) {
-            if (p.pipeline_name == name) return &p;
-        }
-        return nullptr;
-    };
-    auto forward = [&](const Placement& p, const std::string& path, const std::string& payload) -> HttpResponse {
-        auto w = workers.find(p.worker_id);
-        if (w == workers.end() || p.pipeline_id.empty()) {
-            return error_response(503, "pipeline_unavailable", "pipeline '" + p.pipeline_name + "' has no running placement");
-        }
-        auto r = client_.request("POST", w->second.address + "/api/v1/pipelines/" + p.pipeline_id + path, payload,
-                                 {{"x-api-key", w->second.api_key}});
-        if (!r) return error_response(502, "worker_unreachable", "worker " + p.worker_id + ": " + r.status().message());
-        HttpResponse out;
-        out.status = r->status;
-        out.body = r->body;
-        return out;
+    }
+    auto send = [&](const Target& t, const std::string& path, const std::string& payload) -> std::pair<int, std::string> {
+        auto r = client_.request("POST", t.address + "/api/v1/pipelines/" + t.pipeline_id + path, payload, {{"x-api-key", t.api_key}});
+        if (!r) return {502, error_response(502, "worker_unreachable", "worker " + t.worker_id + ": " + r.status().message()).body};
+        return {r->status, std::move(r->body)};
     };
     if (!batch) {
-        if (!body->is_object() || !body->value("event_type", json()).is_string()) {
-            return error_response(400, "invalid_event", "\"event_type\" must be a non-empty string");
+        if (!targets[0]) return error_response(503, "pipeline_unavailable", "no running pipeline for " + std::string(types[0]));
+        auto [status, body] = send(*targets[0], "/events", req.body);
+        if (status >= 300) {
+            HttpResponse r;
+            r.status = status;
+            r.body = std::move(body);
+            return r;
         }
-        const Placement* p = target_of((*body)["event_type"]);
-        if (!p) return error_response(404, "pipeline_not_found", "the route's target pipeline does not exist in this group");
-        HttpResponse r = forward(*p, "/events", req.body);
-        if (r.status >= 300) return r;
-        json worker_response = json::parse(r.body, nullptr, false);
-        return json_response(200, {{"routed_to", p->pipeline_name}, {"worker_id", p->worker_id}, {"worker_response", worker_response}});
+        HttpResponse r;
+        r.body = "{\"routed_to\":" + json(targets[0]->pipeline).dump() + ",\"worker_id\":" + json(targets[0]->worker_id).dump() +
+                 ",\"worker_response\":" + body + "}";
+        return r;
     }
-    if (!body->is_object() || !body->value("events", json()).is_array()) {
-        return error_response(400, "invalid_request", "a batch is {\"events\": [...]}");
-    }
-    // One batch per target pipeline, each sent once over a kept-alive connection.
-    std::map<std::string, json> per_pipeline;
-    json unrouted = json::array();
-    for (const auto& e : (*body)["events"]) {
-        const Placement* p = e.is_object() && e.value("event_type", json()).is_string() ? target_of(e["event_type"]) : nullptr;
-        if (!p) {
-            unrouted.push_back(e);
-            continue;
+    // One batch per target pipeline, each sent once over a kept-alive connection; a batch whose
+    // events all go to one pipeline is forwarded as it came.
+    std::map<std::string, std::pair<Target, std::string>> per_pipeline;
+    size_t unrouted = 0, index = 0;
+    bool single = true;
+    for (size_t i = 1; i < targets.size(); ++i) single = single && targets[i] && targets[0] && targets[i]->pipeline == targets[0]->pipeline;
+    if (single && !targets.empty() && targets[0]) {
+        per_pipeline[targets[0]->pipeline] = {*targets[0], req.body};
+    } else {
+        for (auto e : events) {
+            const auto& t = targets[index++];
+            if (!t) {
+                ++unrouted;
+                continue;
+            }
+            auto& [target, payload] = per_pipeline[t->pipeline];
+            if (payload.empty()) {
+                target = *t;
+                payload = "{\"events\":[";
+            } else {
+                payload += ',';
+            }
+            payload += simdjson::minify(e);
         }
-        per_pipeline[p->pipeline_name].push_back(e);
+        for (auto& [name, entry] : per_pipeline) entry.second += "]}";
     }
-    json results = json::array();
+    std::string results = "[";
     size_t accepted = 0;
-    for (auto& [name, events] : per_pipeline) {
-        const Placement* p = nullptr;
-        for (const auto& pl : group->placements) {
-            if (pl.pipeline_name == name) p = &pl;
-        }
-        HttpResponse r = forward(*p, "/events-batch", json{{"events", events}}.dump());
-        json worker_response = json::parse(r.body, nullptr, false);
-        if (r.status == 200) accepted += worker_response.value("accepted", size_t{0});
-        results.push_back({{"routed_to", name}, {"worker_id", p->worker_id}, {"status", r.status}, {"worker_response", worker_response}});
+    for (auto& [name, entry] : per_pipeline) {
+        auto [status, body] = send(entry.first, "/events-batch", entry.second);
+        simdjson::dom::element answer;
+        uint64_t n = 0;
+        if (status == 200 && parser.parse(body).get(answer) == simdjson::SUCCESS && answer["accepted"].get(n) == simdjson::SUCCESS) accepted += n;
+        if (results.size() > 1) results += ',';
+        results += "{\"routed_to\":" + json(name).dump() + ",\"worker_id\":" + json(entry.first.worker_id).dump() +
+                   ",\"status\":" + std::to_string(status) + ",\"worker_response\":" + body + "}";
     }
-    return json_response(200, {{"accepted", accepted}, {"unrouted", unrouted.size()}, {"results", results}});
+    results += "]";
+    HttpResponse r;
+    r.body = "{\"accepted\":" + std::to_string(accepted) + ",\"unrouted\":" + std::to_string(unrouted) + ",\"results\":" + results + "}";
+    return r;
 }
 
 HttpResponse Coordinator::topology() const {
