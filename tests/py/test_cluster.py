@@ -137,6 +137,9 @@ def test_killed_worker_turns_unhealthy_fails_over_and_recovers(cluster):
     # the topology matches what the workers actually run
     running = {wid: [p["name"] for p in w.pipelines()["pipelines"]] for wid, w in cluster.workers.items()}
     assert sorted(running["worker-0"]) == ["pipeline-a", "pipeline-b"] and running["worker-1"] == []
+    metrics = c.request("GET", "/metrics", raw=True)
+    assert 'varpulis_cluster_workers{status="ready"} 2' in metrics
+    assert "varpulis_cluster_failovers_total 1" in metrics
 
 
 def test_drain_moves_pipelines_away(cluster):

@@ -127,6 +127,7 @@ HttpResponse Coordinator::route(const HttpRequest& req) {
         return json_response(200, {{"role", "coordinator"}, {"status", "healthy"}, {"version", common::kVersion}});
     }
     if (req.path == "/ready") return json_response(200, {{"status", "ready"}, {"role", "coordinator"}});
+    if (req.path == "/metrics") return prometheus();
     auto parts = split_path(req.path);
     if (parts.size() < 4 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "cluster") {
         return error_response(404, "not_found", "no route for " + req.path);
@@ -236,6 +237,7 @@ HttpResponse Coordinator::heartbeat(const HttpRequest& req, const std::string& i
         } catch (...) {
         }
         w.last_heartbeat = std::chrono::steady_clock::now();
+        ++heartbeats_;
         if (w.status == WorkerStatus::Unhealthy) {
             w.status = WorkerStatus::Ready;
             recovered = true;
@@ -495,6 +497,7 @@ HttpResponse Coordinator::inject(const HttpRequest& req, const std::string& grou
         }
         types.push_back(t);
     }
+    ++injects_;
     std::vector<std::optional<Target>> targets;
     {
         std::lock_guard lock(mutex_);
@@ -575,6 +578,39 @@ HttpResponse Coordinator::inject(const HttpRequest& req, const std::string& grou
     return r;
 }
 
+HttpResponse Coordinator::prometheus() const {
+    std::string out;
+    auto metric = [&](const std::string& name, const std::string& type, const std::string& help) {
+        out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    };
+    std::map<std::string, size_t> by_status = {{"registering", 0}, {"ready", 0}, {"busy", 0}, {"unhealthy", 0}, {"draining", 0}};
+    size_t groups = 0, placements = 0;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, w] : workers_) ++by_status[worker_status_name(w.status)];
+        groups = groups_.size();
+        for (const auto& g : groups_) placements += g->placements.size();
+    }
+    metric("varpulis_cluster_workers", "gauge", "Workers known to the coordinator, by status.");
+    for (const auto& [status, n] : by_status) out += "varpulis_cluster_workers{status=\"" + status + "\"} " + std::to_string(n) + "\n";
+    metric("varpulis_cluster_pipeline_groups", "gauge", "Pipeline groups deployed.");
+    out += "varpulis_cluster_pipeline_groups " + std::to_string(groups) + "\n";
+    metric("varpulis_cluster_placements", "gauge", "Pipelines placed on workers.");
+    out += "varpulis_cluster_placements " + std::to_string(placements) + "\n";
+    metric("varpulis_cluster_injects_total", "counter", "Inject requests routed.");
+    out += "varpulis_cluster_injects_total " + std::to_string(injects_.load()) + "\n";
+    metric("varpulis_cluster_heartbeats_total", "counter", "Heartbeats accepted.");
+    out += "varpulis_cluster_heartbeats_total " + std::to_string(heartbeats_.load()) + "\n";
+    metric("varpulis_cluster_failovers_total", "counter", "Pipelines placed again after their worker failed or drained.");
+    out += "varpulis_cluster_failovers_total " + std::to_string(failovers_.load()) + "\n";
+    metric("varpulis_uptime_seconds", "gauge", "Seconds since the coordinator started.");
+    out += "varpulis_uptime_seconds " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()) + "\n";
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = std::move(out);
+    return r;
+}
+
 HttpResponse Coordinator::topology() const {
     std::lock_guard lock(mutex_);
     json groups = json::array();
@@ -641,6 +677,7 @@ void Coordinator::failover(const std::string& worker_id) {
         if (p.worker_id != worker_id) continue;  // moved meanwhile
         if (!p.pipeline_id.empty()) stale_.push_back({worker_id, p.pipeline_id});
         p = {p.pipeline_name, m.target.id, m.target.address, *id, "running", p.epoch + 1};
+        ++failovers_;
     }
     save();
 }

@@ -111,6 +111,7 @@ class Coordinator {
     server::HttpResponse teardown_group(const std::string& id);
     server::HttpResponse inject(const server::HttpRequest& req, const std::string& group_id, bool batch);
     server::HttpResponse topology() const;
+    server::HttpResponse prometheus() const;
 
     nlohmann::ordered_json worker_json(const WorkerInfo& w) const;
     nlohmann::ordered_json group_json(const PipelineGroup& g) const;
@@ -143,6 +144,7 @@ class Coordinator {
     std::condition_variable wake_;
     bool stopping_ = false;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::atomic<uint64_t> injects_{0}, heartbeats_{0}, failovers_{0};
 };
 
 const char* worker_status_name(WorkerStatus s);
