@@ -2,6 +2,7 @@
 #include "args.hpp"
 
 #include <cstdlib>
+#include <iostream>
 
 namespace varpulis::apps {
 
@@ -74,6 +75,22 @@ std::optional<ParsedArgs> parse_args(const CommandSpec& spec, const std::vector<
         return std::nullopt;
     }
     return out;
+}
+
+std::optional<ParsedArgs> parse_command(const CommandSpec& spec, const std::vector<std::string>& args, int& exit_code) {
+    std::string error;
+    auto parsed = parse_args(spec, args, error);
+    if (!parsed) {
+        std::cerr << "error: " << error << "\n";
+        exit_code = 2;
+        return std::nullopt;
+    }
+    if (parsed->has("help")) {
+        std::cout << help_text(spec);
+        exit_code = 0;
+        return std::nullopt;
+    }
+    return parsed;
 }
 
 std::string help_text(const CommandSpec& spec) {

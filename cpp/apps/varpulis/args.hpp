@@ -43,6 +43,10 @@ class ParsedArgs {
 /// bad input; `--help` yields a ParsedArgs with "help" set.
 std::optional<ParsedArgs> parse_args(const CommandSpec& spec, const std::vector<std::string>& args, std::string& error);
 
+/// Parse a subcommand's arguments. On --help, print the help and set `exit_code` to 0; on bad
+/// input, print the error and set it to 2; in both cases return nothing.
+std::optional<ParsedArgs> parse_command(const CommandSpec& spec, const std::vector<std::string>& args, int& exit_code);
+
 /// Return the --help text of a command.
 std::string help_text(const CommandSpec& spec);
 

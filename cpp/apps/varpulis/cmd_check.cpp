@@ -40,17 +40,10 @@ nlohmann::json diagnostics_json(const vpl::Diagnostics& ds) {
 }
 
 int load(const CommandSpec& spec, const std::vector<std::string>& args, ParsedArgs& parsed, std::string& source) {
-    std::string error;
-    auto result = parse_args(spec, args, error);
-    if (!result) {
-        std::cerr << "error: " << error << "\n";
-        return kExitUsage;
-    }
+    int exit_code = kExitOk;
+    auto result = parse_command(spec, args, exit_code);
+    if (!result) return exit_code == kExitOk ? -1 : exit_code;
     parsed = std::move(*result);
-    if (parsed.has("help")) {
-        std::cout << help_text(spec);
-        return -1;
-    }
     const std::string& path = parsed.positionals()[0];
     if (!read_source(path, source)) {
         std::cerr << "error: cannot read " << path << ": " << std::strerror(errno) << "\n";

@@ -22,16 +22,9 @@ int cmd_coordinator(const std::vector<std::string>& args) {
                       {"heartbeat-interval", 0, "SECONDS", "Interval workers heartbeat at; also the health sweep period", "", "5"},
                       {"heartbeat-timeout", 0, "SECONDS", "Silence after which a worker is unhealthy", "", "15"},
                       {"state-dir", 0, "DIR", "Keep workers, groups and placements here across restarts", "VARPULIS_STATE_DIR", ""}}};
-    std::string error;
-    auto parsed = parse_args(spec, args, error);
-    if (!parsed) {
-        std::cerr << "error: " << error << "\n";
-        return kExitUsage;
-    }
-    if (parsed->has("help")) {
-        std::cout << help_text(spec);
-        return kExitOk;
-    }
+    int exit_code = kExitOk;
+    auto parsed = parse_command(spec, args, exit_code);
+    if (!parsed) return exit_code;
     cluster::CoordinatorOptions options;
     int port = 0;
     try {

@@ -32,16 +32,9 @@ int cmd_run(const std::vector<std::string>& args) {
                      {{"file", 'f', "FILE", "VPL program", "", ""},
                       {"code", 'c', "SOURCE", "VPL program text (instead of --file)", "", ""},
                       {"duration", 'd', "SECONDS", "Stop after this many seconds (default: until Ctrl-C)", "", ""}}};
-    std::string error;
-    auto parsed = parse_args(spec, args, error);
-    if (!parsed) {
-        std::cerr << "error: " << error << "\n";
-        return kExitUsage;
-    }
-    if (parsed->has("help")) {
-        std::cout << help_text(spec);
-        return kExitOk;
-    }
+    int exit_code = kExitOk;
+    auto parsed = parse_command(spec, args, exit_code);
+    if (!parsed) return exit_code;
     std::string source, origin = "<code>";
     if (parsed->has("file")) {
         origin = parsed->get("file");

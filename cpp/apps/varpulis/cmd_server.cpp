@@ -32,16 +32,9 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"advertise-address", 0, "URL", "Address the coordinator uses to reach this worker (default: http://BIND:PORT)",
                        "VARPULIS_ADVERTISE_ADDRESS", ""},
                       {"join-token", 0, "TOKEN", "Token the coordinator requires to register", "VARPULIS_JOIN_TOKEN", ""}}};
-    std::string error;
-    auto parsed = parse_args(spec, args, error);
-    if (!parsed) {
-        std::cerr << "error: " << error << "\n";
-        return kExitUsage;
-    }
-    if (parsed->has("help")) {
-        std::cout << help_text(spec);
-        return kExitOk;
-    }
+    int exit_code = kExitOk;
+    auto parsed = parse_command(spec, args, exit_code);
+    if (!parsed) return exit_code;
     int port = 0, metrics_port = 0, threads = 0, request_timeout = 30;
     double rate = 0;
     try {

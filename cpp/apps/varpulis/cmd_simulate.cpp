@@ -62,16 +62,9 @@ int cmd_simulate(const std::vector<std::string>& args) {
                       {"json", 0, "", "Print only the outputs, one JSON object per line", "", ""},
                       {"quiet", 'q', "", "Print only the summary", "", ""},
                       {"workers", 'w', "N", "Engines to run (only 1 is supported: order matters)", "", "1"}}};
-    std::string error;
-    auto parsed = parse_args(spec, args, error);
-    if (!parsed) {
-        std::cerr << "error: " << error << "\n";
-        return kExitUsage;
-    }
-    if (parsed->has("help")) {
-        std::cout << help_text(spec);
-        return kExitOk;
-    }
+    int exit_code = kExitOk;
+    auto parsed = parse_command(spec, args, exit_code);
+    if (!parsed) return exit_code;
     if (!parsed->has("program") || !parsed->has("events")) {
         std::cerr << "error: simulate needs --program FILE and --events FILE\n";
         return kExitUsage;

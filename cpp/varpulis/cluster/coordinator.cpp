@@ -11,6 +11,7 @@
 #include <simdjson.h>
 
 #include "varpulis/common/version.hpp"
+#include "varpulis/server/json_http.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/server/worker_api.hpp"
 #include "varpulis/vpl/frontend.hpp"
@@ -19,28 +20,14 @@ namespace varpulis::cluster {
 
 using json = nlohmann::ordered_json;
 using server::error_response;
+using server::json_response;
+using server::parse_json_body;
 using server::HttpRequest;
 using server::HttpResponse;
 
 namespace {
 
-HttpResponse json_response(int status, const json& body) {
-    HttpResponse r;
-    r.status = status;
-    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-    return r;
-}
 
-std::optional<json> parse_body(const HttpRequest& req, HttpResponse& error) {
-    try {
-        return json::parse(req.body);
-    } catch (const json::parse_error& e) {
-        std::string what = e.what();
-        if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-        error = error_response(400, "invalid_json", req.body.empty() ? "request body is empty; a JSON object is required" : "malformed JSON: " + what);
-        return std::nullopt;
-    }
-}
 
 simdjson::dom::parser& thread_parser() {
     thread_local simdjson::dom::parser parser;
@@ -183,7 +170,7 @@ json Coordinator::worker_json(const WorkerInfo& w) const {
 
 HttpResponse Coordinator::register_worker(const HttpRequest& req) {
     HttpResponse error;
-    auto body = parse_body(req, error);
+    auto body = parse_json_body(req, error);
     if (!body) return error;
     if (!body->is_object() || !body->value("worker_id", json()).is_string() || !body->value("address", json()).is_string()) {
         return error_response(400, "invalid_request", "registration needs {\"worker_id\": string, \"address\": \"http://host:port\"}");
@@ -347,7 +334,7 @@ json Coordinator::group_json(const PipelineGroup& g) const {
 
 HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
     HttpResponse error;
-    auto body = parse_body(req, error);
+    auto body = parse_json_body(req, error);
     if (!body) return error;
     if (!body->is_object() || !body->value("name", json()).is_string() || !body->value("pipelines", json()).is_array() ||
         (*body)["pipelines"].empty()) {

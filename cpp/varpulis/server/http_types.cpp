@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/server/http_types.hpp"
 
+#include "varpulis/server/json_http.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace varpulis::server {
@@ -67,6 +69,25 @@ HttpResponse error_response(int status, const std::string& code, const std::stri
     r.body = nlohmann::ordered_json{{"error", message}, {"code", code}}.dump(-1, ' ', false,
                                                                              nlohmann::json::error_handler_t::replace);
     return r;
+}
+
+HttpResponse json_response(int status, const nlohmann::ordered_json& body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    return r;
+}
+
+std::optional<nlohmann::ordered_json> parse_json_body(const HttpRequest& req, HttpResponse& error) {
+    try {
+        return nlohmann::ordered_json::parse(req.body);
+    } catch (const nlohmann::ordered_json::parse_error& e) {
+        std::string what = e.what();
+        if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+        error = error_response(400, "invalid_json", req.body.empty() ? "request body is empty; a JSON object is required"
+                                                                     : "malformed JSON: " + what);
+        return std::nullopt;
+    }
 }
 
 }  // namespace varpulis::server

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "varpulis/common/version.hpp"
+#include "varpulis/server/json_http.hpp"
 #include "varpulis/server/batch_parser.hpp"
 
 namespace varpulis::server {
@@ -12,25 +13,7 @@ using json = engine::OrderedJson;
 
 namespace {
 
-HttpResponse json_response(int status, const json& body) {
-    HttpResponse r;
-    r.status = status;
-    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-    return r;
-}
 
-/// Parse a JSON body, or answer 400 invalid_json saying what is wrong and where.
-std::optional<json> parse_body(const HttpRequest& req, HttpResponse& error) {
-    try {
-        return json::parse(req.body);
-    } catch (const json::parse_error& e) {
-        std::string what = e.what();
-        if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-        error = error_response(400, "invalid_json", req.body.empty() ? "request body is empty; a JSON object is required"
-                                                                     : "malformed JSON: " + what);
-        return std::nullopt;
-    }
-}
 
 json diagnostics_error(const vpl::Diagnostics& ds) {
     for (const auto& d : ds) {
@@ -252,7 +235,7 @@ HttpResponse WorkerApi::ready() const {
 
 HttpResponse WorkerApi::deploy(const HttpRequest& req) {
     HttpResponse error;
-    auto body = parse_body(req, error);
+    auto body = parse_json_body(req, error);
     if (!body) return error;
     if (!body->is_object() || !body->contains("source") || !(*body)["source"].is_string()) {
         return error_response(400, "invalid_request", "a deploy needs {\"name\": string, \"source\": string (VPL)}");
@@ -292,7 +275,7 @@ HttpResponse WorkerApi::list(const HttpRequest& req) const {
 
 HttpResponse WorkerApi::inject(const HttpRequest& req, Pipeline& p) {
     HttpResponse error;
-    auto body = parse_body(req, error);
+    auto body = parse_json_body(req, error);
     if (!body) return error;
     auto event = parse_event(*body, options_.event_limits);
     if (!event) return error_response(400, status_code_name(event.status().code()), event.status().message());
@@ -346,7 +329,7 @@ HttpResponse WorkerApi::metrics(const Pipeline& p) const {
 
 HttpResponse WorkerApi::reload(const HttpRequest& req, Pipeline& p) {
     HttpResponse error;
-    auto body = parse_body(req, error);
+    auto body = parse_json_body(req, error);
     if (!body) return error;
     if (!body->is_object() || !body->contains("source") || !(*body)["source"].is_string()) {
         return error_response(400, "invalid_request", "a reload needs {\"source\": string (VPL)}");
@@ -366,7 +349,7 @@ HttpResponse WorkerApi::checkpoint(Pipeline& p) {
 
 HttpResponse WorkerApi::restore_checkpoint(const HttpRequest& req, Pipeline& p) {
     HttpResponse error;
-    auto body = parse_body(req, error);
+    auto body = parse_json_body(req, error);
     if (!body) return error;
     if (!body->is_object() || !body->contains("checkpoint")) {
         return error_response(400, "invalid_request", "a restore needs {\"checkpoint\": <a checkpoint of this pipeline>}");
