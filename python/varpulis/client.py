@@ -116,11 +116,16 @@ class WorkerClient(_HttpClient):
         return self.request("DELETE", f"/api/v1/pipelines/{pipeline_id}")
 
     def inject(self, pipeline_id: str, event_type: str, fields: Optional[Mapping[str, Any]] = None,
-               timestamp: Optional[int] = None) -> dict[str, Any]:
-        """Inject one event; returns ``{"accepted": true, "output_events": [...]}`` after full processing."""
+               timestamp: Optional[int] = None, max_output_events: Optional[int] = None) -> dict[str, Any]:
+        """Inject one event; returns ``{"accepted": true, "output_events": [...]}`` after full processing.
+
+        At most 10,000 outputs come back unless ``max_output_events`` raises the cap (up to 1,000,000).
+        """
         body: dict[str, Any] = {"event_type": event_type, "fields": dict(fields or {})}
         if timestamp is not None:
             body["timestamp"] = timestamp
+        if max_output_events is not None:
+            body["max_output_events"] = max_output_events
         return self.request("POST", f"/api/v1/pipelines/{pipeline_id}/events", body)
 
     def inject_batch(self, pipeline_id: str, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -52,10 +52,13 @@ class CoordinatorClient(_HttpClient):
     def teardown(self, group_id: str) -> dict[str, Any]:
         return self.request("DELETE", f"/api/v1/cluster/pipeline-groups/{group_id}")
 
-    def inject(self, group_id: str, event_type: str, fields: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    def inject(self, group_id: str, event_type: str, fields: Optional[Mapping[str, Any]] = None,
+               max_output_events: Optional[int] = None) -> dict[str, Any]:
         """Route one event; returns ``{"routed_to", "worker_id", "worker_response"}``."""
-        return self.request("POST", f"/api/v1/cluster/pipeline-groups/{group_id}/inject",
-                            {"event_type": event_type, "fields": dict(fields or {})})
+        body: dict[str, Any] = {"event_type": event_type, "fields": dict(fields or {})}
+        if max_output_events is not None:
+            body["max_output_events"] = max_output_events
+        return self.request("POST", f"/api/v1/cluster/pipeline-groups/{group_id}/inject", body)
 
     def inject_batch(self, group_id: str, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return self.request("POST", f"/api/v1/cluster/pipeline-groups/{group_id}/inject-batch", {"events": list(events)})

@@ -252,7 +252,7 @@ def test_in_process_coordinator_with_worker_processes(varpulis_bin):
 
 
 def test_chaos_kills_and_restarts_while_injecting(tmp_path):
-    """20 s of random worker kills and restarts while injecting; afterwards the topology is what
+    """30 s of random worker kills and restarts while injecting; afterwards the topology is what
     the workers really run."""
     import random
 
@@ -261,7 +261,7 @@ def test_chaos_kills_and_restarts_while_injecting(tmp_path):
         c = cluster.coordinator
         gid = c.deploy_group("chaos", [{"name": f"p{i}", "source": f'stream S{i} = E{i} .emit(n: n)'} for i in range(3)],
                              [{"from_pipeline": "_external", "to_pipeline": f"p{i}", "event_types": [f"E{i}"]} for i in range(3)])["id"]
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         answered = errors = 0
         dead: set[str] = set()
         while time.monotonic() < deadline:
@@ -294,3 +294,31 @@ def test_chaos_kills_and_restarts_while_injecting(tmp_path):
         assert answered > 100
         for i in range(3):
             assert c.inject(gid, f"E{i}", {"n": 2})["worker_response"]["output_events"] == [{"event_type": f"S{i}", "n": 2}]
+
+
+def test_coordinator_restart_without_state_dir_forgets_and_workers_come_back(tmp_path, varpulis_bin):
+    def start_coordinator(port=0):
+        proc = subprocess.Popen([varpulis_bin, "coordinator", "--port", str(port), "--api-key", "admin",
+                                 "--heartbeat-interval", "0.3", "--heartbeat-timeout", "1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        text = "".join(proc.stdout.readline() for _ in range(3))
+        return proc, int(re.search(r":(\d+)/api", text).group(1))
+
+    coord, port = start_coordinator()
+    worker = subprocess.Popen([varpulis_bin, "server", "--port", "0", "--api-key", "test", "--coordinator", f"http://127.0.0.1:{port}",
+                               "--worker-id", "w0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        c = CoordinatorClient(f"http://127.0.0.1:{port}", "admin")
+        wait_until(lambda: c.workers()["total"] == 1, what="registration")
+        c.deploy_group("g", [{"name": "p", "source": PIPELINE_A}])
+        coord.terminate()
+        coord.communicate(timeout=10)
+        coord, _ = start_coordinator(port)
+        # in memory only: the groups are gone, the worker registers again by itself
+        assert c.groups()["total"] == 0
+        wait_until(lambda: c.workers()["total"] == 1 and c.workers()["workers"][0]["status"] == "ready", what="re-registration")
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=10)
+        coord.terminate()
+        coord.communicate(timeout=10)

@@ -217,6 +217,25 @@ def test_output_truncation_over_ten_thousand(server):
     assert out["output_events_truncated"] is True and out["output_count"] == 12000
 
 
+def test_output_cap_can_be_raised_per_request(server):
+    c = server.client()
+    pid = c.deploy("p", "fn burst(n: int):\n    for i in 0..n:\n        emit P(i: i)\nstream S = A .process(burst(n))")["id"]
+    out = c.inject(pid, "A", {"n": 12000}, max_output_events=20000)
+    assert len(out["output_events"]) == 12000 and "output_events_truncated" not in out
+    with pytest.raises(ApiError) as err:
+        c.inject(pid, "A", {"n": 1}, max_output_events=-1)
+    assert err.value.code == "invalid_request"
+
+
+def test_timers_fire_in_the_server(server):
+    c = server.client()
+    pid = c.deploy("beat", "stream Beat = timer(50ms) .emit(n: 1)")["id"]
+    deadline = time.monotonic() + 10
+    while c.metrics(pid)["output_events_emitted"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert c.metrics(pid)["output_events_emitted"] >= 3
+
+
 def test_metrics_reload_checkpoint_restore(server):
     c = server.client()
     pid = c.deploy("w", "stream W = A .window(3) .aggregate(n: count(), s: sum(v)) .emit(n: n, s: s)")["id"]

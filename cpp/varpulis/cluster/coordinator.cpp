@@ -163,7 +163,8 @@ json Coordinator::worker_json(const WorkerInfo& w) const {
             if (p.worker_id == w.id) pipelines.push_back(p.pipeline_name);
         }
     }
-    return {{"id", w.id}, {"address", w.address}, {"status", worker_status_name(w.status)},
+    WorkerStatus status = w.status == WorkerStatus::Ready && pipelines.size() >= w.max_pipelines ? WorkerStatus::Busy : w.status;
+    return {{"id", w.id}, {"address", w.address}, {"status", worker_status_name(status)},
             {"pipelines_running", pipelines.size()}, {"max_pipelines", w.max_pipelines},
             {"assigned_pipelines", pipelines}, {"events_processed", w.events_processed}};
 }

@@ -117,7 +117,38 @@ void Pipeline::broadcast(const std::vector<engine::EventPtr>& outputs) {
     }
 }
 
+void Pipeline::tick(int64_t now_ns) {
+    auto rt = runtime();
+    if (rt->timers().empty()) return;
+    std::vector<engine::EventPtr> outputs;
+    (void)rt->advance_time(now_ns, outputs);  // runtime errors are counted by the engine
+    counters.outputs += outputs.size();
+    if (!outputs.empty()) broadcast(outputs);
+}
+
 PipelineRegistry::PipelineRegistry(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+
+PipelineRegistry::~PipelineRegistry() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    timer_cv_.notify_all();
+    if (timer_thread_.joinable()) timer_thread_.join();
+}
+
+void PipelineRegistry::start_timers() {
+    timer_thread_ = std::thread([this] {
+        std::unique_lock lock(mutex_);
+        while (!timer_cv_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stopping_; })) {
+            auto pipelines = pipelines_;
+            lock.unlock();
+            int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+            for (const auto& p : pipelines) p->tick(now);
+            lock.lock();
+        }
+    });
+}
 
 std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(const std::string& name, const std::string& source,
                                                                              std::optional<std::string> id) {

@@ -9,7 +9,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <condition_variable>
 #include <optional>
+#include <thread>
 #include <string>
 #include <variant>
 #include <vector>
@@ -47,6 +49,9 @@ class Pipeline {
     std::shared_ptr<engine::Runtime> runtime() const;
     void replace(std::string source, std::shared_ptr<engine::Runtime> runtime);
 
+    /// Fire the pipeline's timers due by `now_ns` (wall clock); outputs go to log subscribers.
+    void tick(int64_t now_ns);
+
     /// Process events and record counters and latency; outputs are appended and broadcast to
     /// log subscribers.
     common::Status process(const std::vector<engine::EventPtr>& events, std::vector<engine::EventPtr>& outputs);
@@ -74,6 +79,10 @@ class PipelineRegistry {
   public:
     /// `state_dir` empty: definitions live in memory only.
     explicit PipelineRegistry(std::string state_dir = {});
+    ~PipelineRegistry();
+
+    /// Start the thread that fires `timer(...)` sources of every pipeline (every 10 ms).
+    void start_timers();
 
     /// Compile and register a pipeline (a new id unless `id` is given).
     std::variant<std::shared_ptr<Pipeline>, DeployError> deploy(const std::string& name, const std::string& source,
@@ -96,6 +105,9 @@ class PipelineRegistry {
     std::string state_dir_;
     mutable std::mutex mutex_;
     std::vector<std::shared_ptr<Pipeline>> pipelines_;
+    std::thread timer_thread_;
+    std::condition_variable timer_cv_;
+    bool stopping_ = false;
 };
 
 /// A random UUID v4 string.

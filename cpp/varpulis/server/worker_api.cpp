@@ -58,6 +58,8 @@ std::string status_code_name(common::ErrorCode c) {
     return c == common::ErrorCode::LimitExceeded ? "limit_exceeded" : "invalid_event";
 }
 
+constexpr size_t kMaxOutputsPerResponse = 1'000'000;
+
 json outputs_json(const std::vector<engine::EventPtr>& outputs, size_t max) {
     json out = json::array();
     for (size_t i = 0; i < outputs.size() && i < max; ++i) out.push_back(engine::event_json(*outputs[i]));
@@ -116,7 +118,9 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
     return diff == 0;
 }
 
-WorkerApi::WorkerApi(WorkerApiOptions options) : options_(std::move(options)), registry_(options_.state_dir) {}
+WorkerApi::WorkerApi(WorkerApiOptions options) : options_(std::move(options)), registry_(options_.state_dir) {
+    registry_.start_timers();
+}
 
 std::vector<std::string> WorkerApi::restore() { return registry_.restore(); }
 
@@ -279,11 +283,22 @@ HttpResponse WorkerApi::inject(const HttpRequest& req, Pipeline& p) {
     if (!body) return error;
     auto event = parse_event(*body, options_.event_limits);
     if (!event) return error_response(400, status_code_name(event.status().code()), event.status().message());
+    // A client that wants every output (the Mandelbrot demo's 62,500 pixels per tile) may raise
+    // the cap per request, up to the server's hard limit.
+    size_t cap = options_.max_outputs_in_response;
+    if (body->contains("max_output_events")) {
+        const auto& m = (*body)["max_output_events"];
+        if (!m.is_number_unsigned() || m.get<size_t>() > kMaxOutputsPerResponse) {
+            return error_response(400, "invalid_request", "max_output_events must be an integer from 0 to " +
+                                                              std::to_string(kMaxOutputsPerResponse));
+        }
+        cap = m.get<size_t>();
+    }
     std::vector<engine::EventPtr> outputs;
     common::Status st = p.process({*event}, outputs);
     if (!st.is_ok()) return error_response(422, "engine_error", st.message());
     json out = {{"accepted", true}};
-    add_outputs(out, outputs, options_.max_outputs_in_response);
+    add_outputs(out, outputs, cap);
     return json_response(200, out);
 }
 
