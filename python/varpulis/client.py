@@ -13,7 +13,11 @@ from .errors import ApiError
 
 
 class _HttpClient:
-    """JSON over HTTP/1.1 with one kept-alive connection per thread."""
+    """JSON over HTTP/1.1 with one kept-alive connection per thread.
+
+    Connections are kept by thread id, not in a thread-local, so that the connections of threads
+    that have ended are closed explicitly (a thread-local would drop them unclosed).
+    """
 
     def __init__(self, url: str, api_key: Optional[str] = None, timeout: float = 30.0):
         parts = urlsplit(url)
@@ -25,15 +29,29 @@ class _HttpClient:
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._api_key = api_key
         self._timeout = timeout
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: dict[int, http.client.HTTPConnection] = {}
 
     def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=self._timeout)
-            self._local.conn = conn
+        me = threading.get_ident()
+        with self._lock:
+            conn = self._conns.get(me)
+            if conn is None:
+                self._close_finished_threads()
+                cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+                conn = self._conns[me] = cls(self._host, self._port, timeout=self._timeout)
         return conn
+
+    def _close_finished_threads(self) -> None:
+        alive = {t.ident for t in threading.enumerate()}
+        for ident in [i for i in self._conns if i not in alive]:
+            self._conns.pop(ident).close()
+
+    def _drop_connection(self) -> None:
+        with self._lock:
+            conn = self._conns.pop(threading.get_ident(), None)
+        if conn is not None:
+            conn.close()
 
     def _headers(self, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -57,8 +75,7 @@ class _HttpClient:
                 break
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 # The server closed a kept-alive connection; reconnect once.
-                conn.close()
-                self._local.conn = None
+                self._drop_connection()
                 if attempt:
                     raise
         if response.status >= 400:
@@ -72,10 +89,11 @@ class _HttpClient:
         return json.loads(payload) if payload else None
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close the connections of every thread."""
+        with self._lock:
+            conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
             conn.close()
-            self._local.conn = None
 
     def __del__(self) -> None:
         try:

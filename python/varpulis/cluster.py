@@ -127,13 +127,15 @@ class LocalCluster:
 
     def __init__(self, workers: int = 4, api_key: str = "admin", worker_key: str = "test", *,
                  heartbeat_interval: float = 0.5, heartbeat_timeout: float = 1.5,
-                 run_dir: Optional[str] = None, binary: Optional[str] = None, start_timeout: float = 15):
+                 run_dir: Optional[str] = None, binary: Optional[str] = None, start_timeout: float = 15,
+                 coordinator_port: int = 0):
         self.binary = binary or find_binary()
         self.api_key, self.worker_key = api_key, worker_key
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="varpulis-cluster-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._heartbeat = (heartbeat_interval, heartbeat_timeout)
         self._timeout = start_timeout
+        self._coordinator_port = coordinator_port
         self._procs: dict[str, subprocess.Popen] = {}
         self._ports: dict[str, int] = {}
         try:
@@ -167,7 +169,7 @@ class LocalCluster:
 
     def _start_coordinator(self) -> None:
         interval, timeout = self._heartbeat
-        proc = self._spawn("coordinator", ["coordinator", "--port", "0", "--api-key", self.api_key,
+        proc = self._spawn("coordinator", ["coordinator", "--port", str(self._coordinator_port), "--api-key", self.api_key,
                                            "--heartbeat-interval", str(interval), "--heartbeat-timeout", str(timeout)])
         self._ports["coordinator"] = _read_port(proc, self.run_dir / "coordinator.log", r"127\.0\.0\.1:(\d+)/api", self._timeout)
 

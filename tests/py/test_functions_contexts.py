@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,26 @@ stream Both = L .context(right) .emit(from_left: n)
 ''')
     out = engine.process_many([("Work", {"side": "l", "n": 1}), ("Work", {"side": "r", "n": 2})])
     assert sorted((o["event_type"], o.get("n", o.get("from_left"))) for o in out) == [("Both", 1), ("L", 1), ("R", 2)]
+
+
+def test_contexts_writing_one_file_never_interleave_lines(tmp_path):
+    out = tmp_path / "out.jsonl"
+    engine = varpulis.Engine(f'''
+connector Out = file (path: "{out}")
+fn burst(tag: str, n: int):
+    for i in 0..n:
+        emit Line(tag: tag, i: i, pad: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+context a
+context b
+context c
+stream A = Go .context(a) .process(burst("a", n)) .to(Out)
+stream B = Go .context(b) .process(burst("b", n)) .to(Out)
+stream C = Go .context(c) .process(burst("c", n)) .to(Out)
+''')
+    assert len(engine.process("Go", {"n": 20000})) == 60000
+    del engine  # closes the file
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted((o["tag"], o["i"]) for o in lines) == [(t, i) for t in "abc" for i in range(20000)]
 
 
 def test_timers_fire_when_time_is_driven():

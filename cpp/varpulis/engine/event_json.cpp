@@ -123,6 +123,65 @@ json event_json(const Event& e, bool with_timestamp) {
     return out;
 }
 
+namespace {
+
+void append_json_string(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    out += "\\u00";
+                    out += kHex[(c >> 4) & 0xf];
+                    out += kHex[c & 0xf];
+                } else {
+                    out += c;
+                }
+        }
+    }
+    out += '"';
+}
+
+void append_value_json(std::string& out, const Value& v) {
+    switch (v.kind()) {
+        case Value::Kind::Null: out += "null"; return;
+        case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
+        case Value::Kind::Int: out += std::to_string(v.as_int()); return;
+        case Value::Kind::Duration: out += std::to_string(v.as_duration().ns); return;
+        case Value::Kind::Str: append_json_string(out, v.as_string()); return;
+        case Value::Kind::Timestamp: append_json_string(out, rfc3339(v.as_timestamp().ns)); return;
+        default: out += value_json(v).dump();  // floats (nlohmann's shortest form) and containers
+    }
+}
+
+}  // namespace
+
+void append_event_json(std::string& out, const Event& e, bool with_timestamp) {
+    out += "{\"event_type\":";
+    append_json_string(out, e.type_name());
+    if (with_timestamp) {
+        out += ",\"timestamp\":";
+        append_json_string(out, rfc3339(e.timestamp));
+    }
+    for (const auto& [name, value] : e.fields) {
+        const std::string& key = symbol_name(name);
+        if (key == "event_type" || (with_timestamp && key == "timestamp")) continue;
+        out += ',';
+        append_json_string(out, key);
+        out += ':';
+        append_value_json(out, value);
+    }
+    out += '}';
+}
+
 Result<EventPtr> event_from_json(std::string_view type, const json& fields, int64_t timestamp, const EventLimits& limits) {
     if (type.empty()) return Status(ErrorCode::Invalid, "event_type must be a non-empty string");
     if (!fields.is_object() && !fields.is_null()) return Status(ErrorCode::Invalid, "fields must be a JSON object");

@@ -31,6 +31,10 @@ common::Result<Value> json_value(const OrderedJson& j, const EventLimits& limits
 /// `{"event_type": type, ...fields}`; with `with_timestamp`, also `"timestamp"` (RFC 3339, UTC).
 OrderedJson event_json(const Event& e, bool with_timestamp = false);
 
+/// Append `event_json(e, with_timestamp).dump()` to `out` without building a JSON tree: the
+/// per-event path of sinks, where the tree's allocations cost more than the work itself.
+void append_event_json(std::string& out, const Event& e, bool with_timestamp = false);
+
 /// Build an event from a type and a JSON object of fields, enforcing the limits.
 common::Result<EventPtr> event_from_json(std::string_view type, const OrderedJson& fields, int64_t timestamp,
                                          const EventLimits& limits = {});

@@ -2,6 +2,8 @@
 #include "varpulis/engine/sink.hpp"
 
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <mutex>
 
 #include "varpulis/engine/event_json.hpp"
@@ -24,7 +26,9 @@ namespace {
 class ConsoleSink final : public Sink {
   public:
     void send(const Event& e, const std::string&) override {
-        std::string line = event_json(e, true).dump() + "\n";
+        std::string line;
+        append_event_json(line, e, true);
+        line += '\n';
         std::lock_guard lock(mutex_);
         std::fwrite(line.data(), 1, line.size(), stdout);
     }
@@ -42,7 +46,9 @@ class FileSink final : public Sink {
         if (file_) std::fclose(file_);
     }
     void send(const Event& e, const std::string&) override {
-        std::string line = event_json(e, true).dump() + "\n";
+        std::string line;
+        append_event_json(line, e, true);
+        line += '\n';
         std::lock_guard lock(mutex_);
         std::fwrite(line.data(), 1, line.size(), file_);
     }
@@ -55,6 +61,21 @@ class FileSink final : public Sink {
     std::mutex mutex_;
     std::FILE* file_;
 };
+
+/// The open file sinks of the process by path. Every context and pipeline that writes one path
+/// shares one sink (one FILE and one lock), so their lines never interleave; the file closes with
+/// its last user.
+Result<std::shared_ptr<Sink>> shared_file_sink(const ConnectorConfig& config, const std::string& path) {
+    static std::mutex mutex;
+    static std::map<std::string, std::weak_ptr<FileSink>> open_files;
+    std::lock_guard lock(mutex);
+    if (auto existing = open_files[path].lock()) return std::shared_ptr<Sink>(existing);
+    std::FILE* f = std::fopen(path.c_str(), "a");
+    if (!f) return Status(ErrorCode::Io, "file connector '" + config.name + "' cannot open " + path);
+    auto sink = std::make_shared<FileSink>(f);
+    open_files[path] = sink;
+    return std::shared_ptr<Sink>(sink);
+}
 
 std::map<std::string, SinkFactory>& factories() {
     static std::map<std::string, SinkFactory> f;
@@ -78,9 +99,7 @@ Result<std::shared_ptr<Sink>> make_sink(const ConnectorConfig& config) {
     if (config.kind == "file") {
         std::string path = config.param_string("path");
         if (path.empty()) return Status(ErrorCode::Invalid, "file connector '" + config.name + "' needs path: \"...\"");
-        std::FILE* f = std::fopen(path.c_str(), "a");
-        if (!f) return Status(ErrorCode::Io, "file connector '" + config.name + "' cannot open " + path);
-        return std::shared_ptr<Sink>(std::make_shared<FileSink>(f));
+        return shared_file_sink(config, path);
     }
     SinkFactory factory;
     {

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "varpulis/engine/event_file.hpp"
+#include "varpulis/engine/event_json.hpp"
 
 namespace varpulis::engine {
 namespace {
@@ -45,3 +46,28 @@ TEST(EventFileTest, BadLinesNameTheirLine) {
 
 }  // namespace
 }  // namespace varpulis::engine
+
+// The sinks' direct writer must produce exactly what the JSON tree serializes to.
+TEST(EventJsonTest, DirectWriterMatchesTheJsonTree) {
+    using varpulis::common::Value;
+    varpulis::common::Array arr{Value(int64_t{1}), Value("two"), Value(2.5)};
+    varpulis::common::Map map{{"k", Value(true)}, {"n", Value()}};
+    auto e = varpulis::engine::make_event("Mixed", {{"i", Value(int64_t{-42})},
+                                          {"f", Value(1.0)},
+                                          {"g", Value(0.1)},
+                                          {"inf", Value(1.0 / 0.0)},
+                                          {"s", Value(std::string("quote\" back\\ nl\n tab\t ctl\x01 é"))},
+                                          {"b", Value(false)},
+                                          {"null", Value()},
+                                          {"ts", Value(varpulis::common::Timestamp{1'700'000'000'123'000'000})},
+                                          {"d", Value(varpulis::common::Duration{5'000'000'000})},
+                                          {"arr", Value(arr)},
+                                          {"map", Value(map)},
+                                          {"event_type", Value("ignored")}},
+                                  1'700'000'000'000'000'000);
+    for (bool with_timestamp : {false, true}) {
+        std::string direct;
+        varpulis::engine::append_event_json(direct, *e, with_timestamp);
+        EXPECT_EQ(direct, varpulis::engine::event_json(*e, with_timestamp).dump());
+    }
+}
