@@ -21,7 +21,7 @@ same loop in C++ (bench/mandelbrot_native.cpp, compiled here with -O2).
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import shutil
 import statistics
 import struct
@@ -54,18 +54,30 @@ def with_pixel_file(source: str, path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+PIXEL_LINE = re.compile(rb'^\{"event_type":"Pixel","timestamp":"[^"]*","x":(\d+),"y":(\d+),"iterations":(\d+),'
+                        rb'"diverged":(?:true|false)\}$', re.MULTILINE)
+
+
 def read_pixels(paths: list[Path]) -> tuple[int, int, bytearray]:
-    """Pixel count, iteration sum and the iteration image (one byte per pixel, row-major)."""
+    """Pixel count, iteration sum and the iteration image (one byte per pixel, row-major).
+
+    Lines are matched against the exact shape the file connector writes (much faster than
+    decoding 1,000,000 JSON objects); a line of any other shape is an error.
+    """
     image = bytearray(PIXELS)
     count = total = 0
     for path in paths:
-        with open(path, "rb") as f:
-            for line in f:
-                p = json.loads(line)
-                iters = p["iterations"]
-                image[p["y"] * SIZE + p["x"]] = min(iters, 255)
-                count += 1
-                total += iters
+        data = path.read_bytes()
+        matched = 0
+        for m in PIXEL_LINE.finditer(data):
+            x, y, iters = int(m[1]), int(m[2]), int(m[3])
+            image[y * SIZE + x] = min(iters, 255)
+            total += iters
+            matched += 1
+        lines = data.count(b"\n")
+        if matched != lines:
+            raise SystemExit(f"error: {path}: {lines - matched} of {lines} lines are not pixels")
+        count += matched
     return count, total, image
 
 
@@ -165,7 +177,7 @@ def main() -> int:
     parser.add_argument("--out", default="mandelbrot.png", help="where to write the rendered image")
     parser.add_argument("--run-dir", help="folder for process logs and pixel files (default: a new temporary folder)")
     args = parser.parse_args()
-    run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix="varpulis-bench-"))
+    run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix="varpulis-bench-")).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"run folder (process logs, pixel files): {run_dir}")
 
@@ -209,8 +221,8 @@ def print_table(configs, times, native: float, runs: int) -> None:
               f"{PIXELS / med / 1e6:>11.2f}{med / native:>10.1f}")
     ratio = statistics.median(times["dist"]) / statistics.median(times["16ctx"])
     print(f"\nspeedup is against one context. This machine has {cpu_count()} cores: 16 contexts on one server and"
-          f" 4 workers x 4 contexts both keep every core busy, so the distributed run can only match the"
-          f" 16-context server (here {ratio:.2f}x its time); more machines, not more processes, make it faster.")
+          f" 4 workers x 4 contexts both keep every core busy, so the distributed run is expected to match the"
+          f" 16-context server, not beat it (here {ratio:.2f}x its time); more machines, not more processes, make it faster.")
 
 
 def cpu_count() -> int:

@@ -168,8 +168,16 @@ void append_event_json(std::string& out, const Event& e, bool with_timestamp) {
     out += "{\"event_type\":";
     append_json_string(out, e.type_name());
     if (with_timestamp) {
+        // Events of one batch share their timestamp: format it once per thread, not per event.
+        thread_local int64_t formatted_ns = INT64_MIN;
+        thread_local std::string formatted;
+        if (e.timestamp != formatted_ns) {
+            formatted_ns = e.timestamp;
+            formatted.clear();
+            append_json_string(formatted, rfc3339(e.timestamp));
+        }
         out += ",\"timestamp\":";
-        append_json_string(out, rfc3339(e.timestamp));
+        out += formatted;
     }
     for (const auto& [name, value] : e.fields) {
         const std::string& key = symbol_name(name);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/symbol.hpp"
 
-#include <deque>
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -10,10 +13,35 @@ namespace varpulis::engine {
 
 namespace {
 
+// Names live in fixed-size chunks that never move, published with release stores, so that
+// symbol_name (called for every field of every serialized event, from every thread) reads
+// without a lock: a Symbol only reaches a thread after intern() created its name.
+constexpr size_t kChunkBits = 12;
+constexpr size_t kChunkSize = size_t{1} << kChunkBits;
+constexpr size_t kMaxChunks = 4096;  // 16.7 million names
+
 struct Table {
-    std::shared_mutex mutex;
-    std::deque<std::string> names;  // a deque never moves its elements: views into it stay valid
+    std::shared_mutex mutex;  // guards ids and the appending of names
+    std::array<std::atomic<std::string*>, kMaxChunks> chunks{};
+    size_t size = 0;
     std::unordered_map<std::string_view, Symbol> ids;
+
+    std::string& append(std::string_view name) {
+        size_t chunk = size >> kChunkBits;
+        if (chunk >= kMaxChunks) {
+            std::fprintf(stderr, "varpulis: more than %zu distinct names\n", kMaxChunks * kChunkSize);
+            std::abort();
+        }
+        std::string* names = chunks[chunk].load(std::memory_order_relaxed);
+        if (!names) {
+            names = new std::string[kChunkSize];  // lives as long as the process
+            chunks[chunk].store(names, std::memory_order_release);
+        }
+        std::string& slot = names[size & (kChunkSize - 1)];
+        slot = name;
+        ++size;
+        return slot;
+    }
 };
 
 Table& table() {
@@ -31,9 +59,8 @@ Symbol intern(std::string_view name) {
     }
     std::unique_lock lock(t.mutex);
     if (auto it = t.ids.find(name); it != t.ids.end()) return it->second;
-    t.names.emplace_back(name);
-    auto id = static_cast<Symbol>(t.names.size() - 1);
-    t.ids.emplace(t.names.back(), id);
+    auto id = static_cast<Symbol>(t.size);
+    t.ids.emplace(t.append(name), id);
     return id;
 }
 
@@ -45,9 +72,7 @@ Symbol find_symbol(std::string_view name) {
 }
 
 const std::string& symbol_name(Symbol s) {
-    Table& t = table();
-    std::shared_lock lock(t.mutex);
-    return t.names[s];
+    return table().chunks[s >> kChunkBits].load(std::memory_order_acquire)[s & (kChunkSize - 1)];
 }
 
 }  // namespace varpulis::engine

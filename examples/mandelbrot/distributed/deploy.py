@@ -31,7 +31,8 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--coordinator-port", type=int, default=9100)
-    parser.add_argument("--worker-port", type=int, default=9000, help="first worker port; workers use 4 in a row")
+    parser.add_argument("--worker-port", type=int, default=9000,
+                        help="first worker port; workers use 4 in a row (0: free ports)")
     parser.add_argument("--run-dir", help="folder for the process logs (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the cluster running until Ctrl-C")
     args = parser.parse_args()
@@ -44,7 +45,7 @@ def main() -> int:
         print(f"coordinator {cluster.coordinator_url}  (logs in {cluster.run_dir})")
         try:
             for r in range(4):
-                worker = cluster.start_worker(f"worker-{r}", args.worker_port + r)
+                worker = cluster.start_worker(f"worker-{r}", args.worker_port and args.worker_port + r)
                 print(f"worker-{r}     {worker.url}")
         except VarpulisError as e:
             print(f"error: cannot start worker-{r} on port {args.worker_port + r}: {e}", file=sys.stderr)
