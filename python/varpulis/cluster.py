@@ -9,6 +9,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -103,6 +104,21 @@ class Coordinator:
         self.stop()
 
 
+def _stop_processes(procs: dict[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for proc in procs.values():
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _read_port(proc: subprocess.Popen, log: Path, pattern: str, timeout: float) -> int:
     """Wait for the banner line with the bound port; the child's stdout goes to its log file."""
     deadline = time.monotonic() + timeout
@@ -137,6 +153,9 @@ class LocalCluster:
         self._timeout = start_timeout
         self._coordinator_port = coordinator_port
         self._procs: dict[str, subprocess.Popen] = {}
+        # Children run in their own session (Ctrl-C in a terminal does not reach them), so stop
+        # them when this object is collected or the interpreter exits without stop().
+        weakref.finalize(self, _stop_processes, self._procs)
         self._ports: dict[str, int] = {}
         try:
             self._start_coordinator()
@@ -202,18 +221,8 @@ class LocalCluster:
         return self.start_worker(worker_id, self._ports[worker_id])
 
     def stop(self) -> None:
-        for proc in self._procs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for proc in self._procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        """Stop every process this cluster started (SIGTERM, then SIGKILL after 10 s)."""
+        _stop_processes(self._procs)
 
     def __enter__(self) -> "LocalCluster":
         return self

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 import time
 
 import pytest
@@ -322,3 +324,17 @@ def test_coordinator_restart_without_state_dir_forgets_and_workers_come_back(tmp
         worker.communicate(timeout=10)
         coord.terminate()
         coord.communicate(timeout=10)
+
+
+def test_local_cluster_stops_its_processes_when_the_script_forgets_to(tmp_path):
+    script = ("import sys, varpulis\n"
+              f"c = varpulis.LocalCluster(workers=1, run_dir={str(tmp_path)!r})\n"
+              "print(' '.join(str(p.pid) for p in c._procs.values()), flush=True)\n"
+              "sys.exit(0)  # no stop(), no with-block\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 2
+    for pid in pids:
+        wait_until(lambda: not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2],
+                   timeout=10, what=f"process {pid} gone")
