@@ -10,7 +10,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   python3 python3-venv python3-dev
   libboost1.81-dev nlohmann-json3-dev libantlr4-runtime-dev antlr4 libsimdjson-dev libssl-dev
-  libmosquitto-dev mosquitto
+  libmosquitto-dev mosquitto mosquitto-clients
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   wrk openssl
 )

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include "varpulis/common/version.hpp"
+#include "varpulis/connectors/mqtt.hpp"
 
 namespace py = pybind11;
 
@@ -16,6 +17,7 @@ void bind_cluster(py::module_& m);
 PYBIND11_MODULE(_varpulis, m) {
     m.doc() = "Native core of Varpulis (use the varpulis package, not this module)";
     m.attr("__version__") = varpulis::common::kVersion;
+    varpulis::connectors::register_connectors();
     varpulis::python::bind_vpl(m);
     varpulis::python::bind_engine(m);
     varpulis::python::bind_server(m);

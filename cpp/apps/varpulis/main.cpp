@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "varpulis/common/version.hpp"
+#include "varpulis/connectors/mqtt.hpp"
 
 namespace {
 
@@ -31,6 +32,7 @@ Options:
 int main(int argc, char** argv) {
     using namespace varpulis::apps;
     std::vector<std::string> args(argv + 1, argv + argc);
+    varpulis::connectors::register_connectors();
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;
         return args.empty() ? kExitUsage : kExitOk;

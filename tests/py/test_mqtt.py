@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The mqtt connector against a real mosquitto broker started for each test."""
+
+from __future__ import annotations
+
+import json
+import select
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+import varpulis
+from varpulis import VplError
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian installs it in sbin
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+@pytest.fixture
+def broker(tmp_path):
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def subscribe(port: int, topic: str, count: int, qos: int) -> subprocess.Popen:
+    """mosquitto_sub for `count` messages; returns once its subscription is acknowledged."""
+    # stdbuf: mosquitto_sub's debug lines would otherwise sit in a pipe buffer.
+    proc = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", str(qos),
+                             "-C", str(count), "-d"], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if ready and "SUBACK" in proc.stdout.readline():
+            return proc
+    proc.kill()
+    raise TimeoutError("mosquitto_sub did not subscribe")
+
+
+def payloads(proc: subprocess.Popen) -> list[dict]:
+    out, _ = proc.communicate(timeout=20)
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize("qos", [0, 1, 2])
+def test_events_reach_a_subscriber_in_order_at_each_qos(broker, qos):
+    sub = subscribe(broker, "vp/out", 200, qos)
+    engine = varpulis.Engine(f'''
+connector Out = mqtt(host: "127.0.0.1", port: {broker}, client_id: "vp-test-{qos}", qos: {qos})
+stream S = Reading .where(v >= 0) .emit(v: v, tag: "x") .to(Out, topic: "vp/out")
+''')
+    for v in range(200):
+        assert engine.process("Reading", {"v": v}, timestamp=1_700_000_000_000_000_000) == [{"event_type": "S", "v": v, "tag": "x"}]
+    del engine  # flushes and disconnects
+    got = payloads(sub)
+    assert [p["v"] for p in got] == list(range(200))
+    assert got[0] == {"event_type": "S", "timestamp": "2023-11-14T22:13:20.000Z", "v": 0, "tag": "x"}
+
+
+def test_an_unreachable_broker_drops_after_the_block_timeout_instead_of_hanging():
+    engine = varpulis.Engine(f'''
+connector Out = mqtt(host: "127.0.0.1", port: {free_port()}, block_timeout_ms: 300)
+stream S = Reading .emit(v: v) .to(Out, topic: "t")
+''')
+    start = time.monotonic()
+    for v in range(50):
+        assert engine.process("Reading", {"v": v}) == [{"event_type": "S", "v": v}]
+    assert time.monotonic() - start < 5  # one 300 ms wait for the outage, then immediate drops
+
+
+@pytest.mark.parametrize("params, message", [
+    ('qos: 3', "qos must be 0, 1 or 2"),
+    ('port: "x"', "port must be an integer"),
+    ('hots: "a"', "unknown parameter 'hots'"),
+])
+def test_bad_connector_parameters_are_clear_errors(params, message):
+    with pytest.raises(VplError, match=message):
+        varpulis.Engine(f'connector Out = mqtt({params})\nstream S = A .emit(v: 1) .to(Out, topic: "t")')
