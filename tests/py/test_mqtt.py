@@ -39,7 +39,9 @@ def wait_for_port(port: int, timeout: float = 10) -> None:
 def broker(tmp_path):
     port = free_port()
     conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    # No per-client queue limit: mosquitto's default (1000) drops messages to a subscriber that
+    # falls behind, which would hide what these tests check.
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n")
     proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
@@ -102,3 +104,23 @@ stream S = Reading .emit(v: v) .to(Out, topic: "t")
 def test_bad_connector_parameters_are_clear_errors(params, message):
     with pytest.raises(VplError, match=message):
         varpulis.Engine(f'connector Out = mqtt({params})\nstream S = A .emit(v: 1) .to(Out, topic: "t")')
+
+
+def test_contexts_share_one_client_per_client_id(broker):
+    # One client per context with the same client_id would make the broker kick them in turn.
+    sub = subscribe(broker, "vp/ctx", 2000, 1)
+    engine = varpulis.Engine(f'''
+connector Out = mqtt(host: "127.0.0.1", port: {broker}, client_id: "vp-shared", qos: 1, block_timeout_ms: 5000)
+fn burst(tag: str, n: int):
+    for i in 0..n:
+        emit Item(tag: tag, i: i)
+context a
+context b
+stream A = Go .context(a) .process(burst("a", n)) .to(Out, topic: "vp/ctx")
+stream B = Go .context(b) .process(burst("b", n)) .to(Out, topic: "vp/ctx")
+''')
+    assert len(engine.process("Go", {"n": 1000})) == 2000
+    del engine
+    got = payloads(sub)
+    for tag in "ab":
+        assert [p["i"] for p in got if p["tag"] == tag] == list(range(1000))

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <mutex>
 
 #include "varpulis/engine/event_json.hpp"
@@ -168,16 +170,33 @@ Result<MqttOptions> mqtt_options(const engine::ConnectorConfig& config) {
     return o;
 }
 
+namespace {
+
+/// One client per broker identity in the process: the contexts of a pipeline (each with its own
+/// engine) and pipelines naming the same client share it. Separate clients with one client_id
+/// would make the broker disconnect each in turn.
+Result<std::shared_ptr<engine::Sink>> shared_mqtt_sink(const engine::ConnectorConfig& config) {
+    VP_ASSIGN_OR_RETURN(auto options, mqtt_options(config));
+    std::string key = options.host + ":" + std::to_string(options.port) + "/" + options.client_id + "/" +
+                      std::to_string(options.qos) + "/" + options.username;
+    if (options.client_id.empty()) key += "/" + config.name;
+    static std::mutex mutex;
+    static std::map<std::string, std::weak_ptr<MqttSink>> clients;
+    std::lock_guard lock(mutex);
+    if (auto existing = clients[key].lock()) return std::shared_ptr<engine::Sink>(existing);
+    auto sink = std::make_shared<MqttSink>(config.name, std::move(options));
+    VP_RETURN_NOT_OK(sink->start());
+    clients[key] = sink;
+    return std::shared_ptr<engine::Sink>(std::move(sink));
+}
+
+}  // namespace
+
 void register_connectors() {
     static std::once_flag once;
     std::call_once(once, [] {
         mosquitto_lib_init();
-        engine::register_sink_factory("mqtt", [](const engine::ConnectorConfig& config) -> Result<std::shared_ptr<engine::Sink>> {
-            VP_ASSIGN_OR_RETURN(auto options, mqtt_options(config));
-            auto sink = std::make_shared<MqttSink>(config.name, std::move(options));
-            VP_RETURN_NOT_OK(sink->start());
-            return std::shared_ptr<engine::Sink>(std::move(sink));
-        });
+        engine::register_sink_factory("mqtt", shared_mqtt_sink);
     });
 }
 
