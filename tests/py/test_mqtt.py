@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import json
-import select
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -51,28 +51,46 @@ def broker(tmp_path):
         proc.wait(10)
 
 
-def subscribe(port: int, topic: str, count: int, qos: int) -> subprocess.Popen:
-    """mosquitto_sub for `count` messages; returns once its subscription is acknowledged."""
-    # stdbuf: mosquitto_sub's debug lines would otherwise sit in a pipe buffer.
-    proc = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", str(qos),
-                             "-C", str(count), "-d"], stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
-        if ready and "SUBACK" in proc.stdout.readline():
-            return proc
-    proc.kill()
-    raise TimeoutError("mosquitto_sub did not subscribe")
+class Subscriber:
+    """mosquitto_sub for `count` messages, its output read by a thread (a select() on a buffered
+    pipe can miss lines that are already in Python's buffer)."""
 
+    def __init__(self, port: int, topic: str, count: int, qos: int):
+        # stdbuf: mosquitto_sub's debug lines would otherwise sit in a pipe buffer.
+        self.proc = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic,
+                                      "-q", str(qos), "-C", str(count), "-d"], stdout=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.subscribed = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        if not self.subscribed.wait(10):
+            self.stop()
+            raise TimeoutError("mosquitto_sub did not subscribe")
 
-def payloads(proc: subprocess.Popen) -> list[dict]:
-    out, _ = proc.communicate(timeout=20)
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if "SUBACK" in line:
+                self.subscribed.set()
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.reader.join(5)
+        self.proc.stdout.close()
+
+    def payloads(self) -> list[dict]:
+        """Wait for every message (the process exits after `count`) and decode them."""
+        try:
+            self.proc.wait(20)
+        finally:
+            self.stop()
+        return [json.loads(line) for line in self.lines if line.startswith("{")]
 
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
 def test_events_reach_a_subscriber_in_order_at_each_qos(broker, qos):
-    sub = subscribe(broker, "vp/out", 200, qos)
+    sub = Subscriber(broker, "vp/out", 200, qos)
     engine = varpulis.Engine(f'''
 connector Out = mqtt(host: "127.0.0.1", port: {broker}, client_id: "vp-test-{qos}", qos: {qos})
 stream S = Reading .where(v >= 0) .emit(v: v, tag: "x") .to(Out, topic: "vp/out")
@@ -80,7 +98,7 @@ stream S = Reading .where(v >= 0) .emit(v: v, tag: "x") .to(Out, topic: "vp/out"
     for v in range(200):
         assert engine.process("Reading", {"v": v}, timestamp=1_700_000_000_000_000_000) == [{"event_type": "S", "v": v, "tag": "x"}]
     del engine  # flushes and disconnects
-    got = payloads(sub)
+    got = sub.payloads()
     assert [p["v"] for p in got] == list(range(200))
     assert got[0] == {"event_type": "S", "timestamp": "2023-11-14T22:13:20.000Z", "v": 0, "tag": "x"}
 
@@ -108,7 +126,7 @@ def test_bad_connector_parameters_are_clear_errors(params, message):
 
 def test_contexts_share_one_client_per_client_id(broker):
     # One client per context with the same client_id would make the broker kick them in turn.
-    sub = subscribe(broker, "vp/ctx", 2000, 1)
+    sub = Subscriber(broker, "vp/ctx", 2000, 1)
     engine = varpulis.Engine(f'''
 connector Out = mqtt(host: "127.0.0.1", port: {broker}, client_id: "vp-shared", qos: 1, block_timeout_ms: 5000)
 fn burst(tag: str, n: int):
@@ -121,6 +139,6 @@ stream B = Go .context(b) .process(burst("b", n)) .to(Out, topic: "vp/ctx")
 ''')
     assert len(engine.process("Go", {"n": 1000})) == 2000
     del engine
-    got = payloads(sub)
+    got = sub.payloads()
     for tag in "ab":
         assert [p["i"] for p in got if p["tag"] == tag] == list(range(1000))
