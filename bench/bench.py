@@ -21,6 +21,7 @@ same loop in C++ (bench/mandelbrot_native.cpp, compiled here with -O2).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -220,14 +221,9 @@ def print_table(configs, times, native: float, runs: int) -> None:
         print(f"{label:<26}{med:>10.3f}{min(times[key]):>8.3f}{max(times[key]):>8.3f}{reference / med:>9.2f}"
               f"{PIXELS / med / 1e6:>11.2f}{med / native:>10.1f}")
     ratio = statistics.median(times["dist"]) / statistics.median(times["16ctx"])
-    print(f"\nspeedup is against one context. This machine has {cpu_count()} cores: 16 contexts on one server and"
+    print(f"\nspeedup is against one context. This machine has {len(os.sched_getaffinity(0))} cores: 16 contexts on one server and"
           f" 4 workers x 4 contexts both keep every core busy, so the distributed run is expected to match the"
           f" 16-context server, not beat it (here {ratio:.2f}x its time); more machines, not more processes, make it faster.")
-
-
-def cpu_count() -> int:
-    import os
-    return len(os.sched_getaffinity(0))
 
 
 def chart(configs, times, path: Path) -> None:

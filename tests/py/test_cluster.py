@@ -204,15 +204,20 @@ def test_join_token(varpulis_bin, tmp_path):
         coord.communicate(timeout=10)
 
 
+def start_fast_coordinator(varpulis_bin, port, *extra):
+    """A coordinator process with short heartbeats; returns it and its port (from its banner)."""
+    proc = subprocess.Popen([varpulis_bin, "coordinator", "--port", str(port), "--api-key", "admin", *extra,
+                             "--heartbeat-interval", "0.3", "--heartbeat-timeout", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    text = "".join(proc.stdout.readline() for _ in range(3))
+    return proc, int(re.search(r":(\d+)/api", text).group(1))
+
+
 def test_coordinator_restart_with_state_dir_keeps_groups(tmp_path, varpulis_bin):
     state = tmp_path / "state"
 
     def start_coordinator(port=0):
-        proc = subprocess.Popen([varpulis_bin, "coordinator", "--port", str(port), "--api-key", "admin", "--state-dir", str(state),
-                                 "--heartbeat-interval", "0.3", "--heartbeat-timeout", "1"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        text = "".join(proc.stdout.readline() for _ in range(3))
-        return proc, int(re.search(r":(\d+)/api", text).group(1))
+        return start_fast_coordinator(varpulis_bin, port, "--state-dir", str(state))
 
     coord, port = start_coordinator()
     worker = subprocess.Popen([varpulis_bin, "server", "--port", "0", "--api-key", "test", "--coordinator", f"http://127.0.0.1:{port}",
@@ -300,11 +305,7 @@ def test_chaos_kills_and_restarts_while_injecting(tmp_path):
 
 def test_coordinator_restart_without_state_dir_forgets_and_workers_come_back(tmp_path, varpulis_bin):
     def start_coordinator(port=0):
-        proc = subprocess.Popen([varpulis_bin, "coordinator", "--port", str(port), "--api-key", "admin",
-                                 "--heartbeat-interval", "0.3", "--heartbeat-timeout", "1"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        text = "".join(proc.stdout.readline() for _ in range(3))
-        return proc, int(re.search(r":(\d+)/api", text).group(1))
+        return start_fast_coordinator(varpulis_bin, port)
 
     coord, port = start_coordinator()
     worker = subprocess.Popen([varpulis_bin, "server", "--port", "0", "--api-key", "test", "--coordinator", f"http://127.0.0.1:{port}",
