@@ -397,6 +397,30 @@ def test_sigterm_and_sigint_exit_cleanly(varpulis_bin):
         assert "stopped" in s.stderr
 
 
+def test_json_logs_are_one_object_per_line(varpulis_bin):
+    s = ServerProcess(varpulis_bin, "--log-format", "json", key=None)
+    assert s.stop() == 0
+    records = [json.loads(line) for line in s.stderr.splitlines()]
+    assert [(r["level"], r["component"]) for r in records] == [("warn", "server"), ("info", "server"), ("info", "server")]
+    assert records[0]["msg"] == "no --api-key: the API accepts every request"
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["ts"]) for r in records)
+
+
+def test_log_level_filters_and_comes_from_the_environment(varpulis_bin):
+    env = {**os.environ, "VARPULIS_LOG_LEVEL": "error"}
+    proc = subprocess.Popen([varpulis_bin, "server", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        assert proc.stdout.readline().startswith("Varpulis Server")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0 and err == ""
+    bad = subprocess.run([varpulis_bin, "coordinator", "--log-level", "verbose"], capture_output=True, text=True, timeout=10)
+    assert bad.returncode == 2
+    assert bad.stderr == "error: unknown log level 'verbose' (expected error, warn, info, debug or trace)\n"
+
+
 def test_port_in_use_and_bad_bind_are_clear_errors(varpulis_bin, server):
     taken = subprocess.run([varpulis_bin, "server", "--port", str(server.port)], capture_output=True, text=True, timeout=10)
     assert taken.returncode == 2 and "Address already in use" in taken.stderr

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "varpulis/common/log.hpp"
+
 namespace varpulis::apps {
 
 std::string ParsedArgs::get(const std::string& flag, const std::string& fallback) const {
@@ -111,6 +113,25 @@ std::string help_text(const CommandSpec& spec) {
     }
     out += "  -h, --help                    Print help\n";
     return out;
+}
+
+std::vector<FlagSpec> log_flags() {
+    return {{"log-level", 0, "LEVEL", "Log records at this level and above: error, warn, info, debug, trace", "VARPULIS_LOG_LEVEL",
+             "info"},
+            {"log-format", 0, "FORMAT", "Log line format: text, or json (one object per line)", "VARPULIS_LOG_FORMAT", "text"}};
+}
+
+bool apply_log_flags(const ParsedArgs& parsed) {
+    const auto level = log::parse_level(parsed.get("log-level"));
+    const auto format = log::parse_format(parsed.get("log-format"));
+    for (const auto* status : {&level.status(), &format.status()}) {
+        if (!status->is_ok()) {
+            std::cerr << "error: " << status->message() << "\n";
+            return false;
+        }
+    }
+    log::configure(*level, *format);
+    return true;
 }
 
 }  // namespace varpulis::apps

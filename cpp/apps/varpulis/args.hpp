@@ -47,6 +47,13 @@ std::optional<ParsedArgs> parse_args(const CommandSpec& spec, const std::vector<
 /// input, print the error and set it to 2; in both cases return nothing.
 std::optional<ParsedArgs> parse_command(const CommandSpec& spec, const std::vector<std::string>& args, int& exit_code);
 
+/// The --log-level and --log-format flags every long-running command takes.
+std::vector<FlagSpec> log_flags();
+
+/// Configure the process log from --log-level and --log-format. Prints the error and returns false
+/// on an unknown value.
+bool apply_log_flags(const ParsedArgs& parsed);
+
 /// Return the --help text of a command.
 std::string help_text(const CommandSpec& spec);
 

@@ -8,6 +8,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "varpulis/cluster/coordinator.hpp"
+#include "varpulis/common/log.hpp"
 #include "varpulis/server/http_server.hpp"
 
 namespace varpulis::apps {
@@ -22,9 +23,11 @@ int cmd_coordinator(const std::vector<std::string>& args) {
                       {"heartbeat-interval", 0, "SECONDS", "Interval workers heartbeat at; also the health sweep period", "", "5"},
                       {"heartbeat-timeout", 0, "SECONDS", "Silence after which a worker is unhealthy", "", "15"},
                       {"state-dir", 0, "DIR", "Keep workers, groups and placements here across restarts", "VARPULIS_STATE_DIR", ""}}};
+    for (auto& flag : log_flags()) spec.flags.push_back(flag);
     int exit_code = kExitOk;
     auto parsed = parse_command(spec, args, exit_code);
     if (!parsed) return exit_code;
+    if (!apply_log_flags(*parsed)) return kExitUsage;
     cluster::CoordinatorOptions options;
     int port = 0;
     try {
@@ -67,14 +70,14 @@ int cmd_coordinator(const std::vector<std::string>& args) {
               << "\n"
               << std::flush;
     if (options.join_token.empty()) {
-        std::cerr << "warning: no --join-token: any process that can reach this port can register as a worker\n";
+        log::warn("cluster", "no --join-token: any process that can reach this port can register as a worker");
     }
     int sig = 0;
     sigwait(&signals, &sig);
-    std::cerr << "shutting down (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ")\n";
+    log::info("cluster", std::string("shutting down (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
     (*started)->stop(std::chrono::milliseconds(5000));
     coordinator.stop();
-    std::cerr << "stopped\n";
+    log::info("cluster", "stopped");
     return kExitOk;
 }
 

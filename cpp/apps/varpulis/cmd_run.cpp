@@ -32,9 +32,11 @@ int cmd_run(const std::vector<std::string>& args) {
                      {{"file", 'f', "FILE", "VPL program", "", ""},
                       {"code", 'c', "SOURCE", "VPL program text (instead of --file)", "", ""},
                       {"duration", 'd', "SECONDS", "Stop after this many seconds (default: until Ctrl-C)", "", ""}}};
+    for (auto& flag : log_flags()) spec.flags.push_back(flag);
     int exit_code = kExitOk;
     auto parsed = parse_command(spec, args, exit_code);
     if (!parsed) return exit_code;
+    if (!apply_log_flags(*parsed)) return kExitUsage;
     std::string source, origin = "<code>";
     if (parsed->has("file")) {
         origin = parsed->get("file");

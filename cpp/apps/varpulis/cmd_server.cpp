@@ -9,6 +9,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "varpulis/cluster/worker_agent.hpp"
+#include "varpulis/common/log.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/server/worker_api.hpp"
 
@@ -32,9 +33,11 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"advertise-address", 0, "URL", "Address the coordinator uses to reach this worker (default: http://BIND:PORT)",
                        "VARPULIS_ADVERTISE_ADDRESS", ""},
                       {"join-token", 0, "TOKEN", "Token the coordinator requires to register", "VARPULIS_JOIN_TOKEN", ""}}};
+    for (auto& flag : log_flags()) spec.flags.push_back(flag);
     int exit_code = kExitOk;
     auto parsed = parse_command(spec, args, exit_code);
     if (!parsed) return exit_code;
+    if (!apply_log_flags(*parsed)) return kExitUsage;
     int port = 0, metrics_port = 0, threads = 0, request_timeout = 30;
     double rate = 0;
     try {
@@ -63,7 +66,7 @@ int cmd_server(const std::vector<std::string>& args) {
     api_options.state_dir = parsed->get("state-dir");
     api_options.rate_limit = rate;
     server::WorkerApi api(api_options);
-    for (const auto& message : api.restore()) std::cerr << "warning: " << message << "\n";
+    for (const auto& message : api.restore()) log::warn("server", message);
 
     server::HttpServerOptions http;
     http.bind = parsed->get("bind");
@@ -126,11 +129,11 @@ int cmd_server(const std::vector<std::string>& args) {
               << "\nPipelines: " << api.registry().size() << (api_options.state_dir.empty() ? "" : " restored from " + api_options.state_dir)
               << "\n"
               << std::flush;
-    if (api_options.api_key.empty()) std::cerr << "warning: no --api-key: the API accepts every request\n";
+    if (api_options.api_key.empty()) log::warn("server", "no --api-key: the API accepts every request");
 
     int sig = 0;
     sigwait(&signals, &sig);
-    std::cerr << "shutting down (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << "): finishing requests in flight\n";
+    log::info("server", std::string("shutting down (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + "): finishing requests in flight");
     if (agent) agent->stop();
     if (metrics) metrics->stop(std::chrono::milliseconds(1000));
     srv->stop(std::chrono::milliseconds(10'000));
@@ -139,7 +142,7 @@ int cmd_server(const std::vector<std::string>& args) {
         (void)p->runtime()->flush(ignored);  // close windows, flush sinks
         p->close_subscribers();
     }
-    std::cerr << "stopped\n";
+    log::info("server", "stopped");
     return kExitOk;
 }
 

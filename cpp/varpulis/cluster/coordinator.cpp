@@ -10,6 +10,7 @@
 
 #include <simdjson.h>
 
+#include "varpulis/common/log.hpp"
 #include "varpulis/common/version.hpp"
 #include "varpulis/server/json_http.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
@@ -198,6 +199,7 @@ HttpResponse Coordinator::register_worker(const HttpRequest& req) {
         }
         if (fresh) w.order = next_order_++;
     }
+    log::info("cluster", "worker '" + id + "' registered at " + body->value("address", std::string()));
     remove_stale_copies(id);
     reconcile(id);
     save();
@@ -231,7 +233,10 @@ HttpResponse Coordinator::heartbeat(const HttpRequest& req, const std::string& i
             recovered = true;
         }
     }
-    if (recovered) remove_stale_copies(id);
+    if (recovered) {
+        log::info("cluster", "worker '" + id + "' heartbeats again: ready");
+        remove_stale_copies(id);
+    }
     return json_response(200, {{"status", "ok"}});
 }
 
@@ -403,6 +408,7 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
         std::lock_guard lock(mutex_);
         groups_.push_back(group);
     }
+    log::info("cluster", "pipeline group '" + group->name + "' deployed (" + std::to_string(plan.size()) + " pipelines)");
     save();
     std::lock_guard lock(mutex_);
     return json_response(201, group_json(*group));
@@ -438,6 +444,7 @@ HttpResponse Coordinator::teardown_group(const std::string& id) {
         }
     }
     for (const auto& [w, pid] : removals) remove_from(w, pid);
+    log::info("cluster", "pipeline group '" + group->name + "' torn down");
     save();
     return json_response(200, {{"torn_down", true}});
 }
@@ -626,6 +633,8 @@ void Coordinator::sweep() {
             bool late = now - w.last_heartbeat > options_.heartbeat_timeout;
             if (late && (w.status == WorkerStatus::Ready || w.status == WorkerStatus::Busy || w.status == WorkerStatus::Registering)) {
                 w.status = WorkerStatus::Unhealthy;
+                log::warn("cluster", "worker '" + id + "' missed heartbeats for " +
+                                         std::to_string(options_.heartbeat_timeout.count()) + " ms: unhealthy");
             }
             if (w.status == WorkerStatus::Unhealthy && assigned(id) > 0) failed.push_back(id);
         }
@@ -666,6 +675,8 @@ void Coordinator::failover(const std::string& worker_id) {
         if (!p.pipeline_id.empty()) stale_.push_back({worker_id, p.pipeline_id});
         p = {p.pipeline_name, m.target.id, m.target.address, *id, "running", p.epoch + 1};
         ++failovers_;
+        log::info("cluster", "pipeline '" + p.pipeline_name + "' of group '" + m.group->name + "' moved from worker '" + worker_id +
+                                 "' to '" + m.target.id + "'");
     }
     save();
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/cluster/worker_agent.hpp"
 
-#include <iostream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
+
+#include "varpulis/common/log.hpp"
 
 namespace varpulis::cluster {
 
@@ -16,8 +17,7 @@ WorkerAgent::WorkerAgent(WorkerAgentOptions options, std::function<WorkerLoad()>
 WorkerAgent::~WorkerAgent() { stop(); }
 
 void WorkerAgent::start() {
-    std::cerr << "INFO varpulis: Registering with coordinator at " << options_.coordinator_url << " as worker '" << options_.worker_id
-              << "'\n";
+    log::info("cluster", "registering with coordinator at " + options_.coordinator_url + " as worker '" + options_.worker_id + "'");
     thread_ = std::thread([this] { run(); });
 }
 
@@ -44,11 +44,11 @@ bool WorkerAgent::try_register() {
     if (!options_.join_token.empty()) body["join_token"] = options_.join_token;
     auto r = client_.request("POST", options_.coordinator_url + "/api/v1/cluster/workers/register", body.dump());
     if (!r) {
-        std::cerr << "WARN varpulis_cluster: registration failed: " << r.status().message() << "\n";
+        log::warn("cluster", "registration failed: " + r.status().message());
         return false;
     }
     if (r->status / 100 != 2) {
-        std::cerr << "WARN varpulis_cluster: registration refused (" << r->status << "): " << r->body << "\n";
+        log::warn("cluster", "registration refused (" + std::to_string(r->status) + "): " + r->body);
         return false;
     }
     try {
@@ -60,7 +60,7 @@ bool WorkerAgent::try_register() {
         return false;
     }
     registered_ = true;
-    std::cerr << "INFO varpulis_cluster: Registered with coordinator as '" << options_.worker_id << "'\n";
+    log::info("cluster", "registered with coordinator as '" + options_.worker_id + "'");
     return true;
 }
 
@@ -70,7 +70,7 @@ bool WorkerAgent::send_heartbeat() {
     auto r = client_.request("POST", options_.coordinator_url + "/api/v1/cluster/workers/" + options_.worker_id + "/heartbeat",
                              body.dump(), {{"x-worker-token", token_}});
     if (!r) {
-        std::cerr << "WARN varpulis_cluster: heartbeat failed: " << r.status().message() << "\n";
+        log::warn("cluster", "heartbeat failed: " + r.status().message());
         return true;
     }
     if (r->status == 404 || r->status == 401) {
@@ -80,15 +80,15 @@ bool WorkerAgent::send_heartbeat() {
         } catch (...) {
         }
         if (code == "worker_deregistered") {
-            std::cerr << "INFO varpulis_cluster: deregistered by the coordinator; heartbeats stop\n";
+            log::info("cluster", "deregistered by the coordinator; heartbeats stop");
             registered_ = false;
             return false;
         }
         // The coordinator restarted (or no longer knows our token): register again.
-        std::cerr << "INFO varpulis_cluster: coordinator does not know this worker (" << r->status << "); registering again\n";
+        log::info("cluster", "coordinator does not know this worker (" + std::to_string(r->status) + "); registering again");
         registered_ = false;
     } else if (r->status / 100 != 2) {
-        std::cerr << "WARN varpulis_cluster: heartbeat answered " << r->status << "\n";
+        log::warn("cluster", "heartbeat answered " + std::to_string(r->status));
     }
     return true;
 }
