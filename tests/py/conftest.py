@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Shared fixtures: the repository paths and the installed ``varpulis`` executable."""
+"""Shared fixtures: the repository paths, the installed ``varpulis`` executable, free ports, polling."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,33 @@ def run_cli(varpulis_bin):
         )
 
     return run
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until(predicate, timeout: float = 10.0, what: str = "condition", interval: float = 0.05):
+    """Poll ``predicate`` until it returns something true (returned) or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """A function that returns a free TCP port on 127.0.0.1."""
+    return _free_port
+
+
+@pytest.fixture(scope="session")
+def wait_until():
+    """``wait_until(predicate, timeout=10, what=...)``: poll with a deadline instead of sleeping."""
+    return _wait_until
