@@ -400,3 +400,31 @@ def load_documents(rendered: Mapping[str, str]) -> list[dict]:
     for text in rendered.values():
         docs.extend(d for d in yaml.safe_load_all(text) if d)
     return docs
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """``python tests/py/helm_render.py CHART RELEASE [--namespace NS] [--set k=v ...]``: print the
+    rendered objects as ``helm template`` does."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("chart")
+    parser.add_argument("release")
+    parser.add_argument("--namespace", default="default")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    sets = dict(s.split("=", 1) for s in args.set)
+    try:
+        rendered = Chart(args.chart).render(sets, release=args.release, namespace=args.namespace)
+    except TemplateError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for name, text in rendered.items():
+        if text.strip():
+            print(f"---\n# Source: {name}\n{text.strip()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -447,6 +447,33 @@ def test_runtime_image_installs_every_shared_library_the_binary_links(varpulis_b
         assert package in packages | base, f"{lib} comes from {package}, which the runtime stage does not install"
 
 
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian installs it in sbin
+
+
+@pytest.mark.skipif(not os.access(MOSQUITTO, os.X_OK), reason="mosquitto is not installed")
+def test_broker_configs_load_in_a_real_mosquitto(tmp_path, free_port, wait_until):
+    """The compose broker's file and the chart's ConfigMap, with the listener moved to a free
+    loopback port and the data directory to tmp_path."""
+    chart_conf = by_kind(rendered({"mqtt.enabled": "true"}))[("ConfigMap", "my-cluster-mqtt")]["data"]["mosquitto.conf"]
+    for name, text in (("compose", (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()), ("chart", chart_conf)):
+        port = free_port()
+        text, n = re.subn(r"^listener (\d+)$", f"listener {port} 127.0.0.1", text, flags=re.M)
+        assert n == 1, name
+        text = re.sub(r"^persistence_location .*$", f"persistence_location {tmp_path}/", text, flags=re.M)
+        conf = tmp_path / f"{name}.conf"
+        conf.write_text(text)
+        proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            def accepts():
+                assert proc.poll() is None, f"{name}: mosquitto exited: {proc.stderr.read()}"
+                return subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", "t", "-m", "m"],
+                                      capture_output=True, timeout=10, check=False).returncode == 0
+            wait_until(accepts, what=f"mosquitto with the {name} configuration")
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+
+
 # ------------------------------------------------------------------------------------ the chart
 
 def rendered(sets=None, **kw) -> list[dict]:
