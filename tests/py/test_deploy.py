@@ -429,6 +429,33 @@ def test_dockerfile_builds_from_the_project_deps_and_runs_unprivileged():
     assert (ROOT / build_cfg["dockerfile"]).resolve() == DOCKERFILE
 
 
+@pytest.mark.skipif(not shutil.which("cmake") or not shutil.which("ninja"), reason="needs cmake and ninja")
+def test_dockerfile_build_stage_configures_from_what_it_copies(tmp_path):
+    """The build stage's COPY lines bring everything its cmake step and its target need: configure,
+    then a ninja dry run of the target (nothing is compiled here)."""
+    build_stage = re.split(r"^FROM ", DOCKERFILE.read_text(), flags=re.M)[1]
+    context = tmp_path / "src"
+    for src in re.findall(r"^COPY (?!--from)(.+) \S+$", build_stage, re.M):
+        for path in src.split():
+            source = ROOT / path
+            if source.is_dir():
+                shutil.copytree(source, context / path, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                (context / path).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, context / path)
+    run = re.search(r"^RUN (cmake -S (?:.*\\\n)*.*)$", build_stage, re.M).group(1)
+    steps = [shlex.split(step.replace("\\\n", " ")) for step in run.split("&&")]
+    configure, build = steps[0], steps[1]
+    assert configure[:5] == ["cmake", "-S", ".", "-B", "build"]
+    out = subprocess.run(configure, cwd=context, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    # a dry run: every input of the target exists or has a rule (the grammar, every source file)
+    target = build[build.index("--target") + 1]
+    dry = subprocess.run(["ninja", "-C", "build", "-n", target], cwd=context, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+
+
 @pytest.mark.skipif(not shutil.which("ldd") or not shutil.which("dpkg"), reason="needs ldd and dpkg (Debian)")
 def test_runtime_image_installs_every_shared_library_the_binary_links(varpulis_bin):
     runtime = re.split(r"^FROM ", DOCKERFILE.read_text(), flags=re.M)[2]
