@@ -164,15 +164,8 @@ def _to_str(v: Any) -> str:
 
 
 def _printf(fmt: str, *args: Any) -> str:
-    out, it = [], iter(args)
-
-    def verb(m: re.Match) -> str:
-        if m.group(0) == "%%":
-            return "%"
-        return _to_str(next(it))
-
-    out.append(re.sub(r"%[svd%]", verb, fmt))
-    return "".join(out)
+    it = iter(args)
+    return re.sub(r"%[svd%]", lambda m: "%" if m.group(0) == "%%" else _to_str(next(it)), fmt)
 
 
 def _indent(n: int, s: str) -> str:
@@ -277,8 +270,7 @@ class _Engine:
 
     # parsing: a flat token list into nested nodes
     def parse(self, text: str, name: str) -> list:
-        tokens = _lex(text, name)
-        body, end = self._block(tokens, 0, name, top=True)
+        body, _ = self._block(_lex(text, name), 0, name, top=True)
         return body
 
     def _block(self, tokens, i, name, top=False):
