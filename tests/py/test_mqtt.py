@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import socket
@@ -142,3 +143,236 @@ stream B = Go .context(b) .process(burst("b", n)) .to(Out, topic: "vp/ctx")
     got = sub.payloads()
     for tag in "ab":
         assert [p["i"] for p in got if p["tag"] == tag] == list(range(1000))
+
+
+# --- sources, routes, broker failures ------------------------------------------------------------
+
+def publish_lines(port: int, topic: str, lines: list[str], qos: int = 1) -> None:
+    """Publish one message per line with mosquitto_pub (one connection for all of them)."""
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", str(qos), "-l"],
+                   input="\n".join(lines) + "\n", text=True, check=True, timeout=30)
+
+
+def wait_for(predicate, timeout: float = 15, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class WorkerProcess:
+    """A real `varpulis server --port 0` process."""
+
+    def __init__(self, binary: str, *args: str):
+        self.proc = subprocess.Popen([binary, "server", "--port", "0", "--api-key", "k", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in self.proc.stdout:
+            if line.startswith("API:"):
+                self.url = line.split()[1].rsplit("/api/", 1)[0]
+            if line.startswith("Pipelines:"):
+                break
+        self.client = varpulis.WorkerClient(self.url, "k")
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        _, err = self.proc.communicate(timeout=15)
+        self.proc.stdout.close()
+        return err
+
+    def connectors(self, pipeline_id: str) -> dict[str, dict]:
+        return {(c["name"], c["role"]): c for c in self.client.metrics(pipeline_id)["connectors"]}
+
+
+SOURCE_PROGRAM = '''
+connector Broker = mqtt(host: "127.0.0.1", port: {port}, client_id: "vp-src-{tag}", qos: 1)
+stream Hot = TemperatureReading.from(Broker, topic: "sensors/#")
+    .where(temperature > 100)
+    .emit(sensor_id: sensor_id, temperature: temperature)
+    .to(Broker, topic: "alerts/{tag}")
+'''
+
+
+def deploy_source_pipeline(worker: WorkerProcess, port: int, tag: str) -> str:
+    pid = worker.client.deploy("hot", SOURCE_PROGRAM.format(port=port, tag=tag))["id"]
+    wait_for(lambda: worker.connectors(pid)[("Broker", "source")]["connected"], what="the source to connect")
+    return pid
+
+
+def test_a_pipeline_reads_a_topic_filters_and_publishes(broker, varpulis_bin):
+    worker = WorkerProcess(varpulis_bin)
+    try:
+        pid = deploy_source_pipeline(worker, broker, "a")
+        sub = Subscriber(broker, "alerts/a", 99, 1)
+        # Typed by the declaration when the payload has no event_type; by event_type when it has one.
+        lines = [json.dumps({"sensor_id": f"s{t % 3}", "temperature": t}) for t in range(150)]
+        lines += [json.dumps({"event_type": "TemperatureReading", "sensor_id": "x", "temperature": t}) for t in range(150, 200)]
+        # The subscription may still be on its way to the broker: publish a probe until it arrives.
+        wait_for(lambda: publish_lines(broker, "sensors/probe", ['{"temperature": 0}']) or
+                 worker.client.metrics(pid)["events_processed"] > 0, what="the subscription")
+        before = worker.client.metrics(pid)["events_processed"]
+        publish_lines(broker, "sensors/room1", lines)
+        alerts = sub.payloads()
+        assert [a["temperature"] for a in alerts] == list(range(101, 200))
+        assert alerts[0]["event_type"] == "Hot" and alerts[0]["sensor_id"] == "s2"
+        wait_for(lambda: worker.client.metrics(pid)["events_processed"] == before + 200, what="all events processed")
+        health = worker.connectors(pid)
+        assert health[("Broker", "source")]["messages"] == before + 200
+        assert health[("Broker", "source")]["failures"] == 0
+        assert health[("Broker", "sink")]["messages"] == 99 and health[("Broker", "sink")]["connected"]
+        prometheus = urlopen_text(worker.url + "/metrics")
+        assert 'varpulis_connector_connected{pipeline="hot",id="' + pid + '",connector="Broker",role="source"} 1' in prometheus
+    finally:
+        worker.stop()
+
+
+def urlopen_text(url: str) -> str:
+    from urllib.request import urlopen
+    with urlopen(url, timeout=10) as r:
+        return r.read().decode()
+
+
+def test_malformed_payloads_are_counted_and_logged_and_the_pipeline_goes_on(broker, varpulis_bin):
+    worker = WorkerProcess(varpulis_bin)
+    try:
+        pid = deploy_source_pipeline(worker, broker, "m")
+        wait_for(lambda: publish_lines(broker, "sensors/probe", ['{"temperature": 0}']) or
+                 worker.client.metrics(pid)["events_processed"] > 0, what="the subscription")
+        sub = Subscriber(broker, "alerts/m", 1, 1)
+        publish_lines(broker, "sensors/bad", ["not json", "[1, 2]", '{"event_type": 5}', '{"timestamp": "yesterday"}',
+                                              '{"sensor_id": "ok", "temperature": 120}'])
+        assert [a["sensor_id"] for a in sub.payloads()] == ["ok"]
+        wait_for(lambda: worker.connectors(pid)[("Broker", "source")]["failures"] == 4, what="4 malformed payloads")
+        assert worker.client.health()["status"] == "healthy"
+    finally:
+        err = worker.stop()
+    assert "malformed payload on topic 'sensors/bad': not JSON" in err
+    assert "\"event_type\" must be a non-empty string" in err
+
+
+def test_a_bad_source_topic_is_a_clear_deploy_error(broker, varpulis_bin):
+    worker = WorkerProcess(varpulis_bin)
+    try:
+        with pytest.raises(varpulis.ApiError) as bad:
+            worker.client.deploy("bad", f'connector B = mqtt(host: "127.0.0.1", port: {broker})\n'
+                                        'stream S = A.from(B, topic: "a/#/b") .emit(v: 1)')
+        assert bad.value.status == 400 and bad.value.code == "connector_error"
+        assert "'a/#/b' is not a valid topic filter" in str(bad.value)
+        assert worker.client.pipelines()["total"] == 0
+    finally:
+        worker.stop()
+
+
+def test_varpulis_run_prints_what_its_source_receives(broker, varpulis_bin):
+    program = SOURCE_PROGRAM.format(port=broker, tag="run")
+    proc = subprocess.Popen([varpulis_bin, "run", "-c", program, "--duration", "20"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+        wait_for(lambda: publish_lines(broker, "sensors/r", ['{"sensor_id": "r", "temperature": 150}']) or
+                 any(line.startswith("{") for line in lines), what="an output line")
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+        reader.join(5)
+    first = json.loads(next(line for line in lines if line.startswith("{")))
+    assert first["event_type"] == "Hot" and first["temperature"] == 150
+    assert "Final Statistics" in "".join(lines), err
+
+
+def test_nothing_is_lost_at_qos_1_when_the_broker_restarts(tmp_path):
+    port = free_port()
+    conf = tmp_path / "persistent.conf"
+    # `user`: mosquitto started as root would otherwise drop to the user "mosquitto", which cannot
+    # write its database into our temporary directory (and then forgets every queue on restart).
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                    f"persistence_location {tmp_path}/\nmax_queued_messages 0\nuser {getpass.getuser()}\n")
+
+    def start_broker():
+        proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port)
+        return proc
+
+    def subscriber(*args: str) -> list[str]:
+        # A persistent session (-c with an id): the broker queues for it while it is away and
+        # keeps that queue across its own restart.
+        out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "vp/restart", "-q", "1", "-c",
+                              "-i", "vp-restart-sub", *args], capture_output=True, text=True, timeout=60)
+        return out.stdout.splitlines()
+
+    broker_proc = start_broker()
+    total = 3000
+    try:
+        # The subscriber's session is created first and read at the end, so every message has to
+        # survive in the publisher or the broker's saved queue.
+        subscriber("-E")  # create the session, exit once subscribed
+        engine = varpulis.Engine(f'''
+connector Out = mqtt(host: "127.0.0.1", port: {port}, client_id: "vp-restart-pub", qos: 1, block_timeout_ms: 20000)
+stream S = Reading .emit(i: i) .to(Out, topic: "vp/restart")
+''')
+        for i in range(total):
+            if i == total // 3:
+                broker_proc.terminate()
+                broker_proc.wait(10)
+                broker_proc = start_broker()
+            engine.process("Reading", {"i": i})
+        del engine  # flush: waits until the broker acknowledged everything
+        received = subscriber("-C", str(total), "-W", "30")
+    finally:
+        broker_proc.terminate()
+        broker_proc.wait(10)
+    got = sorted({json.loads(line)["i"] for line in received})
+    missing = sorted(set(range(total)) - set(got))
+    assert not missing, f"{len(missing)} missing: {missing[:10]}...{missing[-10:]} of {len(received)} received"
+
+
+def test_a_route_carries_one_pipelines_alerts_to_another_worker(broker):
+    group = {
+        "name": "routed",
+        "pipelines": [
+            {"name": "detect", "source": "stream AlertHigh = Reading .where(v > 10) .emit(v: v)\n"
+                                        "stream Other = Reading .emit(v: v)"},
+            {"name": "count", "source": "stream Seen = AlertHigh .emit(v: v)"},
+        ],
+        "routes": [
+            {"from_pipeline": "_external", "to_pipeline": "detect", "event_types": ["Reading"]},
+            {"from_pipeline": "detect", "to_pipeline": "count", "event_types": ["Alert*"]},
+        ],
+    }
+    with varpulis.LocalCluster(workers=2, mqtt_broker=f"127.0.0.1:{broker}") as cluster:
+        deployed = cluster.coordinator.deploy_group(group["name"], group["pipelines"], group["routes"])
+        placed = {p["pipeline_name"]: p for p in deployed["placements"]}
+        assert placed["detect"]["worker_id"] != placed["count"]["worker_id"]
+        count_worker = cluster.workers[placed["count"]["worker_id"]]
+        count_id = placed["count"]["pipeline_id"]
+        gid = deployed["id"]
+        wait_for(lambda: all(c["connected"] for c in count_worker.metrics(count_id)["connectors"]), what="route connected")
+
+        def seen() -> int:
+            return count_worker.metrics(count_id)["events_processed"]
+
+        wait_for(lambda: cluster.coordinator.inject(gid, "Reading", {"v": 100}) and seen() > 0, what="the route")
+        before = seen()
+        for v in range(20):
+            cluster.coordinator.inject(gid, "Reading", {"v": v})
+        wait_for(lambda: seen() == before + 9, what="9 alerts (v 11..19) on the other worker")
+        topology = cluster.coordinator.topology()
+        route = next(r for g in topology["groups"] for r in g["routes"] if r["from_pipeline"] == "detect")
+        assert route["mqtt_topic"] == f"varpulis/cluster/{gid}/detect/count"
+        assert route["transport"] == f"mqtt://127.0.0.1:{broker}"
+        cluster.coordinator.teardown(gid)
+        assert count_worker.pipelines()["total"] == 0
+
+
+def test_a_route_to_an_unknown_pipeline_is_refused(broker):
+    with varpulis.LocalCluster(workers=1, mqtt_broker=f"127.0.0.1:{broker}") as cluster:
+        with pytest.raises(varpulis.ApiError) as bad:
+            cluster.coordinator.deploy_group("g", [{"name": "a", "source": "stream S = A .emit(v: 1)"}],
+                                             [{"from_pipeline": "a", "to_pipeline": "nope", "event_types": ["*"]}])
+        assert bad.value.status == 400 and "not in the group" in str(bad.value)
+        assert cluster.coordinator.groups()["total"] == 0

@@ -22,7 +22,8 @@ int cmd_coordinator(const std::vector<std::string>& args) {
                        "VARPULIS_JOIN_TOKEN", ""},
                       {"heartbeat-interval", 0, "SECONDS", "Interval workers heartbeat at; also the health sweep period", "", "5"},
                       {"heartbeat-timeout", 0, "SECONDS", "Silence after which a worker is unhealthy", "", "15"},
-                      {"state-dir", 0, "DIR", "Keep workers, groups and placements here across restarts", "VARPULIS_STATE_DIR", ""}}};
+                      {"state-dir", 0, "DIR", "Keep workers, groups and placements here across restarts", "VARPULIS_STATE_DIR", ""},
+                      {"mqtt-broker", 0, "HOST:PORT", "MQTT broker that carries routes between pipelines", "VARPULIS_MQTT_BROKER", ""}}};
     for (auto& flag : log_flags()) spec.flags.push_back(flag);
     int exit_code = kExitOk;
     auto parsed = parse_command(spec, args, exit_code);
@@ -45,6 +46,7 @@ int cmd_coordinator(const std::vector<std::string>& args) {
     options.api_key = parsed->get("api-key");
     options.join_token = parsed->get("join-token");
     options.state_dir = parsed->get("state-dir");
+    options.mqtt_broker = parsed->get("mqtt-broker");
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);

@@ -8,13 +8,16 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "varpulis/common/log.hpp"
 #include "varpulis/engine/event_json.hpp"
 #include "varpulis/engine/runtime.hpp"
+#include "varpulis/engine/source.hpp"
 
 namespace varpulis::apps {
 
@@ -62,14 +65,26 @@ int cmd_run(const std::vector<std::string>& args) {
     auto& rt = *loaded.runtime;
     std::cout << "Program loaded successfully!\n   Streams registered: " << rt.stream_names().size() << "\n";
     if (!rt.contexts().empty()) std::cout << "   Contexts: " << rt.contexts().size() << "\n";
-    if (!rt.source_bindings().empty()) {
-        // Connector sources (MQTT...) register here once their connector module exists.
-        const auto& b = rt.source_bindings().front();
-        std::cerr << "error: stream '" << b.stream << "' reads from connector '" << b.connector
-                  << "', and no source connector is available in this build\n";
+    // Outputs come from the sources' threads and from the timer loop below.
+    std::mutex print_mutex;
+    std::atomic<uint64_t> outputs{0};
+    auto print = [&](const std::vector<engine::EventPtr>& events) {
+        std::lock_guard lock(print_mutex);
+        for (const auto& e : events) std::cout << engine::event_json(*e, true).dump() << "\n";
+        std::cout.flush();
+        outputs += events.size();
+    };
+    auto sources = engine::start_sources(rt, [&](engine::EventPtr e) {
+        std::vector<engine::EventPtr> out;
+        common::Status st = rt.push(e, out);
+        if (!st.is_ok()) log::warn("run", st.message());
+        print(out);
+    });
+    if (!sources) {
+        std::cerr << "error: " << sources.status().message() << "\n";
         return kExitInvalid;
     }
-    if (rt.timers().empty()) {
+    if (rt.timers().empty() && sources->empty()) {
         std::cout << "\nThe program has no sources: nothing to run. Use `varpulis simulate -p PROGRAM -e EVENTS`\n"
                      "to replay events, or `varpulis server` to receive them over HTTP.\n";
         return kExitOk;
@@ -80,25 +95,22 @@ int cmd_run(const std::vector<std::string>& args) {
     using Clock = std::chrono::system_clock;
     auto start = std::chrono::steady_clock::now();
     double duration = parsed->has("duration") ? std::stod(parsed->get("duration")) : -1;
-    uint64_t outputs = 0;
     std::vector<engine::EventPtr> out;
     while (!g_stop) {
         auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-        common::Status st = rt.advance_time(now, out);
-        for (const auto& e : out) std::cout << engine::event_json(*e, true).dump() << "\n";
-        std::cout.flush();
-        outputs += out.size();
+        common::Status st = rt.timers().empty() ? common::Status::ok() : rt.advance_time(now, out);
+        print(out);
         out.clear();
-        if (!st.is_ok()) std::cerr << "error: " << st.message() << "\n";
+        if (!st.is_ok()) log::warn("run", st.message());
         double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (duration >= 0 && elapsed >= duration) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    sources->clear();  // stop receiving before the final flush
     (void)rt.flush(out);
-    for (const auto& e : out) std::cout << engine::event_json(*e, true).dump() << "\n";
-    outputs += out.size();
+    print(out);
     auto stats = rt.stats();
-    std::cout << "\nFinal Statistics:\n   Events processed: " << stats.events_in << "\n   Output events emitted: " << outputs
+    std::cout << "\nFinal Statistics:\n   Events processed: " << stats.events_in << "\n   Output events emitted: " << outputs.load()
               << "\n";
     return kExitOk;
 }

@@ -114,7 +114,8 @@ int cmd_server(const std::vector<std::string>& args) {
         a.api_key = api_options.api_key;
         a.join_token = parsed->get("join-token");
         agent = std::make_unique<cluster::WorkerAgent>(a, [&api] {
-            return cluster::WorkerLoad{api.events_processed(), api.registry().size()};
+            const auto connectors = api.connector_summary();
+            return cluster::WorkerLoad{api.events_processed(), api.registry().size(), connectors.total, connectors.connected};
         });
         api.set_ready_check([raw = agent.get()] { return raw->registered(); });
         agent->start();

@@ -83,12 +83,6 @@ void Coordinator::stop() {
     if (sweeper_.joinable()) sweeper_.join();
 }
 
-bool Coordinator::pattern_matches(const std::string& pattern, const std::string& type) {
-    if (pattern == "*") return true;
-    if (!pattern.empty() && pattern.back() == '*') return type.rfind(pattern.substr(0, pattern.size() - 1), 0) == 0;
-    return pattern == type;
-}
-
 bool Coordinator::available(const WorkerInfo& w) const {
     return w.status == WorkerStatus::Ready || w.status == WorkerStatus::Registering;
 }
@@ -165,9 +159,12 @@ json Coordinator::worker_json(const WorkerInfo& w) const {
         }
     }
     WorkerStatus status = w.status == WorkerStatus::Ready && pipelines.size() >= w.max_pipelines ? WorkerStatus::Busy : w.status;
-    return {{"id", w.id}, {"address", w.address}, {"status", worker_status_name(status)},
-            {"pipelines_running", pipelines.size()}, {"max_pipelines", w.max_pipelines},
-            {"assigned_pipelines", pipelines}, {"events_processed", w.events_processed}};
+    json out = {{"id", w.id}, {"address", w.address}, {"status", worker_status_name(status)},
+                {"pipelines_running", pipelines.size()}, {"max_pipelines", w.max_pipelines},
+                {"assigned_pipelines", pipelines}, {"events_processed", w.events_processed}};
+    // Only workers whose pipelines hold broker connections say so; others keep the tutorial's shape.
+    if (w.connectors_total > 0) out["connectors"] = {{"total", w.connectors_total}, {"connected", w.connectors_connected}};
+    return out;
 }
 
 HttpResponse Coordinator::register_worker(const HttpRequest& req) {
@@ -224,6 +221,10 @@ HttpResponse Coordinator::heartbeat(const HttpRequest& req, const std::string& i
             auto body = json::parse(req.body.empty() ? "{}" : req.body);
             w.events_processed = body.value("events_processed", w.events_processed);
             w.pipelines_reported = body.value("pipelines_running", w.pipelines_reported);
+            if (const auto c = body.find("connectors"); c != body.end() && c->is_object()) {
+                w.connectors_total = c->value("total", size_t{0});
+                w.connectors_connected = c->value("connected", size_t{0});
+            }
         } catch (...) {
         }
         w.last_heartbeat = std::chrono::steady_clock::now();
@@ -303,8 +304,30 @@ std::string Coordinator::choose_worker(const PipelineGroup& g, const PipelineSpe
     return candidates[round_robin_++ % candidates.size()]->id;
 }
 
-common::Result<std::string> Coordinator::deploy_on(const WorkerInfo& w, const PipelineSpec& spec) {
+std::string Coordinator::route_topic(const PipelineGroup& group, const Route& route) {
+    if (!route.mqtt_topic.empty()) return route.mqtt_topic;
+    return "varpulis/cluster/" + group.id + "/" + route.from_pipeline + "/" + route.to_pipeline;
+}
+
+json Coordinator::mqtt_routes_for(const PipelineGroup& group, const std::string& pipeline) const {
+    json publish = json::array(), subscribe = json::array();
+    if (options_.mqtt_broker.empty()) return {{"publish", publish}, {"subscribe", subscribe}};
+    for (const auto& r : group.routes) {
+        if (r.from_pipeline == "_external") continue;
+        const std::string topic = route_topic(group, r);
+        if (r.from_pipeline == pipeline) {
+            json types = r.event_types.empty() ? json::array({"*"}) : json(r.event_types);
+            publish.push_back({{"broker", options_.mqtt_broker}, {"topic", topic}, {"event_types", types}});
+        }
+        if (r.to_pipeline == pipeline) subscribe.push_back({{"broker", options_.mqtt_broker}, {"topic", topic}});
+    }
+    return {{"publish", publish}, {"subscribe", subscribe}};
+}
+
+common::Result<std::string> Coordinator::deploy_on(const WorkerInfo& w, const PipelineGroup& group, const PipelineSpec& spec) {
     json body = {{"name", spec.name}, {"source", spec.source}};
+    json routes = mqtt_routes_for(group, spec.name);
+    if (!routes["publish"].empty() || !routes["subscribe"].empty()) body["routes"] = std::move(routes);
     auto r = client_.request("POST", w.address + "/api/v1/pipelines", body.dump(), {{"x-api-key", w.api_key}});
     if (!r) return r.status();
     if (r->status != 201) {
@@ -374,6 +397,18 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
         for (const auto& t : r.value("event_types", json::array())) {
             if (t.is_string()) route.event_types.push_back(t);
         }
+        const bool internal = route.from_pipeline != "_external";
+        auto known = [&](const std::string& name) {
+            return std::any_of(group->pipelines.begin(), group->pipelines.end(), [&](const auto& p) { return p.name == name; });
+        };
+        if (internal && (!known(route.from_pipeline) || !known(route.to_pipeline))) {
+            return error_response(400, "invalid_request", "route from '" + route.from_pipeline + "' to '" + route.to_pipeline +
+                                                              "' names a pipeline that is not in the group");
+        }
+        if (internal && options_.mqtt_broker.empty()) {
+            log::warn("cluster", "group '" + group->name + "': the route from '" + route.from_pipeline + "' to '" + route.to_pipeline +
+                                     "' carries nothing: start the coordinator with --mqtt-broker");
+        }
         group->routes.push_back(std::move(route));
     }
     // Placement under the lock; deploys (HTTP) without it.
@@ -389,7 +424,7 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
     }
     json failures = json::array();
     for (size_t i = 0; i < plan.size(); ++i) {
-        auto id = deploy_on(plan[i].second, plan[i].first);
+        auto id = deploy_on(plan[i].second, *group, plan[i].first);
         if (id) {
             group->placements[i].pipeline_id = *id;
             group->placements[i].status = "running";
@@ -455,7 +490,7 @@ static const Placement* target_of(const PipelineGroup& group, std::string_view t
     for (const auto& r : group.routes) {
         if (r.from_pipeline != "_external") continue;
         if (std::any_of(r.event_types.begin(), r.event_types.end(),
-                        [&](const auto& p) { return Coordinator::pattern_matches(p, std::string(type)); })) {
+                        [&](const auto& p) { return server::event_type_matches(p, type); })) {
             name = r.to_pipeline;
             break;
         }
@@ -617,6 +652,10 @@ HttpResponse Coordinator::topology() const {
         for (const auto& r : g->routes) {
             json route = {{"from_pipeline", r.from_pipeline}, {"to_pipeline", r.to_pipeline}, {"event_types", r.event_types}};
             if (!r.mqtt_topic.empty()) route["mqtt_topic"] = r.mqtt_topic;
+            if (r.from_pipeline != "_external" && !options_.mqtt_broker.empty()) {
+                route["mqtt_topic"] = route_topic(*g, r);
+                route["transport"] = "mqtt://" + options_.mqtt_broker;
+            }
             routes.push_back(route);
         }
         groups.push_back({{"group_id", g->id}, {"group_name", g->name}, {"pipelines", pipelines}, {"routes", routes}});
@@ -667,7 +706,7 @@ void Coordinator::failover(const std::string& worker_id) {
         }
     }
     for (auto& m : moves) {
-        auto id = deploy_on(m.target, m.spec);
+        auto id = deploy_on(m.target, *m.group, m.spec);
         if (!id) continue;
         std::lock_guard lock(mutex_);
         Placement& p = m.group->placements[m.index];
@@ -733,7 +772,7 @@ void Coordinator::reconcile(const std::string& worker_id) {
     }
     for (auto& m : placed) {
         if (std::find(running.begin(), running.end(), m.pipeline_id) != running.end()) continue;
-        auto id = deploy_on(w, m.spec);
+        auto id = deploy_on(w, *m.group, m.spec);
         std::lock_guard lock(mutex_);
         Placement& p = m.group->placements[m.index];
         if (p.worker_id != worker_id || p.pipeline_id != m.pipeline_id) continue;  // moved meanwhile

@@ -28,6 +28,9 @@ struct CoordinatorOptions {
     std::chrono::milliseconds heartbeat_interval{5000};
     std::chrono::milliseconds heartbeat_timeout{15000};
     std::string state_dir;   ///< empty: state in memory only
+    /// "host:port" of the MQTT broker that carries routes between pipelines; empty: such routes
+    /// are kept in the topology but carry nothing.
+    std::string mqtt_broker;
 };
 
 enum class WorkerStatus { Registering, Ready, Busy, Unhealthy, Draining };
@@ -41,6 +44,8 @@ struct WorkerInfo {
     size_t max_pipelines = 100;
     uint64_t events_processed = 0;
     size_t pipelines_reported = 0;
+    size_t connectors_total = 0;      ///< from heartbeats: broker connections of its pipelines
+    size_t connectors_connected = 0;
     std::chrono::steady_clock::time_point last_heartbeat;
     uint64_t order = 0;       ///< registration order
 };
@@ -94,9 +99,6 @@ class Coordinator {
     void start();
     void stop();
 
-    /// Return true when a route pattern (`Exact`, `Prefix*`, `*`) matches an event type.
-    static bool pattern_matches(const std::string& pattern, const std::string& type);
-
   private:
     server::HttpResponse route(const server::HttpRequest& req);
     server::HttpResponse register_worker(const server::HttpRequest& req);
@@ -118,7 +120,11 @@ class Coordinator {
     /// Choose a worker for a pipeline (lock held). Empty when none is available.
     std::string choose_worker(const PipelineGroup& g, const PipelineSpec& spec, const std::vector<std::string>& exclude);
     /// Deploy one pipeline on a worker (no lock held). Returns the worker's pipeline id.
-    common::Result<std::string> deploy_on(const WorkerInfo& w, const PipelineSpec& spec);
+    common::Result<std::string> deploy_on(const WorkerInfo& w, const PipelineGroup& group, const PipelineSpec& spec);
+    /// The MQTT topic of a pipeline-to-pipeline route.
+    static std::string route_topic(const PipelineGroup& group, const Route& route);
+    /// The publish and subscribe routes a pipeline of the group is deployed with.
+    nlohmann::ordered_json mqtt_routes_for(const PipelineGroup& group, const std::string& pipeline) const;
     void remove_from(const WorkerInfo& w, const std::string& pipeline_id);
     void sweep();
     void failover(const std::string& worker_id);

@@ -66,7 +66,9 @@ bool WorkerAgent::try_register() {
 
 bool WorkerAgent::send_heartbeat() {
     WorkerLoad load = load_();
-    json body = {{"events_processed", load.events_processed}, {"pipelines_running", load.pipelines_running}};
+    json body = {{"events_processed", load.events_processed},
+                 {"pipelines_running", load.pipelines_running},
+                 {"connectors", {{"total", load.connectors_total}, {"connected", load.connectors_connected}}}};
     auto r = client_.request("POST", options_.coordinator_url + "/api/v1/cluster/workers/" + options_.worker_id + "/heartbeat",
                              body.dump(), {{"x-worker-token", token_}});
     if (!r) {

@@ -30,6 +30,8 @@ struct WorkerAgentOptions {
 struct WorkerLoad {
     uint64_t events_processed = 0;
     size_t pipelines_running = 0;
+    size_t connectors_total = 0;      ///< sinks, sources and routes with a broker connection
+    size_t connectors_connected = 0;
 };
 
 class WorkerAgent {

@@ -3,15 +3,19 @@
 
 #include <mosquitto.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
+#include "varpulis/common/log.hpp"
 #include "varpulis/engine/event_json.hpp"
+#include "varpulis/engine/source.hpp"
 
 namespace varpulis::connectors {
 
@@ -26,22 +30,36 @@ Status bad_param(const engine::ConnectorConfig& c, const std::string& what) {
     return Status(ErrorCode::Invalid, "mqtt connector '" + c.name + "': " + what);
 }
 
-/// One broker connection with libmosquitto's network thread. `send` hands messages to
-/// libmosquitto; its publish callback frees a slot of the bounded queue.
-class MqttSink final : public engine::Sink {
+/// Log the first ten of a kind of failure, then every thousandth: visible, never a flood.
+bool worth_logging(uint64_t count) { return count <= 10 || count % 1000 == 0; }
+
+/// One broker connection with libmosquitto's network thread, shared by every sink (or every
+/// source) of the process that names the same broker identity. Publishing goes through a bounded
+/// queue whose slots the publish callback frees; subscriptions are dispatched by topic filter.
+class MqttClient {
   public:
-    MqttSink(std::string name, MqttOptions options) : name_(std::move(name)), options_(std::move(options)) {}
+    using MessageHandler = std::function<void(const mosquitto_message&)>;
+
+    MqttClient(std::string name, MqttOptions options, bool subscriber)
+        : name_(std::move(name)), options_(std::move(options)), subscriber_(subscriber) {}
 
     Status start() {
-        mosq_ = mosquitto_new(options_.client_id.empty() ? nullptr : options_.client_id.c_str(), true, this);
+        std::string id = options_.client_id;
+        // The subscribing client of a connector gets its own id: two connections with one id
+        // would make the broker disconnect each in turn.
+        if (subscriber_ && !id.empty()) id += "-in";
+        // With an id, subscriptions keep a session: messages at QoS 1/2 wait in the broker while
+        // this client reconnects.
+        const bool clean_session = !subscriber_ || id.empty();
+        mosq_ = mosquitto_new(id.empty() ? nullptr : id.c_str(), clean_session, this);
         if (!mosq_) return Status(ErrorCode::Io, "mqtt connector '" + name_ + "': cannot create a client");
-        mosquitto_connect_callback_set(mosq_, &MqttSink::on_connect);
-        mosquitto_disconnect_callback_set(mosq_, &MqttSink::on_disconnect);
-        mosquitto_publish_callback_set(mosq_, &MqttSink::on_publish);
+        mosquitto_connect_callback_set(mosq_, &MqttClient::on_connect);
+        mosquitto_disconnect_callback_set(mosq_, &MqttClient::on_disconnect);
+        mosquitto_publish_callback_set(mosq_, &MqttClient::on_publish);
+        mosquitto_message_callback_set(mosq_, &MqttClient::on_message);
         mosquitto_reconnect_delay_set(mosq_, 1, 30, true);  // exponential backoff, 1 s to 30 s
         if (!options_.username.empty()) {
-            mosquitto_username_pw_set(mosq_, options_.username.c_str(),
-                                      options_.password.empty() ? nullptr : options_.password.c_str());
+            mosquitto_username_pw_set(mosq_, options_.username.c_str(), options_.password.empty() ? nullptr : options_.password.c_str());
         }
         disconnected_at_ = Clock::now();
         // The first connection is attempted by the network thread, so a broker that is not up yet
@@ -55,7 +73,7 @@ class MqttSink final : public engine::Sink {
         return Status::ok();
     }
 
-    ~MqttSink() override {
+    ~MqttClient() {
         if (!mosq_) return;
         flush();
         mosquitto_disconnect(mosq_);
@@ -63,26 +81,61 @@ class MqttSink final : public engine::Sink {
         mosquitto_destroy(mosq_);
     }
 
-    void send(const engine::Event& e, const std::string& topic) override {
-        std::string payload;
-        engine::append_event_json(payload, e, true);
-        if (!wait_for_room()) return drop("the broker at " + options_.host + ":" + std::to_string(options_.port) +
-                                          " is unreachable or too slow");
-        int rc = mosquitto_publish(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(),
-                                   options_.qos, false);
+    /// Hand one message to libmosquitto, waiting (bounded) for room or for the broker. On false,
+    /// the message was dropped and counted.
+    bool publish(const std::string& topic, const std::string& payload) {
+        if (!wait_for_room()) {
+            drop("the broker at " + address() + " is unreachable or too slow");
+            return false;
+        }
+        int rc = mosquitto_publish(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), options_.qos, false);
         if (rc != MOSQ_ERR_SUCCESS) {
             release_slot();
             drop(mosquitto_strerror(rc));
+            return false;
         }
+        ++published_;
+        return true;
     }
 
     /// Wait (up to the block timeout) until everything handed to libmosquitto has been sent.
-    void flush() override {
+    void flush() {
         std::unique_lock lock(mutex_);
         cv_.wait_for(lock, std::chrono::milliseconds(options_.block_timeout_ms), [&] { return pending_ == 0; });
     }
 
+    uint64_t subscribe(const std::string& topic, MessageHandler handler) {
+        std::lock_guard lock(subscriptions_mutex_);
+        const uint64_t id = ++next_subscription_;
+        subscriptions_[id] = {topic, std::move(handler)};
+        mosquitto_subscribe(mosq_, nullptr, topic.c_str(), options_.qos);  // also done again on every connect
+        return id;
+    }
+
+    /// Remove a subscription; waits for a delivery to it in progress.
+    void unsubscribe(uint64_t id) {
+        std::lock_guard lock(subscriptions_mutex_);
+        auto it = subscriptions_.find(id);
+        if (it == subscriptions_.end()) return;
+        const std::string topic = it->second.topic;
+        subscriptions_.erase(it);
+        const bool shared = std::any_of(subscriptions_.begin(), subscriptions_.end(), [&](const auto& s) { return s.second.topic == topic; });
+        if (!shared) mosquitto_unsubscribe(mosq_, nullptr, topic.c_str());
+    }
+
+    engine::ConnectorHealth health(std::string role) const {
+        std::lock_guard lock(mutex_);
+        return {name_, "mqtt", std::move(role), address(), connected_, last_error_, published_.load(), dropped_.load()};
+    }
+
+    std::string address() const { return options_.host + ":" + std::to_string(options_.port); }
+
   private:
+    struct Subscription {
+        std::string topic;
+        MessageHandler handler;
+    };
+
     bool wait_for_room() {
         std::unique_lock lock(mutex_);
         auto room = [&] { return connected_ && pending_ < options_.max_pending; };
@@ -102,41 +155,152 @@ class MqttSink final : public engine::Sink {
     }
 
     void drop(const std::string& why) {
-        uint64_t n = ++dropped_;
+        const uint64_t n = ++dropped_;
+        {
+            std::lock_guard lock(mutex_);
+            last_error_ = "dropping events: " + why;
+        }
         if (!logged_outage_.exchange(true)) {
-            std::fprintf(stderr, "varpulis: mqtt connector '%s': dropping events: %s (dropped so far: %llu)\n",
-                         name_.c_str(), why.c_str(), static_cast<unsigned long long>(n));
+            log::warn("mqtt", "connector '" + name_ + "': dropping events: " + why + " (dropped so far: " + std::to_string(n) + ")");
         }
     }
 
     static void on_connect(mosquitto*, void* self, int rc) {
-        auto* sink = static_cast<MqttSink*>(self);
-        if (rc != 0) return;  // refused (bad credentials, ...): libmosquitto retries with backoff
-        std::lock_guard lock(sink->mutex_);
-        sink->connected_ = true;
-        sink->logged_outage_ = false;
-        sink->cv_.notify_all();
+        auto* client = static_cast<MqttClient*>(self);
+        if (rc != 0) {  // refused (bad credentials, ...): libmosquitto retries with backoff
+            std::lock_guard lock(client->mutex_);
+            client->last_error_ = std::string("connection refused: ") + mosquitto_connack_string(rc);
+            return;
+        }
+        {
+            std::lock_guard lock(client->mutex_);
+            client->connected_ = true;
+            client->last_error_.clear();
+            client->cv_.notify_all();
+        }
+        client->logged_outage_ = false;
+        log::info("mqtt", "connector '" + client->name_ + "': connected to " + client->address());
+        std::lock_guard lock(client->subscriptions_mutex_);
+        for (const auto& [id, s] : client->subscriptions_) mosquitto_subscribe(client->mosq_, nullptr, s.topic.c_str(), client->options_.qos);
     }
 
-    static void on_disconnect(mosquitto*, void* self, int) {
-        auto* sink = static_cast<MqttSink*>(self);
-        std::lock_guard lock(sink->mutex_);
-        if (sink->connected_) sink->disconnected_at_ = Clock::now();
-        sink->connected_ = false;
+    static void on_disconnect(mosquitto*, void* self, int rc) {
+        auto* client = static_cast<MqttClient*>(self);
+        std::lock_guard lock(client->mutex_);
+        if (client->connected_) {
+            client->disconnected_at_ = Clock::now();
+            if (rc != 0) {
+                client->last_error_ = std::string("connection lost: ") + mosquitto_strerror(rc);
+                log::warn("mqtt", "connector '" + client->name_ + "': lost the broker at " + client->address() + "; reconnecting");
+            }
+        }
+        client->connected_ = false;
     }
 
-    static void on_publish(mosquitto*, void* self, int) { static_cast<MqttSink*>(self)->release_slot(); }
+    static void on_publish(mosquitto*, void* self, int) { static_cast<MqttClient*>(self)->release_slot(); }
+
+    static void on_message(mosquitto*, void* self, const mosquitto_message* message) {
+        auto* client = static_cast<MqttClient*>(self);
+        std::lock_guard lock(client->subscriptions_mutex_);
+        for (const auto& [id, s] : client->subscriptions_) {
+            bool match = false;
+            if (mosquitto_topic_matches_sub(s.topic.c_str(), message->topic, &match) == MOSQ_ERR_SUCCESS && match) s.handler(*message);
+        }
+    }
 
     std::string name_;
     MqttOptions options_;
+    bool subscriber_;
     mosquitto* mosq_ = nullptr;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;  ///< connection state and the publish queue
     std::condition_variable cv_;
     bool connected_ = false;
+    std::string last_error_;
     Clock::time_point disconnected_at_;
     int64_t pending_ = 0;
+    std::atomic<uint64_t> published_{0};
     std::atomic<uint64_t> dropped_{0};
     std::atomic<bool> logged_outage_{false};
+    std::mutex subscriptions_mutex_;  ///< held while a message is delivered
+    std::map<uint64_t, Subscription> subscriptions_;
+    uint64_t next_subscription_ = 0;
+};
+
+/// `.to(Connector, topic: "t")`: each event as one flat JSON object.
+class MqttSink final : public engine::Sink {
+  public:
+    explicit MqttSink(std::shared_ptr<MqttClient> client) : client_(std::move(client)) {}
+
+    void send(const engine::Event& e, const std::string& topic) override {
+        std::string payload;
+        engine::append_event_json(payload, e, true);
+        client_->publish(topic, payload);
+    }
+
+    void flush() override { client_->flush(); }
+
+    std::optional<engine::ConnectorHealth> health() const override { return client_->health("sink"); }
+
+  private:
+    std::shared_ptr<MqttClient> client_;
+};
+
+/// `Type.from(Connector, topic: "t/#")`: JSON payloads become events; anything else is counted
+/// as malformed and logged, and the subscription goes on.
+class MqttSource final : public engine::Source {
+  public:
+    static constexpr size_t kMaxPayloadBytes = size_t{1} << 20;
+
+    MqttSource(std::shared_ptr<MqttClient> client, std::string name, std::string topic, std::string default_type,
+               engine::EventHandler handler)
+        : client_(std::move(client)), name_(std::move(name)), topic_(std::move(topic)), default_type_(std::move(default_type)),
+          handler_(std::move(handler)) {
+        subscription_ = client_->subscribe(topic_, [this](const mosquitto_message& m) { deliver(m); });
+    }
+
+    ~MqttSource() override { client_->unsubscribe(subscription_); }
+
+    engine::ConnectorHealth health() const override {
+        auto h = client_->health("source");
+        h.connector = name_;
+        h.target += " " + topic_;
+        h.messages = received_.load();
+        h.failures = malformed_.load();
+        return h;
+    }
+
+  private:
+    void deliver(const mosquitto_message& m) {
+        ++received_;
+        auto event = parse(m);
+        if (!event) {
+            const uint64_t n = ++malformed_;
+            if (worth_logging(n)) {
+                log::warn("mqtt", "source '" + name_ + "': malformed payload on topic '" + m.topic + "': " + event.status().message() +
+                                      " (malformed so far: " + std::to_string(n) + ")");
+            }
+            return;
+        }
+        handler_(std::move(*event));
+    }
+
+    Result<engine::EventPtr> parse(const mosquitto_message& m) const {
+        if (m.payloadlen < 0 || static_cast<size_t>(m.payloadlen) > kMaxPayloadBytes) {
+            return Status(ErrorCode::LimitExceeded, "payload larger than 1 MiB");
+        }
+        std::string_view text(static_cast<const char*>(m.payload), static_cast<size_t>(m.payloadlen));
+        auto object = engine::OrderedJson::parse(text, nullptr, false);
+        if (object.is_discarded()) return Status(ErrorCode::Invalid, "not JSON");
+        const auto now_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        return engine::event_from_flat_json(object, default_type_, now_ns);
+    }
+
+    std::shared_ptr<MqttClient> client_;
+    std::string name_, topic_, default_type_;
+    engine::EventHandler handler_;
+    uint64_t subscription_ = 0;
+    std::atomic<uint64_t> received_{0}, malformed_{0};
 };
 
 }  // namespace
@@ -172,22 +336,45 @@ Result<MqttOptions> mqtt_options(const engine::ConnectorConfig& config) {
 
 namespace {
 
-/// One client per broker identity in the process: the contexts of a pipeline (each with its own
-/// engine) and pipelines naming the same client share it. Separate clients with one client_id
-/// would make the broker disconnect each in turn.
-Result<std::shared_ptr<engine::Sink>> shared_mqtt_sink(const engine::ConnectorConfig& config) {
+/// One client per broker identity and role in the process: the contexts of a pipeline (each with
+/// its own engine) and pipelines naming the same client share it. Publishing and subscribing use
+/// separate clients, so a slow subscriber never holds up the slots of the publish queue.
+Result<std::shared_ptr<MqttClient>> shared_client(const engine::ConnectorConfig& config, bool subscriber) {
     VP_ASSIGN_OR_RETURN(auto options, mqtt_options(config));
-    std::string key = options.host + ":" + std::to_string(options.port) + "/" + options.client_id + "/" +
-                      std::to_string(options.qos) + "/" + options.username;
+    std::string key = std::string(subscriber ? "in/" : "out/") + options.host + ":" + std::to_string(options.port) + "/" +
+                      options.client_id + "/" + std::to_string(options.qos) + "/" + options.username;
     if (options.client_id.empty()) key += "/" + config.name;
     static std::mutex mutex;
-    static std::map<std::string, std::weak_ptr<MqttSink>> clients;
+    static std::map<std::string, std::weak_ptr<MqttClient>> clients;
     std::lock_guard lock(mutex);
-    if (auto existing = clients[key].lock()) return std::shared_ptr<engine::Sink>(existing);
-    auto sink = std::make_shared<MqttSink>(config.name, std::move(options));
-    VP_RETURN_NOT_OK(sink->start());
-    clients[key] = sink;
-    return std::shared_ptr<engine::Sink>(std::move(sink));
+    if (auto existing = clients[key].lock()) return existing;
+    auto client = std::make_shared<MqttClient>(config.name, std::move(options), subscriber);
+    VP_RETURN_NOT_OK(client->start());
+    clients[key] = client;
+    return client;
+}
+
+Result<std::shared_ptr<engine::Sink>> make_mqtt_sink(const engine::ConnectorConfig& config) {
+    VP_ASSIGN_OR_RETURN(auto client, shared_client(config, false));
+    return std::shared_ptr<engine::Sink>(std::make_shared<MqttSink>(std::move(client)));
+}
+
+Result<std::unique_ptr<engine::Source>> make_mqtt_source(const engine::ConnectorConfig& config, const engine::SourceBinding& binding,
+                                                         engine::EventHandler handler) {
+    auto topic = binding.params.find("topic");
+    if (topic == binding.params.end() || !topic->second.is_string() || topic->second.as_string().empty()) {
+        return bad_param(config, "stream '" + binding.stream + "' needs .from(" + config.name + ", topic: \"...\")");
+    }
+    const std::string& filter = topic->second.as_string();
+    if (mosquitto_sub_topic_check(filter.c_str()) != MOSQ_ERR_SUCCESS) {
+        return bad_param(config, "'" + filter + "' is not a valid topic filter");
+    }
+    for (const auto& [key, value] : binding.params) {
+        if (key != "topic") return bad_param(config, ".from(...) takes topic: only, not '" + key + "'");
+    }
+    VP_ASSIGN_OR_RETURN(auto client, shared_client(config, true));
+    return std::unique_ptr<engine::Source>(
+        std::make_unique<MqttSource>(std::move(client), config.name, filter, binding.event_type, std::move(handler)));
 }
 
 }  // namespace
@@ -196,7 +383,8 @@ void register_connectors() {
     static std::once_flag once;
     std::call_once(once, [] {
         mosquitto_lib_init();
-        engine::register_sink_factory("mqtt", shared_mqtt_sink);
+        engine::register_sink_factory("mqtt", make_mqtt_sink);
+        engine::register_source_factory("mqtt", make_mqtt_source);
     });
 }
 

@@ -81,6 +81,22 @@ const std::vector<Stream*>* Engine::routes_for(Symbol type) const {
 
 bool Engine::consumes(Symbol type) const { return routes_for(type) != nullptr; }
 
+const ConnectorConfig* Engine::connector(const std::string& name) const {
+    auto it = connectors_.find(name);
+    return it == connectors_.end() ? nullptr : &it->second;
+}
+
+std::vector<ConnectorHealth> Engine::sink_health() const {
+    std::vector<ConnectorHealth> out;
+    for (const auto& [name, sink] : sinks_) {
+        if (auto h = sink->health()) {
+            h->connector = name;
+            out.push_back(std::move(*h));
+        }
+    }
+    return out;
+}
+
 OpContext Engine::op_context(const Stream& s) const {
     OpContext ctx;
     ctx.eval.globals = &globals_;

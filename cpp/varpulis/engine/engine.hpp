@@ -85,6 +85,10 @@ class Engine {
     const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
     const std::vector<TimerSpec>& timers() const { return timers_; }
     const std::vector<SourceBinding>& source_bindings() const { return bindings_; }
+    /// A `connector` declaration by name, or null.
+    const ConnectorConfig* connector(const std::string& name) const;
+    /// The health of every sink that reports one.
+    std::vector<ConnectorHealth> sink_health() const;
     const std::vector<std::string>& contexts() const { return contexts_; }
     const EngineStats& stats() const { return stats_; }
     /// Events and runs held by windows, sequences, joins and distinct sets.

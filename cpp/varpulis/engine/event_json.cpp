@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/event_json.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
+#include <optional>
+
+#include "varpulis/common/time.hpp"
 
 namespace varpulis::engine {
 
@@ -190,24 +195,64 @@ void append_event_json(std::string& out, const Event& e, bool with_timestamp) {
     out += '}';
 }
 
+namespace {
+
+/// Copy the members of a JSON object into the event's fields, except the names in `skip`.
+Status add_fields(Event& e, const json& object, const EventLimits& limits, std::initializer_list<std::string_view> skip = {}) {
+    e.fields.reserve(object.size());
+    for (const auto& [k, v] : object.items()) {
+        if (std::find(skip.begin(), skip.end(), k) != skip.end()) continue;
+        auto value = json_value(v, limits, 1);
+        if (!value) return Status(value.status().code(), "field '" + k + "': " + value.status().message());
+        e.fields.emplace_back(intern(k), std::move(*value));
+    }
+    return Status::ok();
+}
+
+Status check_field_count(size_t n, const EventLimits& limits) {
+    if (n <= limits.max_fields) return Status::ok();
+    return Status(ErrorCode::LimitExceeded, "event has " + std::to_string(n) + " fields; the limit is " + std::to_string(limits.max_fields));
+}
+
+}  // namespace
+
 Result<EventPtr> event_from_json(std::string_view type, const json& fields, int64_t timestamp, const EventLimits& limits) {
     if (type.empty()) return Status(ErrorCode::Invalid, "event_type must be a non-empty string");
     if (!fields.is_object() && !fields.is_null()) return Status(ErrorCode::Invalid, "fields must be a JSON object");
-    if (fields.size() > limits.max_fields) {
-        return Status(ErrorCode::LimitExceeded, "event has " + std::to_string(fields.size()) + " fields; the limit is " +
-                                                    std::to_string(limits.max_fields));
-    }
+    VP_RETURN_NOT_OK(check_field_count(fields.size(), limits));
     auto e = std::make_shared<Event>();
     e->type = intern(type);
     e->timestamp = timestamp;
-    if (fields.is_object()) {
-        e->fields.reserve(fields.size());
-        for (const auto& [k, v] : fields.items()) {
-            auto value = json_value(v, limits, 1);
-            if (!value) return Status(value.status().code(), "field '" + k + "': " + value.status().message());
-            e->fields.emplace_back(intern(k), std::move(*value));
+    if (fields.is_object()) VP_RETURN_NOT_OK(add_fields(*e, fields, limits));
+    return EventPtr(std::move(e));
+}
+
+Result<EventPtr> event_from_flat_json(const json& object, std::string_view default_type, int64_t now_ns, const EventLimits& limits) {
+    if (!object.is_object()) return Status(ErrorCode::Invalid, "the payload is not a JSON object");
+    std::string type(default_type);
+    for (const char* key : {"event_type", "type"}) {
+        auto it = object.find(key);
+        if (it == object.end()) continue;
+        if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
+            return Status(ErrorCode::Invalid, std::string("\"") + key + "\" must be a non-empty string");
         }
+        type = it->get<std::string>();
+        break;
     }
+    if (type.empty()) return Status(ErrorCode::Invalid, "the payload has no \"event_type\"");
+    int64_t timestamp = now_ns;
+    if (auto it = object.find("timestamp"); it != object.end()) {
+        std::optional<int64_t> parsed;
+        if (it->is_number_integer()) parsed = it->get<int64_t>();
+        if (it->is_string()) parsed = common::parse_rfc3339(it->get_ref<const std::string&>());
+        if (!parsed) return Status(ErrorCode::Invalid, "\"timestamp\" must be RFC 3339 text or integer nanoseconds since the epoch");
+        timestamp = *parsed;
+    }
+    VP_RETURN_NOT_OK(check_field_count(object.size(), limits));
+    auto e = std::make_shared<Event>();
+    e->type = intern(type);
+    e->timestamp = timestamp;
+    VP_RETURN_NOT_OK(add_fields(*e, object, limits, {"event_type", "type", "timestamp"}));
     return EventPtr(std::move(e));
 }
 

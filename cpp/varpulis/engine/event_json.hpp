@@ -39,6 +39,12 @@ void append_event_json(std::string& out, const Event& e, bool with_timestamp = f
 common::Result<EventPtr> event_from_json(std::string_view type, const OrderedJson& fields, int64_t timestamp,
                                          const EventLimits& limits = {});
 
+/// Build an event from the flat shape sinks write, `{"event_type": T, "timestamp": ..., field: ...}`
+/// (MQTT payloads). The type comes from "event_type", else "type", else `default_type`; the
+/// timestamp may be RFC 3339 text or integer nanoseconds, and is `now_ns` when absent.
+common::Result<EventPtr> event_from_flat_json(const OrderedJson& object, std::string_view default_type, int64_t now_ns,
+                                              const EventLimits& limits = {});
+
 /// Format nanoseconds since the epoch as RFC 3339 with millisecond precision ("2024-01-02T03:04:05.000Z").
 std::string rfc3339(int64_t ns);
 

@@ -147,6 +147,8 @@ std::vector<std::string> Runtime::stream_names() const {
 std::vector<std::string> Runtime::contexts() const { return first_engine().contexts(); }
 const std::vector<TimerSpec>& Runtime::timers() const { return first_engine().timers(); }
 const std::vector<SourceBinding>& Runtime::source_bindings() const { return first_engine().source_bindings(); }
+const ConnectorConfig* Runtime::connector(const std::string& name) const { return first_engine().connector(name); }
+std::vector<ConnectorHealth> Runtime::sink_health() const { return first_engine().sink_health(); }
 
 RuntimeStats Runtime::stats() const {
     RuntimeStats out;

@@ -83,6 +83,8 @@ class Runtime {
     std::vector<std::string> contexts() const;
     const std::vector<TimerSpec>& timers() const;
     const std::vector<SourceBinding>& source_bindings() const;
+    const ConnectorConfig* connector(const std::string& name) const;
+    std::vector<ConnectorHealth> sink_health() const;
     RuntimeStats stats() const;
     std::optional<Value> variable(const std::string& name) const;
     int64_t last_timestamp() const { return last_timestamp_; }

@@ -4,15 +4,29 @@
 // Where `.to(Connector, ...)` sends events. The engine knows console and file sinks; other
 // connector kinds (MQTT...) register a factory.
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "varpulis/common/status.hpp"
 #include "varpulis/engine/event.hpp"
 
 namespace varpulis::engine {
+
+/// The state of one connector endpoint (a sink or a source), for metrics and heartbeats.
+struct ConnectorHealth {
+    std::string connector;  ///< the declaration's name
+    std::string kind;       ///< "mqtt"
+    std::string role;       ///< "sink" or "source"
+    std::string target;     ///< broker address and topic
+    bool connected = false;
+    std::string last_error;
+    uint64_t messages = 0;  ///< sent (sink) or received (source)
+    uint64_t failures = 0;  ///< dropped (sink) or malformed (source)
+};
 
 class Sink {
   public:
@@ -21,6 +35,8 @@ class Sink {
     virtual void send(const Event& e, const std::string& topic) = 0;
     /// Push out anything buffered (end of input, shutdown).
     virtual void flush() {}
+    /// The connection state of sinks that have one (MQTT); nothing for console and file.
+    virtual std::optional<ConnectorHealth> health() const { return std::nullopt; }
 };
 
 /// The parameters of a `connector Name = kind(key: value, ...)` declaration, as literal values.

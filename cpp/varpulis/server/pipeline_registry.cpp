@@ -19,6 +19,7 @@ namespace varpulis::server {
 
 using common::ErrorCode;
 using common::Status;
+using common::Value;
 using nlohmann::json;
 
 namespace fs = std::filesystem;
@@ -47,6 +48,151 @@ void PipelineCounters::record_latency(int64_t ns) {
     ++latency_buckets[i];
 }
 
+bool event_type_matches(std::string_view pattern, std::string_view type) {
+    if (pattern == "*") return true;
+    if (!pattern.empty() && pattern.back() == '*') return type.starts_with(pattern.substr(0, pattern.size() - 1));
+    return pattern == type;
+}
+
+json PipelineRoutes::to_json() const {
+    auto list = [](const std::vector<MqttRoute>& routes, bool with_types) {
+        json out = json::array();
+        for (const auto& r : routes) {
+            json item = {{"broker", r.host + ":" + std::to_string(r.port)}, {"topic", r.topic}};
+            if (with_types) item["event_types"] = r.event_types;
+            out.push_back(std::move(item));
+        }
+        return out;
+    };
+    return {{"publish", list(publish, true)}, {"subscribe", list(subscribe, false)}};
+}
+
+common::Result<PipelineRoutes> PipelineRoutes::from_json(const json& j) {
+    auto bad = [](const std::string& why) { return Status(ErrorCode::Invalid, "routes: " + why); };
+    if (!j.is_object()) return bad("must be an object {\"publish\": [...], \"subscribe\": [...]}");
+    PipelineRoutes routes;
+    for (const char* kind : {"publish", "subscribe"}) {
+        const json list = j.value(kind, json::array());
+        if (!list.is_array()) return bad(std::string(kind) + " must be an array");
+        for (const auto& item : list) {
+            if (!item.is_object() || !item.value("broker", json()).is_string() || !item.value("topic", json()).is_string() ||
+                item["topic"].get_ref<const std::string&>().empty()) {
+                return bad(std::string("every ") + kind + " route needs \"broker\": \"host:port\" and a non-empty \"topic\"");
+            }
+            MqttRoute r;
+            const std::string broker = item["broker"];
+            const size_t colon = broker.rfind(':');
+            r.host = broker.substr(0, colon);
+            try {
+                r.port = colon == std::string::npos ? 1883 : std::stoi(broker.substr(colon + 1));
+            } catch (...) {
+                r.port = 0;
+            }
+            if (r.host.empty() || r.port < 1 || r.port > 65535) return bad("broker '" + broker + "' is not host:port");
+            r.topic = item["topic"];
+            if (std::string(kind) == "publish") {
+                const json types = item.value("event_types", json::array({"*"}));
+                if (!types.is_array()) return bad("event_types must be an array of patterns");
+                for (const auto& t : types) {
+                    if (!t.is_string()) return bad("event_types must be an array of patterns");
+                    r.event_types.push_back(t);
+                }
+                routes.publish.push_back(std::move(r));
+            } else {
+                routes.subscribe.push_back(std::move(r));
+            }
+        }
+    }
+    return routes;
+}
+
+Pipeline::~Pipeline() { disconnect(); }
+
+Status Pipeline::connect(const PipelineRoutes& routes) {
+    disconnect();
+    auto rt = runtime();
+    // Events from sources are processed on the source's thread, one at a time, like an inject.
+    engine::EventHandler handler = [this](engine::EventPtr e) {
+        std::vector<engine::EventPtr> outputs;
+        (void)process({std::move(e)}, outputs);  // errors are counted
+    };
+    auto sources = engine::start_sources(*rt, handler);
+    if (!sources) return sources.status();
+    std::vector<Outbound> outbound;
+    // Routes share one client per pipeline and direction; QoS 1 so a broker restart loses nothing.
+    auto route_connector = [&](const MqttRoute& r) {
+        engine::ConnectorConfig c{"route-" + id, "mqtt", {}};
+        c.params = {{"host", Value(r.host)}, {"port", Value(int64_t{r.port})}, {"qos", Value(int64_t{1})},
+                    {"client_id", Value("varpulis-route-" + id)}};
+        return c;
+    };
+    for (const auto& r : routes.publish) {
+        auto sink = engine::make_sink(route_connector(r));
+        if (!sink) return sink.status();
+        outbound.push_back({std::move(*sink), r});
+    }
+    for (const auto& r : routes.subscribe) {
+        engine::SourceBinding binding{"route from " + r.topic, "", "route-" + id, {{"topic", Value(r.topic)}}};
+        auto source = engine::make_source(route_connector(r), binding, handler);
+        if (!source) return source.status();
+        sources->push_back(std::move(*source));
+    }
+    std::lock_guard lock(links_mutex_);
+    routes_ = routes;
+    sources_ = std::move(*sources);
+    outbound_ = std::move(outbound);
+    has_outbound_ = !outbound_.empty();
+    return Status::ok();
+}
+
+void Pipeline::disconnect() {
+    std::vector<std::unique_ptr<engine::Source>> sources;
+    std::vector<Outbound> outbound;
+    {
+        std::lock_guard lock(links_mutex_);
+        sources.swap(sources_);
+        outbound.swap(outbound_);
+        has_outbound_ = false;
+    }
+    // Destroyed outside the lock: a source waits for its handler, which may be in forward().
+    sources.clear();
+    for (auto& o : outbound) o.sink->flush();
+}
+
+std::vector<engine::ConnectorHealth> Pipeline::connector_health() const {
+    auto health = runtime()->sink_health();
+    std::lock_guard lock(links_mutex_);
+    for (const auto& s : sources_) health.push_back(s->health());
+    for (const auto& o : outbound_) {
+        if (auto h = o.sink->health()) {
+            h->connector = "route to " + o.route.topic;
+            health.push_back(std::move(*h));
+        }
+    }
+    return health;
+}
+
+void Pipeline::forward(const std::vector<engine::EventPtr>& outputs) {
+    if (!has_outbound_) return;
+    std::lock_guard lock(links_mutex_);
+    for (const auto& o : outbound_) {
+        for (const auto& e : outputs) {
+            const std::string& type = e->type_name();
+            if (std::any_of(o.route.event_types.begin(), o.route.event_types.end(),
+                            [&](const std::string& p) { return event_type_matches(p, type); })) {
+                o.sink->send(*e, o.route.topic);
+            }
+        }
+    }
+}
+
+void Pipeline::deliver(const std::vector<engine::EventPtr>& outputs, size_t from) {
+    if (outputs.size() <= from) return;
+    std::vector<engine::EventPtr> fresh(outputs.begin() + static_cast<std::ptrdiff_t>(from), outputs.end());
+    broadcast(fresh);
+    forward(fresh);
+}
+
 std::string Pipeline::source() const {
     std::lock_guard lock(mutex_);
     return source_;
@@ -73,9 +219,7 @@ Status Pipeline::process(const std::vector<engine::EventPtr>& events, std::vecto
     counters.outputs += outputs.size() - before;
     if (!st.is_ok()) ++counters.errors;
     counters.record_latency(events.empty() ? 0 : ns / static_cast<int64_t>(events.size()));
-    if (outputs.size() > before) {
-        broadcast(std::vector<engine::EventPtr>(outputs.begin() + static_cast<std::ptrdiff_t>(before), outputs.end()));
-    }
+    deliver(outputs, before);
     return st;
 }
 
@@ -123,7 +267,7 @@ void Pipeline::tick(int64_t now_ns) {
     std::vector<engine::EventPtr> outputs;
     (void)rt->advance_time(now_ns, outputs);  // runtime errors are counted by the engine
     counters.outputs += outputs.size();
-    if (!outputs.empty()) broadcast(outputs);
+    deliver(outputs, 0);
 }
 
 PipelineRegistry::PipelineRegistry(std::string state_dir) : state_dir_(std::move(state_dir)) {}
@@ -151,7 +295,7 @@ void PipelineRegistry::start_timers() {
 }
 
 std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(const std::string& name, const std::string& source,
-                                                                             std::optional<std::string> id) {
+                                                                             std::optional<std::string> id, const PipelineRoutes& routes) {
     auto loaded = engine::Runtime::from_source(source);
     if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
     auto p = std::make_shared<Pipeline>();
@@ -159,6 +303,7 @@ std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(co
     p->name = name;
     p->created_at_ms = now_ms();
     p->replace(source, std::shared_ptr<engine::Runtime>(std::move(loaded.runtime)));
+    if (Status connected = p->connect(routes); !connected.is_ok()) return DeployError{{}, connected};
     {
         std::lock_guard lock(mutex_);
         pipelines_.push_back(p);
@@ -198,6 +343,7 @@ bool PipelineRegistry::remove(const std::string& id) {
         gone = *it;
         pipelines_.erase(it);
     }
+    gone->disconnect();
     gone->close_subscribers();
     (void)save();
     return true;
@@ -206,7 +352,9 @@ bool PipelineRegistry::remove(const std::string& id) {
 std::optional<DeployError> PipelineRegistry::reload(const std::shared_ptr<Pipeline>& pipeline, const std::string& source) {
     auto loaded = engine::Runtime::from_source(source);
     if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
+    pipeline->disconnect();
     pipeline->replace(source, std::shared_ptr<engine::Runtime>(std::move(loaded.runtime)));
+    if (Status connected = pipeline->connect(pipeline->routes()); !connected.is_ok()) return DeployError{{}, connected};
     Status saved = save();
     if (!saved.is_ok()) return DeployError{{}, saved};
     return std::nullopt;
@@ -216,7 +364,9 @@ Status PipelineRegistry::save() const {
     if (state_dir_.empty()) return Status::ok();
     json doc = {{"version", 1}, {"pipelines", json::array()}};
     for (const auto& p : list()) {
-        doc["pipelines"].push_back({{"id", p->id}, {"name", p->name}, {"source", p->source()}, {"created_at_ms", p->created_at_ms}});
+        json item = {{"id", p->id}, {"name", p->name}, {"source", p->source()}, {"created_at_ms", p->created_at_ms}};
+        if (!p->routes().empty()) item["routes"] = p->routes().to_json();
+        doc["pipelines"].push_back(std::move(item));
     }
     std::error_code ec;
     fs::create_directories(state_dir_, ec);
@@ -258,7 +408,12 @@ std::vector<std::string> PipelineRegistry::restore() {
             messages.push_back("skipped a malformed pipeline entry in " + file.string());
             continue;
         }
-        auto r = deploy(item.value("name", ""), item["source"].get<std::string>(), item["id"].get<std::string>());
+        auto routes = PipelineRoutes::from_json(item.value("routes", json::object()));
+        if (!routes) {
+            messages.push_back("pipeline " + item["id"].get<std::string>() + ": " + routes.status().message() + "; deployed without routes");
+            routes = PipelineRoutes{};
+        }
+        auto r = deploy(item.value("name", ""), item["source"].get<std::string>(), item["id"].get<std::string>(), *routes);
         if (auto* err = std::get_if<DeployError>(&r)) {
             messages.push_back("pipeline " + item["id"].get<std::string>() + " could not be restored: " +
                                (err->diagnostics.empty() ? err->status.message() : err->diagnostics[0].message));

@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -20,6 +21,7 @@
 
 #include "varpulis/common/status.hpp"
 #include "varpulis/engine/runtime.hpp"
+#include "varpulis/engine/source.hpp"
 #include "varpulis/server/http_types.hpp"
 #include "varpulis/vpl/diagnostic.hpp"
 
@@ -38,8 +40,32 @@ struct PipelineCounters {
     void record_latency(int64_t ns);
 };
 
+/// True when an event type matches a route pattern: `Exact`, `Prefix*` (trailing `*` only) or `*`.
+bool event_type_matches(std::string_view pattern, std::string_view type);
+
+/// One inter-pipeline route over MQTT, given by the coordinator at deploy time: a publish route
+/// sends the pipeline's output events of `event_types` to `topic`; a subscribe route processes
+/// the events arriving on `topic` like injected ones.
+struct MqttRoute {
+    std::string host;
+    int port = 1883;
+    std::string topic;
+    std::vector<std::string> event_types;  ///< publish routes only
+};
+
+struct PipelineRoutes {
+    std::vector<MqttRoute> publish, subscribe;
+
+    bool empty() const { return publish.empty() && subscribe.empty(); }
+    nlohmann::json to_json() const;
+    /// `{"publish": [{"broker": "host:port", "topic", "event_types"}], "subscribe": [{"broker", "topic"}]}`.
+    static common::Result<PipelineRoutes> from_json(const nlohmann::json& j);
+};
+
 class Pipeline {
   public:
+    ~Pipeline();
+
     std::string id;
     std::string name;
     int64_t created_at_ms = 0;
@@ -56,17 +82,40 @@ class Pipeline {
     /// log subscribers.
     common::Status process(const std::vector<engine::EventPtr>& events, std::vector<engine::EventPtr>& outputs);
 
+    /// Start the program's `.from(...)` sources and the pipeline's routes; their events are
+    /// processed like injected ones. All or nothing.
+    common::Status connect(const PipelineRoutes& routes);
+    /// Stop sources and routes (the pipeline is going away or its program is replaced).
+    void disconnect();
+    const PipelineRoutes& routes() const { return routes_; }
+    /// Sinks, sources and routes that have a connection, with their state.
+    std::vector<engine::ConnectorHealth> connector_health() const;
+
     std::shared_ptr<SseChannel> subscribe();
     /// Close every log stream (the pipeline is going away).
     void close_subscribers();
 
   private:
+    struct Outbound {
+        std::shared_ptr<engine::Sink> sink;
+        MqttRoute route;
+    };
+
     void broadcast(const std::vector<engine::EventPtr>& outputs);
+    /// Send outputs along the publish routes.
+    void forward(const std::vector<engine::EventPtr>& outputs);
+    /// Outputs of the events at and after `from` reach log subscribers and routes.
+    void deliver(const std::vector<engine::EventPtr>& outputs, size_t from);
 
     mutable std::mutex mutex_;
     std::string source_;
     std::shared_ptr<engine::Runtime> runtime_;
     std::vector<std::weak_ptr<SseChannel>> subscribers_;
+    PipelineRoutes routes_;
+    mutable std::mutex links_mutex_;  ///< sources_ and outbound_; never held while a source stops
+    std::atomic<bool> has_outbound_{false};
+    std::vector<Outbound> outbound_;
+    std::vector<std::unique_ptr<engine::Source>> sources_;
 };
 
 /// Deploy failed: the program's diagnostics, or a plain error (e.g. the state could not be saved).
@@ -86,7 +135,8 @@ class PipelineRegistry {
 
     /// Compile and register a pipeline (a new id unless `id` is given).
     std::variant<std::shared_ptr<Pipeline>, DeployError> deploy(const std::string& name, const std::string& source,
-                                                                std::optional<std::string> id = std::nullopt);
+                                                                std::optional<std::string> id = std::nullopt,
+                                                                const PipelineRoutes& routes = {});
     std::shared_ptr<Pipeline> get(const std::string& id) const;
     /// Pipelines in deployment order.
     std::vector<std::shared_ptr<Pipeline>> list() const;

@@ -32,6 +32,8 @@ json diagnostics_error(const vpl::Diagnostics& ds) {
 
 HttpResponse deploy_error(const DeployError& err) {
     if (!err.diagnostics.empty()) return json_response(400, diagnostics_error(err.diagnostics));
+    // A connector that cannot start (bad topic, unknown source kind) is the request's fault.
+    if (err.status.code() == common::ErrorCode::Invalid) return error_response(400, "connector_error", err.status.message());
     return error_response(500, "state_error", err.status.message());
 }
 
@@ -99,6 +101,15 @@ std::vector<std::string> split_path(const std::string& path) {
     return parts;
 }
 
+json connectors_json(const Pipeline& p) {
+    json out = json::array();
+    for (const auto& h : p.connector_health()) {
+        out.push_back({{"name", h.connector}, {"kind", h.kind}, {"role", h.role}, {"target", h.target}, {"connected", h.connected},
+                       {"last_error", h.last_error}, {"messages", h.messages}, {"failures", h.failures}});
+    }
+    return out;
+}
+
 HttpResponse method_not_allowed(const HttpRequest& req, const std::string& allowed) {
     auto r = error_response(405, "method_not_allowed", req.method + " is not allowed on " + req.path + " (allowed: " + allowed + ")");
     r.headers.emplace_back("Allow", allowed);
@@ -127,6 +138,17 @@ std::vector<std::string> WorkerApi::restore() { return registry_.restore(); }
 size_t WorkerApi::body_limit(const std::string& path) const {
     bool large = path == "/large" || path.ends_with("/events-batch") || path.ends_with("/restore");
     return large ? options_.large_body_limit : options_.json_body_limit;
+}
+
+ConnectorSummary WorkerApi::connector_summary() const {
+    ConnectorSummary summary;
+    for (const auto& p : registry_.list()) {
+        for (const auto& h : p->connector_health()) {
+            ++summary.total;
+            if (h.connected) ++summary.connected;
+        }
+    }
+    return summary;
 }
 
 uint64_t WorkerApi::events_processed() const {
@@ -246,7 +268,9 @@ HttpResponse WorkerApi::deploy(const HttpRequest& req) {
     }
     std::string name = body->value("name", json("")).is_string() ? body->value("name", "") : "";
     if (name.empty()) return error_response(400, "invalid_request", "\"name\" must be a non-empty string");
-    auto result = registry_.deploy(name, (*body)["source"].get<std::string>());
+    auto routes = PipelineRoutes::from_json(body->value("routes", json::object()));
+    if (!routes) return error_response(400, "invalid_request", routes.status().message());
+    auto result = registry_.deploy(name, (*body)["source"].get<std::string>(), std::nullopt, *routes);
     if (auto* err = std::get_if<DeployError>(&result)) return deploy_error(*err);
     auto p = std::get<std::shared_ptr<Pipeline>>(result);
     return json_response(201, {{"id", p->id}, {"name", p->name}, {"status", "running"}});
@@ -339,7 +363,8 @@ HttpResponse WorkerApi::metrics(const Pipeline& p) const {
                                {"latency_mean_us", n ? static_cast<double>(c.latency_ns_total) / static_cast<double>(n) / 1000.0 : 0.0},
                                {"latency_buckets_seconds", buckets},
                                {"state_held", rt.held},
-                               {"dropped_by_depth", rt.dropped_by_depth}});
+                               {"dropped_by_depth", rt.dropped_by_depth},
+                               {"connectors", connectors_json(p)}});
 }
 
 HttpResponse WorkerApi::reload(const HttpRequest& req, Pipeline& p) {
@@ -419,6 +444,23 @@ HttpResponse WorkerApi::prometheus() const {
         line("varpulis_processing_latency_seconds_sum{" + labels + "} " + std::to_string(static_cast<double>(p->counters.latency_ns_total) / 1e9));
         line("varpulis_processing_latency_seconds_count{" + labels + "} " + std::to_string(cumulative));
     }
+    line("# HELP varpulis_connector_connected 1 when a connector of a pipeline is connected to its broker.");
+    line("# TYPE varpulis_connector_connected gauge");
+    std::string messages, failures;
+    for (const auto& p : all) {
+        for (const auto& h : p->connector_health()) {
+            std::string labels = "pipeline=\"" + p->name + "\",id=\"" + p->id + "\",connector=\"" + h.connector + "\",role=\"" + h.role + "\"";
+            line("varpulis_connector_connected{" + labels + "} " + (h.connected ? "1" : "0"));
+            messages += "varpulis_connector_messages_total{" + labels + "} " + std::to_string(h.messages) + "\n";
+            failures += "varpulis_connector_failures_total{" + labels + "} " + std::to_string(h.failures) + "\n";
+        }
+    }
+    line("# HELP varpulis_connector_messages_total Messages sent (sinks) or received (sources) by a connector.");
+    line("# TYPE varpulis_connector_messages_total counter");
+    out += messages;
+    line("# HELP varpulis_connector_failures_total Messages dropped (sinks) or malformed (sources).");
+    line("# TYPE varpulis_connector_failures_total counter");
+    out += failures;
     line("# HELP varpulis_http_requests_total HTTP requests answered, by status.");
     line("# TYPE varpulis_http_requests_total counter");
     {

@@ -29,6 +29,11 @@ struct WorkerApiOptions {
     double rate_limit = 0;             ///< requests per second per client on /api/v1 (0: off)
 };
 
+struct ConnectorSummary {
+    size_t total = 0;
+    size_t connected = 0;
+};
+
 class WorkerApi {
   public:
     explicit WorkerApi(WorkerApiOptions options);
@@ -52,6 +57,8 @@ class WorkerApi {
     PipelineRegistry& registry() { return registry_; }
     /// Total events processed by all pipelines (heartbeats).
     uint64_t events_processed() const;
+    /// Connectors (sinks, sources, routes) of every pipeline, and how many are connected.
+    ConnectorSummary connector_summary() const;
 
   private:
     HttpResponse route(const HttpRequest& req);

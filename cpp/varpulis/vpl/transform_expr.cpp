@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "varpulis/common/time.hpp"
 #include "varpulis/vpl/transformer_internal.hpp"
 
 namespace varpulis::vpl::detail {
@@ -60,50 +61,8 @@ void append_utf8(std::string& out, uint32_t cp) {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-int digits(std::string_view s, size_t pos, size_t n) {
-    int v = 0;
-    for (size_t i = 0; i < n; ++i) v = v * 10 + (s[pos + i] - '0');
-    return v;
-}
-
 /// Parse `@YYYY-MM-DD[THH:MM:SS[.fff][Z|±HH:MM]]` (the lexer already checked the shape).
-std::optional<int64_t> parse_timestamp(std::string_view s) {
-    s.remove_prefix(1);
-    int y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
-    if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
-    int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400;
-    int64_t nanos = 0;
-    if (s.size() > 10) {
-        int h = digits(s, 11, 2), mi = digits(s, 14, 2), se = digits(s, 17, 2);
-        if (h > 23 || mi > 59 || se > 60) return std::nullopt;
-        seconds += h * 3600 + mi * 60 + se;
-        size_t pos = 19;
-        if (pos < s.size() && s[pos] == '.') {
-            ++pos;
-            int64_t scale = 100'000'000;
-            while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) {
-                nanos += (s[pos] - '0') * scale;
-                scale /= 10;
-                ++pos;
-            }
-        }
-        if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-            int64_t offset = digits(s, pos + 1, 2) * 3600 + digits(s, pos + 4, 2) * 60;
-            seconds -= s[pos] == '+' ? offset : -offset;
-        }
-    }
-    return seconds * 1'000'000'000 + nanos;
-}
+std::optional<int64_t> parse_timestamp(std::string_view s) { return common::parse_rfc3339(s.substr(1)); }
 
 }  // namespace
 

@@ -93,5 +93,50 @@ TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
     EXPECT_FALSE(constant_time_equal("", "a"));
 }
 
+TEST(EventTypeMatchesTest, ExactPrefixAndWildcard) {
+    EXPECT_TRUE(event_type_matches("*", "Anything"));
+    EXPECT_TRUE(event_type_matches("Alert*", "AlertHigh"));
+    EXPECT_TRUE(event_type_matches("Alert*", "Alert"));
+    EXPECT_FALSE(event_type_matches("Alert*", "Alarm"));
+    EXPECT_TRUE(event_type_matches("Reading", "Reading"));
+    EXPECT_FALSE(event_type_matches("Reading", "Readings"));
+}
+
+TEST(PipelineRoutesTest, ReadsPublishAndSubscribeRoutes) {
+    auto routes = PipelineRoutes::from_json(json::parse(R"({
+        "publish": [{"broker": "mq:1884", "topic": "a/b", "event_types": ["Alert*"]}, {"broker": "mq", "topic": "all"}],
+        "subscribe": [{"broker": "127.0.0.1:1883", "topic": "c"}]})"));
+    ASSERT_TRUE(routes.is_ok()) << routes.status().message();
+    ASSERT_EQ(routes->publish.size(), 2u);
+    EXPECT_EQ(routes->publish[0].host, "mq");
+    EXPECT_EQ(routes->publish[0].port, 1884);
+    EXPECT_EQ(routes->publish[1].port, 1883);
+    EXPECT_EQ(routes->publish[1].event_types, std::vector<std::string>{"*"});
+    EXPECT_EQ(routes->subscribe[0].topic, "c");
+    EXPECT_EQ(PipelineRoutes::from_json(routes->to_json())->to_json(), routes->to_json());
+}
+
+TEST(PipelineRoutesTest, BadRoutesAreClearErrors) {
+    auto error = [](const char* text) {
+        auto r = PipelineRoutes::from_json(json::parse(text));
+        return r.is_ok() ? std::string("ok") : r.status().message();
+    };
+    EXPECT_EQ(error(R"([])"), "routes: must be an object {\"publish\": [...], \"subscribe\": [...]}");
+    EXPECT_EQ(error(R"({"publish": {}})"), "routes: publish must be an array");
+    EXPECT_EQ(error(R"({"subscribe": [{"broker": "h:1"}]})"),
+              "routes: every subscribe route needs \"broker\": \"host:port\" and a non-empty \"topic\"");
+    EXPECT_EQ(error(R"({"publish": [{"broker": "h:99999", "topic": "t"}]})"), "routes: broker 'h:99999' is not host:port");
+    EXPECT_EQ(error(R"({"publish": [{"broker": "h:1", "topic": "t", "event_types": [1]}]})"),
+              "routes: event_types must be an array of patterns");
+}
+
+TEST_F(WorkerApiTest, DeployWithBadRoutesIs400AndDeploysNothing) {
+    auto r = call("POST", "/api/v1/pipelines",
+                  json{{"name", "p"}, {"source", "stream S = A .emit(v: 1)"}, {"routes", {{"publish", 5}}}}.dump());
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(body(r)["error"], "routes: publish must be an array");
+    EXPECT_EQ(body(call("GET", "/api/v1/pipelines"))["total"], 0);
+}
+
 }  // namespace
 }  // namespace varpulis::server

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Where events come from besides HTTP and files: `Type.from(Connector, topic: "t")` sources.
+// Connector modules (MQTT...) register a factory per kind; a front door (the server, `varpulis
+// run`) starts the sources of a program and gives each a handler that processes its events.
+// Sinks and sources report their health in the same shape.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "varpulis/common/status.hpp"
+#include "varpulis/engine/engine.hpp"
+#include "varpulis/engine/event.hpp"
+#include "varpulis/engine/sink.hpp"
+
+namespace varpulis::engine {
+
+class Runtime;
+
+/// Receives the events of a source, on the source's own thread.
+using EventHandler = std::function<void(EventPtr)>;
+
+/// A running source: delivers events to its handler until it is destroyed. Destruction waits
+/// for a handler call in progress, so the handler's captures may be freed right after.
+class Source {
+  public:
+    virtual ~Source() = default;
+    virtual ConnectorHealth health() const = 0;
+};
+
+using SourceFactory =
+    std::function<common::Result<std::unique_ptr<Source>>(const ConnectorConfig&, const SourceBinding&, EventHandler)>;
+
+/// Register the source factory of a connector kind (called by connector modules at start-up).
+void register_source_factory(const std::string& kind, SourceFactory factory);
+
+/// Start one source for `binding` reading from `config`. Fails for kinds that cannot be sources.
+common::Result<std::unique_ptr<Source>> make_source(const ConnectorConfig& config, const SourceBinding& binding,
+                                                    EventHandler handler);
+
+/// Start every `.from(...)` source of a runtime's program; all or nothing.
+common::Result<std::vector<std::unique_ptr<Source>>> start_sources(const Runtime& runtime, const EventHandler& handler);
+
+}  // namespace varpulis::engine
