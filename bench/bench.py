@@ -25,12 +25,10 @@ import os
 import re
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,9 +36,9 @@ from varpulis import LocalCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "mandelbrot"
-SIZE, TILE, MAX_ITER = 1000, 250, 256
-PIXELS = SIZE * SIZE
-CHECKSUM = 47_554_279
+sys.path.insert(0, str(EXAMPLES))
+from mandelbrot_png import CHECKSUM, MAX_ITER, PIXELS, SIZE, write_png  # noqa: E402  (examples is not a package)
+
 TILES = [(row, col) for row in range(4) for col in range(4)]
 
 
@@ -80,25 +78,6 @@ def read_pixels(paths: list[Path]) -> tuple[int, int, bytearray]:
             raise SystemExit(f"error: {path}: {lines - matched} of {lines} lines are not pixels")
         count += matched
     return count, total, image
-
-
-def write_png(path: Path, image: bytearray) -> None:
-    """RGB PNG of the iteration image: black inside the set, a blue-to-gold ramp outside."""
-    palette = []
-    for i in range(256):
-        t = (i / 255) ** 0.35
-        palette.append(bytes((int(255 * t), int(200 * t), int(80 + 100 * (1 - t)))) if i < 255 else b"\0\0\0")
-    raw = bytearray()
-    for y in range(SIZE):
-        raw.append(0)
-        raw += b"".join(palette[v] for v in image[y * SIZE:(y + 1) * SIZE])
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", SIZE, SIZE, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(raw), 6))
-                     + chunk(b"IEND", b""))
 
 
 def native_baseline(run_dir: Path, runs: int) -> float:

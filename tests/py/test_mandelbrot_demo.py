@@ -50,3 +50,12 @@ def test_bench_prints_the_table_and_writes_the_png(tmp_path):
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[16:24] == (1000).to_bytes(4, "big") * 2
     assert not list((tmp_path / "run").glob("pixels-*")), "pixel files are removed once checked"
+
+
+def test_mqtt_variant_renders_the_image_from_columns_published_to_a_broker(tmp_path):
+    png = tmp_path / "m.png"
+    out = subprocess.run([sys.executable, str(ROOT / "examples/mandelbrot/mqtt/demo.py"), "--mode", "columns",
+                          "--out", str(png), "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"columns\s+4,000 messages\s+\d+\.\d\d s .* checksum 47,554,279 OK", out.stdout), out.stdout
+    assert png.read_bytes().startswith(b"\x89PNG")
