@@ -266,23 +266,25 @@ def test_a_bad_source_topic_is_a_clear_deploy_error(broker, varpulis_bin):
         worker.stop()
 
 
-def test_varpulis_run_prints_what_its_source_receives(broker, varpulis_bin):
+def test_varpulis_run_prints_what_its_source_receives(broker, varpulis_bin, tmp_path):
     program = SOURCE_PROGRAM.format(port=broker, tag="run")
-    proc = subprocess.Popen([varpulis_bin, "run", "-c", program, "--duration", "20"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    with open(tmp_path / "stderr", "w") as err:
+        proc = subprocess.Popen([varpulis_bin, "run", "-c", program, "--duration", "20"], stdout=subprocess.PIPE,
+                                stderr=err, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # the only reader of stdout
+    reader.start()
     try:
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-        reader.start()
         wait_for(lambda: publish_lines(broker, "sensors/r", ['{"sensor_id": "r", "temperature": 150}']) or
                  any(line.startswith("{") for line in lines), what="an output line")
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=15)
+        proc.wait(15)
         reader.join(5)
+        proc.stdout.close()
     first = json.loads(next(line for line in lines if line.startswith("{")))
     assert first["event_type"] == "Hot" and first["temperature"] == 150
-    assert "Final Statistics" in "".join(lines), err
+    assert "Final Statistics" in "".join(lines), (tmp_path / "stderr").read_text()
 
 
 def test_nothing_is_lost_at_qos_1_when_the_broker_restarts(tmp_path):

@@ -105,4 +105,16 @@ bool Value::operator==(const Value& other) const {
     }
 }
 
+void Value::append(Value item) {
+    auto& array = std::get<std::shared_ptr<const Array>>(data_);
+    if (array.use_count() == 1) {
+        // Sole owner of an array created non-const (see the constructor): growing it is safe.
+        const_cast<Array&>(*array).push_back(std::move(item));
+        return;
+    }
+    auto copy = std::make_shared<Array>(*array);
+    copy->push_back(std::move(item));
+    array = std::move(copy);
+}
+
 }  // namespace varpulis::common

@@ -43,7 +43,8 @@ class Value {
     explicit Value(const char* s) : data_(std::string(s)) {}
     explicit Value(Timestamp t) : data_(t) {}
     explicit Value(Duration d) : data_(d) {}
-    explicit Value(Array a) : data_(std::make_shared<const Array>(std::move(a))) {}
+    // The array itself is not const, so `append` may grow it in place when it is not shared.
+    explicit Value(Array a) : data_(std::shared_ptr<const Array>(std::make_shared<Array>(std::move(a)))) {}
     explicit Value(Map m) : data_(std::make_shared<const Map>(std::move(m))) {}
 
     Kind kind() const { return static_cast<Kind>(data_.index()); }
@@ -63,6 +64,9 @@ class Value {
     Timestamp as_timestamp() const { return std::get<Timestamp>(data_); }
     Duration as_duration() const { return std::get<Duration>(data_); }
     const Array& as_array() const { return *std::get<std::shared_ptr<const Array>>(data_); }
+    /// Append to this array: in place when no other value shares it, else on a copy (values stay
+    /// immutable to everyone else). Requires kind() == Array.
+    void append(Value item);
     const Map& as_map() const { return *std::get<std::shared_ptr<const Map>>(data_); }
 
     /// Return the VPL type name: "int", "float", "string", "bool", "array", "map", "null"...

@@ -54,6 +54,26 @@ class AssignStmt final : public CompiledStmt {
     ExprNode value_;
 };
 
+/// `x := push(x, item)` on a local array: appends in place instead of copying the array (which
+/// made building an array in a loop quadratic). Anything else falls back to the plain assignment.
+class AppendStmt final : public CompiledStmt {
+  public:
+    AppendStmt(size_t slot, ExprNode item, StmtNode fallback) : slot_(slot), item_(std::move(item)), fallback_(std::move(fallback)) {}
+    Flow exec(ExecState& s) const override {
+        if (s.ctx.locals[slot_].kind() != Value::Kind::Array) return fallback_->exec(s);
+        Value scratch;
+        const Value& v = item_->eval(s.ctx, scratch);
+        Value item = &v == &scratch ? std::move(scratch) : v;
+        s.ctx.locals[slot_].append(std::move(item));
+        return Flow::Next;
+    }
+
+  private:
+    size_t slot_;
+    ExprNode item_;
+    StmtNode fallback_;
+};
+
 class ExprStmt final : public CompiledStmt {
   public:
     explicit ExprStmt(ExprNode e) : e_(std::move(e)) {}
@@ -269,7 +289,25 @@ class BodyCompiler {
     }
     Result<StmtNode> compile(const vpl::AssignStmt& n, const common::Span&) {
         VP_ASSIGN_OR_RETURN(auto value, expr(*n.value));
-        return StmtNode(std::make_unique<AssignStmt>(slots_.at(n.name), std::move(value)));
+        auto assign = StmtNode(std::make_unique<AssignStmt>(slots_.at(n.name), std::move(value)));
+        if (const vpl::Expr* item = appended_item(n)) {
+            VP_ASSIGN_OR_RETURN(auto item_node, expr(*item));
+            return StmtNode(std::make_unique<AppendStmt>(slots_.at(n.name), std::move(item_node), std::move(assign)));
+        }
+        return assign;
+    }
+
+    /// The item of `x := push(x, item)` when `push` is the builtin (not a user function).
+    const vpl::Expr* appended_item(const vpl::AssignStmt& n) const {
+        const vpl::Expr& v = *n.value;
+        using vpl::ExprKind;
+        if (v.kind != ExprKind::Call || v.children.size() != 3 || v.children[0]->kind != ExprKind::Ident ||
+            v.children[0]->name != "push" || v.children[1]->kind != ExprKind::Ident || v.children[1]->name != n.name ||
+            std::any_of(v.names.begin(), v.names.end(), [](const std::string& name) { return !name.empty(); })) {
+            return nullptr;
+        }
+        if (scope_.functions && scope_.functions->index_of("push")) return nullptr;
+        return v.children[2].get();
     }
     Result<StmtNode> compile(const vpl::ExprStmt& n, const common::Span&) {
         VP_ASSIGN_OR_RETURN(auto value, expr(*n.expr));

@@ -2,6 +2,7 @@
 // Engine behaviour that scenarios cannot show: errors, limits, memory bounds, state.
 #include <gtest/gtest.h>
 
+#include "varpulis/engine/event_json.hpp"
 #include "varpulis/engine/runtime.hpp"
 
 namespace varpulis::engine {
@@ -96,6 +97,27 @@ TEST(EngineTest, GlobalsAreEvaluatedInOrder) {
     auto rt = load("let a = 2\nvar b = a * 3\nb := b + 1\nconst c = b * 10");
     EXPECT_EQ(rt->variable("c"), Value(70));
     EXPECT_FALSE(rt->variable("nope").has_value());
+}
+
+TEST(EngineTest, PushInALoopAppendsInPlaceWithoutChangingSharedArrays) {
+    auto rt = load(R"(fn build():
+    var a = [1]
+    let b = a
+    a := push(a, 2)
+    a := push(a, a)
+    var c = []
+    for i in 0..1000:
+        c := push(c, i)
+    var d = 5
+    d := push(d, 1)
+    emit Out(a: a, b: b, n: len(c), last: last(c), d: d)
+stream S = Go .process(build())
+)");
+    std::vector<EventPtr> out;
+    ASSERT_TRUE(rt->push("Go", {}, 0, out).is_ok());
+    ASSERT_EQ(out.size(), 1u);
+    // d: push on a non-array is null, and emit leaves null fields out.
+    EXPECT_EQ(event_json(*out[0]).dump(), R"({"event_type":"S","a":[1,2,[1,2]],"b":[1],"n":1000,"last":999})");
 }
 
 }  // namespace
