@@ -339,3 +339,31 @@ def test_local_cluster_stops_its_processes_when_the_script_forgets_to(tmp_path):
     for pid in pids:
         wait_until(lambda: not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2],
                    timeout=10, what=f"process {pid} gone")
+
+
+def test_a_worker_gone_for_longer_than_the_expiry_is_forgotten_unless_it_still_holds_pipelines(varpulis_bin):
+    coord, port = start_fast_coordinator(varpulis_bin, 0, "--worker-expiry", "1.5")
+    url = f"http://127.0.0.1:{port}"
+    workers = {wid: subprocess.Popen([varpulis_bin, "server", "--port", "0", "--api-key", "test", "--coordinator", url,
+                                      "--worker-id", wid], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for wid in ("idle", "busy")}
+    try:
+        c = CoordinatorClient(url, "admin")
+        wait_until(lambda: c.workers()["total"] == 2, what="registration")
+        c.deploy_group("g", [{"name": "p", "source": PIPELINE_A, "worker_affinity": "busy"}])
+        for proc in workers.values():
+            proc.kill()
+            proc.wait(10)
+        # "idle" runs nothing and is forgotten; "busy" keeps its pipeline (no worker to move it to).
+        wait_until(lambda: [w["id"] for w in c.workers()["workers"]] == ["busy"], timeout=15, what="expiry")
+        assert c.worker("busy")["status"] == "unhealthy"
+        with pytest.raises(ApiError) as gone:
+            c.worker("idle")
+        assert gone.value.status == 404
+    finally:
+        for proc in workers.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        coord.terminate()
+        coord.communicate(timeout=10)

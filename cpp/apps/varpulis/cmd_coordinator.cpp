@@ -22,6 +22,8 @@ int cmd_coordinator(const std::vector<std::string>& args) {
                        "VARPULIS_JOIN_TOKEN", ""},
                       {"heartbeat-interval", 0, "SECONDS", "Interval workers heartbeat at; also the health sweep period", "", "5"},
                       {"heartbeat-timeout", 0, "SECONDS", "Silence after which a worker is unhealthy", "", "15"},
+                      {"worker-expiry", 0, "SECONDS", "Silence after which an unhealthy worker running nothing is forgotten (0: never)",
+                       "", "3600"},
                       {"state-dir", 0, "DIR", "Keep workers, groups and placements here across restarts", "VARPULIS_STATE_DIR", ""},
                       {"mqtt-broker", 0, "HOST:PORT", "MQTT broker that carries routes between pipelines", "VARPULIS_MQTT_BROKER", ""}}};
     for (auto& flag : log_flags()) spec.flags.push_back(flag);
@@ -35,8 +37,9 @@ int cmd_coordinator(const std::vector<std::string>& args) {
         port = std::stoi(parsed->get("port"));
         options.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-interval")) * 1000));
         options.heartbeat_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-timeout")) * 1000));
+        options.worker_expiry = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("worker-expiry")) * 1000));
     } catch (...) {
-        std::cerr << "error: --port, --heartbeat-interval and --heartbeat-timeout take numbers\n";
+        std::cerr << "error: --port, --heartbeat-interval, --heartbeat-timeout and --worker-expiry take numbers\n";
         return kExitUsage;
     }
     if (options.heartbeat_interval.count() <= 0 || options.heartbeat_timeout < options.heartbeat_interval) {

@@ -680,6 +680,27 @@ void Coordinator::sweep() {
     }
     // Pipelines on unhealthy workers move; with no worker available, the next sweep retries.
     for (const auto& id : failed) failover(id);
+    expire_silent_workers();
+}
+
+void Coordinator::expire_silent_workers() {
+    if (options_.worker_expiry.count() <= 0) return;
+    bool removed = false;
+    {
+        std::lock_guard lock(mutex_);
+        const auto now = std::chrono::steady_clock::now();
+        for (auto it = workers_.begin(); it != workers_.end();) {
+            const WorkerInfo& w = it->second;
+            if (w.status == WorkerStatus::Unhealthy && now - w.last_heartbeat > options_.worker_expiry && assigned(w.id) == 0) {
+                log::info("cluster", "worker '" + w.id + "' silent for longer than the expiry and running nothing: forgotten");
+                it = workers_.erase(it);
+                removed = true;
+            } else {
+                ++it;
+            }
+        }
+    }
+    if (removed) save();
 }
 
 void Coordinator::failover(const std::string& worker_id) {

@@ -27,6 +27,9 @@ struct CoordinatorOptions {
     std::string join_token;  ///< required from registering workers; empty: open registration
     std::chrono::milliseconds heartbeat_interval{5000};
     std::chrono::milliseconds heartbeat_timeout{15000};
+    /// Silence after which an unhealthy worker with no pipelines left is forgotten (a scaled-down
+    /// pod); it registers again if it ever comes back. Zero: never.
+    std::chrono::milliseconds worker_expiry{std::chrono::hours(1)};
     std::string state_dir;   ///< empty: state in memory only
     /// "host:port" of the MQTT broker that carries routes between pipelines; empty: such routes
     /// are kept in the topology but carry nothing.
@@ -128,6 +131,8 @@ class Coordinator {
     void remove_from(const WorkerInfo& w, const std::string& pipeline_id);
     void sweep();
     void failover(const std::string& worker_id);
+    /// Forget unhealthy workers silent for longer than the expiry that run nothing any more.
+    void expire_silent_workers();
     void remove_stale_copies(const std::string& worker_id);
     /// After a worker (re)registers: deploy again the pipelines placed on it that it no longer
     /// runs (a restarted process starts empty).
