@@ -120,5 +120,16 @@ stream S = Go .process(build())
     EXPECT_EQ(event_json(*out[0]).dump(), R"({"event_type":"S","a":[1,2,[1,2]],"b":[1],"n":1000,"last":999})");
 }
 
+TEST(EventJsonTest, WrittenStringsAreAlwaysValidUtf8) {
+    Event e;
+    e.type = intern("T");
+    e.fields.emplace_back(intern("ok"), Value(std::string("caf\xC3\xA9 \xF0\x9F\x98\x80")));  // é and an emoji stay
+    e.fields.emplace_back(intern("bad"), Value(std::string("a\xFF\xC3(\xED\xA0\x80z")));        // stray, truncated, surrogate
+    std::string out;
+    append_event_json(out, e);
+    EXPECT_EQ(out, "{\"event_type\":\"T\",\"ok\":\"caf\xC3\xA9 \xF0\x9F\x98\x80\",\"bad\":\"a\xEF\xBF\xBD\xEF\xBF\xBD(\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz\"}");
+    EXPECT_TRUE(nlohmann::json::parse(out).is_object());
+}
+
 }  // namespace
 }  // namespace varpulis::engine
