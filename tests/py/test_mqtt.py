@@ -14,6 +14,7 @@ import time
 import pytest
 
 import varpulis
+from conftest import _wait_until
 from varpulis import VplError
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian installs it in sbin
@@ -153,17 +154,6 @@ def publish_lines(port: int, topic: str, lines: list[str], qos: int = 1) -> None
                    input="\n".join(lines) + "\n", text=True, check=True, timeout=30)
 
 
-def wait_for(predicate, timeout: float = 15, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 class WorkerProcess:
     """A real `varpulis server --port 0` process."""
 
@@ -198,7 +188,7 @@ stream Hot = TemperatureReading.from(Broker, topic: "sensors/#")
 
 def deploy_source_pipeline(worker: WorkerProcess, port: int, tag: str) -> str:
     pid = worker.client.deploy("hot", SOURCE_PROGRAM.format(port=port, tag=tag))["id"]
-    wait_for(lambda: worker.connectors(pid)[("Broker", "source")]["connected"], what="the source to connect")
+    _wait_until(lambda: worker.connectors(pid)[("Broker", "source")]["connected"], what="the source to connect")
     return pid
 
 
@@ -211,14 +201,14 @@ def test_a_pipeline_reads_a_topic_filters_and_publishes(broker, varpulis_bin):
         lines = [json.dumps({"sensor_id": f"s{t % 3}", "temperature": t}) for t in range(150)]
         lines += [json.dumps({"event_type": "TemperatureReading", "sensor_id": "x", "temperature": t}) for t in range(150, 200)]
         # The subscription may still be on its way to the broker: publish a probe until it arrives.
-        wait_for(lambda: publish_lines(broker, "sensors/probe", ['{"temperature": 0}']) or
+        _wait_until(lambda: publish_lines(broker, "sensors/probe", ['{"temperature": 0}']) or
                  worker.client.metrics(pid)["events_processed"] > 0, what="the subscription")
         before = worker.client.metrics(pid)["events_processed"]
         publish_lines(broker, "sensors/room1", lines)
         alerts = sub.payloads()
         assert [a["temperature"] for a in alerts] == list(range(101, 200))
         assert alerts[0]["event_type"] == "Hot" and alerts[0]["sensor_id"] == "s2"
-        wait_for(lambda: worker.client.metrics(pid)["events_processed"] == before + 200, what="all events processed")
+        _wait_until(lambda: worker.client.metrics(pid)["events_processed"] == before + 200, what="all events processed")
         health = worker.connectors(pid)
         assert health[("Broker", "source")]["messages"] == before + 200
         assert health[("Broker", "source")]["failures"] == 0
@@ -239,13 +229,13 @@ def test_malformed_payloads_are_counted_and_logged_and_the_pipeline_goes_on(brok
     worker = WorkerProcess(varpulis_bin)
     try:
         pid = deploy_source_pipeline(worker, broker, "m")
-        wait_for(lambda: publish_lines(broker, "sensors/probe", ['{"temperature": 0}']) or
+        _wait_until(lambda: publish_lines(broker, "sensors/probe", ['{"temperature": 0}']) or
                  worker.client.metrics(pid)["events_processed"] > 0, what="the subscription")
         sub = Subscriber(broker, "alerts/m", 1, 1)
         publish_lines(broker, "sensors/bad", ["not json", "[1, 2]", '{"event_type": 5}', '{"timestamp": "yesterday"}',
                                               '{"sensor_id": "ok", "temperature": 120}'])
         assert [a["sensor_id"] for a in sub.payloads()] == ["ok"]
-        wait_for(lambda: worker.connectors(pid)[("Broker", "source")]["failures"] == 4, what="4 malformed payloads")
+        _wait_until(lambda: worker.connectors(pid)[("Broker", "source")]["failures"] == 4, what="4 malformed payloads")
         assert worker.client.health()["status"] == "healthy"
     finally:
         err = worker.stop()
@@ -275,7 +265,7 @@ def test_varpulis_run_prints_what_its_source_receives(broker, varpulis_bin, tmp_
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # the only reader of stdout
     reader.start()
     try:
-        wait_for(lambda: publish_lines(broker, "sensors/r", ['{"sensor_id": "r", "temperature": 150}']) or
+        _wait_until(lambda: publish_lines(broker, "sensors/r", ['{"sensor_id": "r", "temperature": 150}']) or
                  any(line.startswith("{") for line in lines), what="an output line")
     finally:
         proc.terminate()
@@ -353,16 +343,16 @@ def test_a_route_carries_one_pipelines_alerts_to_another_worker(broker):
         count_worker = cluster.workers[placed["count"]["worker_id"]]
         count_id = placed["count"]["pipeline_id"]
         gid = deployed["id"]
-        wait_for(lambda: all(c["connected"] for c in count_worker.metrics(count_id)["connectors"]), what="route connected")
+        _wait_until(lambda: all(c["connected"] for c in count_worker.metrics(count_id)["connectors"]), what="route connected")
 
         def seen() -> int:
             return count_worker.metrics(count_id)["events_processed"]
 
-        wait_for(lambda: cluster.coordinator.inject(gid, "Reading", {"v": 100}) and seen() > 0, what="the route")
+        _wait_until(lambda: cluster.coordinator.inject(gid, "Reading", {"v": 100}) and seen() > 0, what="the route")
         before = seen()
         for v in range(20):
             cluster.coordinator.inject(gid, "Reading", {"v": v})
-        wait_for(lambda: seen() == before + 9, what="9 alerts (v 11..19) on the other worker")
+        _wait_until(lambda: seen() == before + 9, what="9 alerts (v 11..19) on the other worker")
         topology = cluster.coordinator.topology()
         route = next(r for g in topology["groups"] for r in g["routes"] if r["from_pipeline"] == "detect")
         assert route["mqtt_topic"] == f"varpulis/cluster/{gid}/detect/count"

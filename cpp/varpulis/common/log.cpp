@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "varpulis/common/json_text.hpp"
+
 namespace varpulis::log {
 namespace {
 
@@ -34,28 +36,6 @@ std::string timestamp() {
     const size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
     std::snprintf(buffer + n, sizeof buffer - n, ".%03dZ", static_cast<int>(ms % 1000));
     return buffer;
-}
-
-void append_json_string(std::string& out, std::string_view text) {
-    out += '"';
-    for (const char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char escaped[8];
-                    std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-                    out += escaped;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
 }
 
 }  // namespace
@@ -93,9 +73,9 @@ void write(Level level, std::string_view component, std::string_view message) {
         line += "{\"ts\":\"" + timestamp() + "\",\"level\":\"";
         line += lower(level_name);
         line += "\",\"component\":";
-        append_json_string(line, component);
+        common::append_json_string(line, component);
         line += ",\"msg\":";
-        append_json_string(line, message);
+        common::append_json_string(line, message);
         line += "}\n";
     } else {
         line += timestamp();

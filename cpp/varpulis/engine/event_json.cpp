@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <optional>
 
+#include "varpulis/common/json_text.hpp"
 #include "varpulis/common/time.hpp"
 
 namespace varpulis::engine {
@@ -14,6 +15,7 @@ namespace varpulis::engine {
 using common::ErrorCode;
 using common::Result;
 using common::Status;
+using common::append_json_string;
 using json = OrderedJson;
 
 std::string rfc3339(int64_t ns) {
@@ -129,55 +131,6 @@ json event_json(const Event& e, bool with_timestamp) {
 }
 
 namespace {
-
-/// Length of the well-formed UTF-8 sequence at `s[i]` (RFC 3629: no overlongs, no surrogates,
-/// nothing above U+10FFFF), or 0 when the bytes there are not one.
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-    const auto byte = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
-    const auto cont = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) { return byte(k) >= lo && byte(k) <= hi; };
-    const unsigned lead = byte(0);
-    if (lead >= 0xC2 && lead <= 0xDF) return cont(1) ? 2 : 0;
-    if (lead == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
-    if (lead == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
-    if (lead >= 0xE1 && lead <= 0xEF) return cont(1) && cont(2) ? 3 : 0;
-    if (lead == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-    if (lead >= 0xF1 && lead <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-    if (lead == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
-    return 0;
-}
-
-/// A JSON string literal. Bytes that are not UTF-8 become U+FFFD, as the JSON tree's dump does
-/// with `error_handler_t::replace`: what is written is always valid JSON.
-void append_json_string(std::string& out, std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    for (size_t i = 0; i < s.size(); ++i) {
-        const char c = s[i];
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += "\\u00";
-                    out += kHex[(c >> 4) & 0xf];
-                    out += kHex[c & 0xf];
-                } else if (static_cast<unsigned char>(c) < 0x80) {
-                    out += c;
-                } else if (const size_t n = utf8_sequence_length(s, i); n > 0) {
-                    out.append(s.data() + i, n);
-                    i += n - 1;
-                } else {
-                    out += "\xEF\xBF\xBD";  // U+FFFD
-                }
-        }
-    }
-    out += '"';
-}
 
 void append_value_json(std::string& out, const Value& v) {
     switch (v.kind()) {
