@@ -361,10 +361,27 @@ def test_a_route_carries_one_pipelines_alerts_to_another_worker(broker):
         assert count_worker.pipelines()["total"] == 0
 
 
-def test_a_route_to_an_unknown_pipeline_is_refused(broker):
+@pytest.mark.parametrize("names, route, message", [
+    (["a"], {"from_pipeline": "a", "to_pipeline": "nope"}, "not in the group"),
+    (["a"], {"from_pipeline": "a", "to_pipeline": "a"}, "to itself would loop forever"),
+    (["a/b", "c"], {"from_pipeline": "a/b", "to_pipeline": "c"}, "names without '/', '+' or '#'"),
+    (["a", "c"], {"from_pipeline": "a", "to_pipeline": "c", "mqtt_topic": "x/#"}, "must not contain '+' or '#'"),
+])
+def test_bad_routes_between_pipelines_are_refused(broker, names, route, message):
     with varpulis.LocalCluster(workers=1, mqtt_broker=f"127.0.0.1:{broker}") as cluster:
         with pytest.raises(varpulis.ApiError) as bad:
-            cluster.coordinator.deploy_group("g", [{"name": "a", "source": "stream S = A .emit(v: 1)"}],
-                                             [{"from_pipeline": "a", "to_pipeline": "nope", "event_types": ["*"]}])
-        assert bad.value.status == 400 and "not in the group" in str(bad.value)
+            cluster.coordinator.deploy_group("g", [{"name": n, "source": "stream S = A .emit(v: 1)"} for n in names],
+                                             [{**route, "event_types": ["*"]}])
+        assert bad.value.status == 400 and message in str(bad.value)
         assert cluster.coordinator.groups()["total"] == 0
+
+
+def test_shared_subscriptions_are_refused_at_deploy(broker, varpulis_bin):
+    worker = WorkerProcess(varpulis_bin)
+    try:
+        with pytest.raises(varpulis.ApiError) as bad:
+            worker.client.deploy("s", f'connector B = mqtt(host: "127.0.0.1", port: {broker})\n'
+                                      'stream S = A.from(B, topic: "$share/g/a") .emit(v: 1)')
+        assert bad.value.status == 400 and "shared subscriptions" in str(bad.value)
+    finally:
+        worker.stop()

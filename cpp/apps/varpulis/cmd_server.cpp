@@ -140,6 +140,7 @@ int cmd_server(const std::vector<std::string>& args) {
     srv->stop(std::chrono::milliseconds(10'000));
     for (const auto& p : api.registry().list()) {
         std::vector<engine::EventPtr> ignored;
+        p->disconnect();  // sources stop delivering before the final flush
         (void)p->runtime()->flush(ignored);  // close windows, flush sinks
         p->close_subscribers();
     }

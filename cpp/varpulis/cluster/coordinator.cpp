@@ -319,7 +319,9 @@ json Coordinator::mqtt_routes_for(const PipelineGroup& group, const std::string&
             json types = r.event_types.empty() ? json::array({"*"}) : json(r.event_types);
             publish.push_back({{"broker", options_.mqtt_broker}, {"topic", topic}, {"event_types", types}});
         }
-        if (r.to_pipeline == pipeline) subscribe.push_back({{"broker", options_.mqtt_broker}, {"topic", topic}});
+        // Two routes on one topic (split by event types) are one subscription: each message once.
+        const bool subscribed = std::any_of(subscribe.begin(), subscribe.end(), [&](const json& s) { return s["topic"] == topic; });
+        if (r.to_pipeline == pipeline && !subscribed) subscribe.push_back({{"broker", options_.mqtt_broker}, {"topic", topic}});
     }
     return {{"publish", publish}, {"subscribe", subscribe}};
 }
@@ -404,6 +406,20 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
         if (internal && (!known(route.from_pipeline) || !known(route.to_pipeline))) {
             return error_response(400, "invalid_request", "route from '" + route.from_pipeline + "' to '" + route.to_pipeline +
                                                               "' names a pipeline that is not in the group");
+        }
+        if (internal && route.from_pipeline == route.to_pipeline) {
+            return error_response(400, "invalid_request", "route from '" + route.from_pipeline + "' to itself would loop forever");
+        }
+        // Names end up in the default topic and the topic in subscriptions: no wildcards, and no
+        // '/' in names (a/b -> c and a -> b/c would share a topic).
+        auto topic_safe = [](const std::string& s, bool allow_slash) {
+            return !s.empty() && s.find_first_of(allow_slash ? "+#" : "+#/") == std::string::npos;
+        };
+        if (internal && route.mqtt_topic.empty() && (!topic_safe(route.from_pipeline, false) || !topic_safe(route.to_pipeline, false))) {
+            return error_response(400, "invalid_request", "pipelines linked by a route without mqtt_topic need names without '/', '+' or '#'");
+        }
+        if (!route.mqtt_topic.empty() && !topic_safe(route.mqtt_topic, true)) {
+            return error_response(400, "invalid_request", "mqtt_topic '" + route.mqtt_topic + "' must not contain '+' or '#'");
         }
         if (internal && options_.mqtt_broker.empty()) {
             log::warn("cluster", "group '" + group->name + "': the route from '" + route.from_pipeline + "' to '" + route.to_pipeline +

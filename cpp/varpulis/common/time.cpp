@@ -36,7 +36,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
         return std::nullopt;
     }
     const int y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
-    if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
+    // Nanoseconds since 1970 fit in 64 bits from 1678 to 2261 only.
+    if (y < 1678 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
     int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400;
     int64_t nanos = 0;
     size_t pos = 10;
@@ -63,7 +64,10 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
         if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
             ++pos;
         } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-            if (!is_digits(s, pos + 1, 2) || pos + 3 >= s.size() || s[pos + 3] != ':' || !is_digits(s, pos + 4, 2)) return std::nullopt;
+            if (!is_digits(s, pos + 1, 2) || pos + 3 >= s.size() || s[pos + 3] != ':' || !is_digits(s, pos + 4, 2) ||
+                digits(s, pos + 1, 2) > 23 || digits(s, pos + 4, 2) > 59) {
+                return std::nullopt;
+            }
             const int64_t offset = digits(s, pos + 1, 2) * 3600 + digits(s, pos + 4, 2) * 60;
             seconds -= s[pos] == '+' ? offset : -offset;
             pos += 6;

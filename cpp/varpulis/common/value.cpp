@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/common/value.hpp"
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -108,6 +109,8 @@ bool Value::operator==(const Value& other) const {
 void Value::append(Value item) {
     auto& array = std::get<std::shared_ptr<const Array>>(data_);
     if (array.use_count() == 1) {
+        // The last other owner may have let go on another thread: see its writes first.
+        std::atomic_thread_fence(std::memory_order_acquire);
         // Sole owner of an array created non-const (see the constructor): growing it is safe.
         const_cast<Array&>(*array).push_back(std::move(item));
         return;

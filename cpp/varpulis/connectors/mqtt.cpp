@@ -4,6 +4,8 @@
 #include <mosquitto.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "varpulis/common/log.hpp"
 #include "varpulis/engine/event_json.hpp"
@@ -57,27 +60,30 @@ class MqttClient {
         mosquitto_disconnect_callback_set(mosq_, &MqttClient::on_disconnect);
         mosquitto_publish_callback_set(mosq_, &MqttClient::on_publish);
         mosquitto_message_callback_set(mosq_, &MqttClient::on_message);
-        mosquitto_reconnect_delay_set(mosq_, 1, 30, true);  // exponential backoff, 1 s to 30 s
+        mosquitto_threaded_set(mosq_, true);  // publish and subscribe come from other threads
         if (!options_.username.empty()) {
             mosquitto_username_pw_set(mosq_, options_.username.c_str(), options_.password.empty() ? nullptr : options_.password.c_str());
         }
         disconnected_at_ = Clock::now();
-        // The first connection is attempted by the network thread, so a broker that is not up yet
-        // does not fail the deployment; messages wait for it (up to block_timeout_ms).
-        int rc = mosquitto_connect_async(mosq_, options_.host.c_str(), options_.port, options_.keepalive_s);
-        if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO) {
-            return Status(ErrorCode::Invalid, "mqtt connector '" + name_ + "': " + mosquitto_strerror(rc));
-        }
-        rc = mosquitto_loop_start(mosq_);
-        if (rc != MOSQ_ERR_SUCCESS) return Status(ErrorCode::Io, "mqtt connector '" + name_ + "': " + mosquitto_strerror(rc));
+        // Every connection attempt is made by the network thread, so a broker that is down or a
+        // name that does not resolve yet does not fail the deployment; messages wait for it (up to
+        // block_timeout_ms).
+        network_ = std::thread([this] { run_network(); });
         return Status::ok();
     }
 
     ~MqttClient() {
         if (!mosq_) return;
-        flush();
-        mosquitto_disconnect(mosq_);
-        mosquitto_loop_stop(mosq_, false);
+        if (network_.joinable()) {
+            flush();
+            {
+                std::lock_guard lock(mutex_);
+                stopping_ = true;
+                cv_.notify_all();
+            }
+            mosquitto_disconnect(mosq_);
+            network_.join();
+        }
         mosquitto_destroy(mosq_);
     }
 
@@ -131,6 +137,43 @@ class MqttClient {
     std::string address() const { return options_.host + ":" + std::to_string(options_.port); }
 
   private:
+    /// The network thread: connect, run libmosquitto's loop in 100 ms slices, and reconnect with
+    /// exponential backoff from 1 s to 30 s. Our own loop rather than mosquitto_loop_start: closing
+    /// is a flag seen within a slice (never a wait on a connection attempt), and no error code
+    /// ends the thread for good.
+    void run_network() {
+        auto backoff = std::chrono::seconds(1);
+        while (!stopped()) {
+            int rc = mosquitto_connect_async(mosq_, options_.host.c_str(), options_.port, options_.keepalive_s);
+            const int connect_errno = errno;
+            if (rc == MOSQ_ERR_SUCCESS) {
+                while (!stopped() && (rc = mosquitto_loop(mosq_, 100, 1)) == MOSQ_ERR_SUCCESS) {
+                }
+                if (stopped()) break;
+            }
+            if (connected_since_attempt_.exchange(false)) backoff = std::chrono::seconds(1);
+            note_unreachable(rc == MOSQ_ERR_ERRNO ? std::strerror(connect_errno) : mosquitto_strerror(rc));
+            std::unique_lock lock(mutex_);
+            cv_.wait_for(lock, backoff, [&] { return stopping_; });
+            backoff = std::min<std::chrono::seconds>(backoff * 2, std::chrono::seconds(30));
+        }
+    }
+
+    bool stopped() {
+        std::lock_guard lock(mutex_);
+        return stopping_;
+    }
+
+    void note_unreachable(const std::string& why) {
+        {
+            std::lock_guard lock(mutex_);
+            if (!connected_) last_error_ = "cannot reach the broker at " + address() + ": " + why;
+        }
+        if (!logged_unreachable_.exchange(true)) {
+            log::warn("mqtt", "connector '" + name_ + "': cannot reach the broker at " + address() + " (" + why + "); retrying");
+        }
+    }
+
     struct Subscription {
         std::string topic;
         MessageHandler handler;
@@ -176,9 +219,14 @@ class MqttClient {
             std::lock_guard lock(client->mutex_);
             client->connected_ = true;
             client->last_error_.clear();
+            // At QoS 0 a reconnect discards what was queued and never reports it published:
+            // those slots would otherwise stay taken for good.
+            if (client->options_.qos == 0) client->pending_ = 0;
             client->cv_.notify_all();
         }
+        client->connected_since_attempt_ = true;
         client->logged_outage_ = false;
+        client->logged_unreachable_ = false;
         log::info("mqtt", "connector '" + client->name_ + "': connected to " + client->address());
         std::lock_guard lock(client->subscriptions_mutex_);
         for (const auto& [id, s] : client->subscriptions_) mosquitto_subscribe(client->mosq_, nullptr, s.topic.c_str(), client->options_.qos);
@@ -221,6 +269,10 @@ class MqttClient {
     std::atomic<uint64_t> published_{0};
     std::atomic<uint64_t> dropped_{0};
     std::atomic<bool> logged_outage_{false};
+    std::atomic<bool> logged_unreachable_{false};
+    std::atomic<bool> connected_since_attempt_{false};
+    bool stopping_ = false;  ///< guarded by mutex_
+    std::thread network_;
     std::mutex subscriptions_mutex_;  ///< held while a message is delivered
     std::map<uint64_t, Subscription> subscriptions_;
     uint64_t next_subscription_ = 0;
@@ -272,6 +324,14 @@ class MqttSource final : public engine::Source {
   private:
     void deliver(const mosquitto_message& m) {
         ++received_;
+        try {
+            process(m);
+        } catch (const std::exception& e) {  // never unwind into libmosquitto's C code
+            log::error("mqtt", "source '" + name_ + "': " + e.what());
+        }
+    }
+
+    void process(const mosquitto_message& m) {
         auto event = parse(m);
         if (!event) {
             const uint64_t n = ++malformed_;
@@ -368,6 +428,10 @@ Result<std::unique_ptr<engine::Source>> make_mqtt_source(const engine::Connector
     const std::string& filter = topic->second.as_string();
     if (mosquitto_sub_topic_check(filter.c_str()) != MOSQ_ERR_SUCCESS) {
         return bad_param(config, "'" + filter + "' is not a valid topic filter");
+    }
+    if (filter.rfind("$share/", 0) == 0) {
+        // Deliveries name the real topic, which a $share filter never matches here.
+        return bad_param(config, "shared subscriptions ('" + filter + "') are not supported");
     }
     for (const auto& [key, value] : binding.params) {
         if (key != "topic") return bad_param(config, ".from(...) takes topic: only, not '" + key + "'");

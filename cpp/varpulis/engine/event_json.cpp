@@ -207,6 +207,7 @@ Result<EventPtr> event_from_json(std::string_view type, const json& fields, int6
 Result<EventPtr> event_from_flat_json(const json& object, std::string_view default_type, int64_t now_ns, const EventLimits& limits) {
     if (!object.is_object()) return Status(ErrorCode::Invalid, "the payload is not a JSON object");
     std::string type(default_type);
+    std::string_view type_key;  // the member that named the type; a "type" field is kept otherwise
     for (const char* key : {"event_type", "type"}) {
         auto it = object.find(key);
         if (it == object.end()) continue;
@@ -214,6 +215,7 @@ Result<EventPtr> event_from_flat_json(const json& object, std::string_view defau
             return Status(ErrorCode::Invalid, std::string("\"") + key + "\" must be a non-empty string");
         }
         type = it->get<std::string>();
+        type_key = key;
         break;
     }
     if (type.empty()) return Status(ErrorCode::Invalid, "the payload has no \"event_type\"");
@@ -229,7 +231,7 @@ Result<EventPtr> event_from_flat_json(const json& object, std::string_view defau
     auto e = std::make_shared<Event>();
     e->type = intern(type);
     e->timestamp = timestamp;
-    VP_RETURN_NOT_OK(add_fields(*e, object, limits, {"event_type", "type", "timestamp"}));
+    VP_RETURN_NOT_OK(add_fields(*e, object, limits, {"event_type", type_key, "timestamp"}));
     return EventPtr(std::move(e));
 }
 

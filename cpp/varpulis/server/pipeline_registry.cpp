@@ -109,7 +109,32 @@ common::Result<PipelineRoutes> PipelineRoutes::from_json(const json& j) {
 Pipeline::~Pipeline() { disconnect(); }
 
 Status Pipeline::connect(const PipelineRoutes& routes) {
-    disconnect();
+    std::lock_guard lifecycle(lifecycle_mutex_);
+    disconnect_locked();
+    return connect_locked(routes);
+}
+
+void Pipeline::disconnect() {
+    std::lock_guard lifecycle(lifecycle_mutex_);
+    disconnect_locked();
+}
+
+Status Pipeline::reload(std::string source, std::shared_ptr<engine::Runtime> runtime) {
+    std::lock_guard lifecycle(lifecycle_mutex_);
+    std::string old_source = this->source();
+    auto old_runtime = this->runtime();
+    disconnect_locked();
+    replace(std::move(source), std::move(runtime));
+    Status connected = connect_locked(routes_);
+    if (!connected.is_ok()) {
+        // The new program cannot start its sources: the old one goes on as it was.
+        replace(std::move(old_source), std::move(old_runtime));
+        (void)connect_locked(routes_);
+    }
+    return connected;
+}
+
+Status Pipeline::connect_locked(const PipelineRoutes& routes) {
     auto rt = runtime();
     // Events from sources are processed on the source's thread, one at a time, like an inject.
     engine::EventHandler handler = [this](engine::EventPtr e) {
@@ -118,7 +143,7 @@ Status Pipeline::connect(const PipelineRoutes& routes) {
     };
     auto sources = engine::start_sources(*rt, handler);
     if (!sources) return sources.status();
-    std::vector<Outbound> outbound;
+    auto outbound = std::make_shared<std::vector<Outbound>>();
     // Routes share one client per pipeline and direction; QoS 1 so a broker restart loses nothing.
     auto route_connector = [&](const MqttRoute& r) {
         engine::ConnectorConfig c{"route-" + id, "mqtt", {}};
@@ -129,7 +154,7 @@ Status Pipeline::connect(const PipelineRoutes& routes) {
     for (const auto& r : routes.publish) {
         auto sink = engine::make_sink(route_connector(r));
         if (!sink) return sink.status();
-        outbound.push_back({std::move(*sink), r});
+        outbound->push_back({std::move(*sink), r});
     }
     for (const auto& r : routes.subscribe) {
         engine::SourceBinding binding{"route from " + r.topic, "", "route-" + id, {{"topic", Value(r.topic)}}};
@@ -139,31 +164,32 @@ Status Pipeline::connect(const PipelineRoutes& routes) {
     }
     std::lock_guard lock(links_mutex_);
     routes_ = routes;
-    sources_ = std::move(*sources);
-    outbound_ = std::move(outbound);
-    has_outbound_ = !outbound_.empty();
+    sources_ = std::move(*sources);  // empty before: disconnect_locked ran first
+    outbound_ = outbound->empty() ? nullptr : std::move(outbound);
     return Status::ok();
 }
 
-void Pipeline::disconnect() {
+void Pipeline::disconnect_locked() {
     std::vector<std::unique_ptr<engine::Source>> sources;
-    std::vector<Outbound> outbound;
+    std::shared_ptr<const std::vector<Outbound>> outbound;
     {
         std::lock_guard lock(links_mutex_);
         sources.swap(sources_);
         outbound.swap(outbound_);
-        has_outbound_ = false;
     }
     // Destroyed outside the lock: a source waits for its handler, which may be in forward().
     sources.clear();
-    for (auto& o : outbound) o.sink->flush();
 }
 
 std::vector<engine::ConnectorHealth> Pipeline::connector_health() const {
     auto health = runtime()->sink_health();
-    std::lock_guard lock(links_mutex_);
-    for (const auto& s : sources_) health.push_back(s->health());
-    for (const auto& o : outbound_) {
+    std::shared_ptr<const std::vector<Outbound>> outbound;
+    {
+        std::lock_guard lock(links_mutex_);
+        for (const auto& s : sources_) health.push_back(s->health());
+        outbound = outbound_;
+    }
+    for (const auto& o : outbound ? *outbound : std::vector<Outbound>{}) {
         if (auto h = o.sink->health()) {
             h->connector = "route to " + o.route.topic;
             health.push_back(std::move(*h));
@@ -173,9 +199,15 @@ std::vector<engine::ConnectorHealth> Pipeline::connector_health() const {
 }
 
 void Pipeline::forward(const std::vector<engine::EventPtr>& outputs) {
-    if (!has_outbound_) return;
-    std::lock_guard lock(links_mutex_);
-    for (const auto& o : outbound_) {
+    std::shared_ptr<const std::vector<Outbound>> outbound;
+    {
+        std::lock_guard lock(links_mutex_);
+        outbound = outbound_;
+    }
+    if (!outbound) return;
+    // Sent without the lock: a send may wait out a broker outage (block_timeout_ms), and metrics
+    // and heartbeats read the links meanwhile.
+    for (const auto& o : *outbound) {
         for (const auto& e : outputs) {
             const std::string& type = e->type_name();
             if (std::any_of(o.route.event_types.begin(), o.route.event_types.end(),
@@ -352,9 +384,9 @@ bool PipelineRegistry::remove(const std::string& id) {
 std::optional<DeployError> PipelineRegistry::reload(const std::shared_ptr<Pipeline>& pipeline, const std::string& source) {
     auto loaded = engine::Runtime::from_source(source);
     if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
-    pipeline->disconnect();
-    pipeline->replace(source, std::shared_ptr<engine::Runtime>(std::move(loaded.runtime)));
-    if (Status connected = pipeline->connect(pipeline->routes()); !connected.is_ok()) return DeployError{{}, connected};
+    if (Status reloaded = pipeline->reload(source, std::shared_ptr<engine::Runtime>(std::move(loaded.runtime))); !reloaded.is_ok()) {
+        return DeployError{{}, reloaded};
+    }
     Status saved = save();
     if (!saved.is_ok()) return DeployError{{}, saved};
     return std::nullopt;

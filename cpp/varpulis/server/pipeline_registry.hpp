@@ -87,6 +87,9 @@ class Pipeline {
     common::Status connect(const PipelineRoutes& routes);
     /// Stop sources and routes (the pipeline is going away or its program is replaced).
     void disconnect();
+    /// Replace the program and restart its sources and routes; when the new program's sources
+    /// cannot start, the old program goes on and the error is returned.
+    common::Status reload(std::string source, std::shared_ptr<engine::Runtime> runtime);
     const PipelineRoutes& routes() const { return routes_; }
     /// Sinks, sources and routes that have a connection, with their state.
     std::vector<engine::ConnectorHealth> connector_health() const;
@@ -101,6 +104,8 @@ class Pipeline {
         MqttRoute route;
     };
 
+    common::Status connect_locked(const PipelineRoutes& routes);
+    void disconnect_locked();
     void broadcast(const std::vector<engine::EventPtr>& outputs);
     /// Send outputs along the publish routes.
     void forward(const std::vector<engine::EventPtr>& outputs);
@@ -111,10 +116,10 @@ class Pipeline {
     std::string source_;
     std::shared_ptr<engine::Runtime> runtime_;
     std::vector<std::weak_ptr<SseChannel>> subscribers_;
+    std::mutex lifecycle_mutex_;      ///< serialises connect, disconnect and reload
     PipelineRoutes routes_;
-    mutable std::mutex links_mutex_;  ///< sources_ and outbound_; never held while a source stops
-    std::atomic<bool> has_outbound_{false};
-    std::vector<Outbound> outbound_;
+    mutable std::mutex links_mutex_;  ///< sources_ and outbound_; never held while a source stops or a sink sends
+    std::shared_ptr<const std::vector<Outbound>> outbound_;  ///< null: no publish routes
     std::vector<std::unique_ptr<engine::Source>> sources_;
 };
 

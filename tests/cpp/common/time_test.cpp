@@ -19,7 +19,8 @@ TEST(Rfc3339Test, ParsesDatesTimesFractionsAndOffsets) {
 
 TEST(Rfc3339Test, RefusesOtherShapes) {
     for (const char* bad : {"", "yesterday", "2023-11-14T", "2023-13-01", "2023-11-14T25:00:00Z", "2023-11-14T22:13:20.Z",
-                            "2023-11-14T22:13:20Zjunk", "2023-11-14T22:13:20+0200", "2023-1-14"}) {
+                            "2023-11-14T22:13:20Zjunk", "2023-11-14T22:13:20+0200", "2023-1-14",
+                            "9999-12-31T00:00:00Z", "1000-01-01", "2023-11-14T22:13:20+24:00", "2023-11-14T22:13:20+01:60"}) {
         EXPECT_FALSE(parse_rfc3339(bad).has_value()) << bad;
     }
 }

@@ -25,6 +25,12 @@ TEST(FlatEventTest, TypeComesFromThePayloadElseTheDeclaration) {
     EXPECT_EQ((*declared)->fields.size(), 2u);
 }
 
+TEST(FlatEventTest, ATypeFieldIsKeptWhenEventTypeNamesTheType) {
+    auto e = event_from_flat_json(OrderedJson::parse(R"({"event_type": "Alert", "type": "overheat"})"), "R", kNow);
+    ASSERT_TRUE(e.is_ok());
+    EXPECT_EQ(event_json(**e).dump(), R"({"event_type":"Alert","type":"overheat"})");
+}
+
 TEST(FlatEventTest, TimestampsAreRfc3339OrNanosecondsAndReservedKeysAreNotFields) {
     auto text = event_from_flat_json(OrderedJson::parse(R"({"event_type": "S", "timestamp": "2023-11-14T22:13:20.000Z", "v": 1})"), "", 0);
     ASSERT_TRUE(text.is_ok());
