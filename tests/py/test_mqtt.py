@@ -385,3 +385,19 @@ def test_shared_subscriptions_are_refused_at_deploy(broker, varpulis_bin):
         assert bad.value.status == 400 and "shared subscriptions" in str(bad.value)
     finally:
         worker.stop()
+
+
+def test_a_broker_that_does_not_resolve_yet_is_retried_and_deleting_does_not_wait(varpulis_bin):
+    worker = WorkerProcess(varpulis_bin)
+    try:
+        pid = worker.client.deploy("later", 'connector B = mqtt(host: "broker.invalid", port: 1883)\n'
+                                            'stream S = A.from(B, topic: "t") .emit(v: 1) .to(B, topic: "out")')["id"]
+        source = _wait_until(lambda: worker.connectors(pid)[("B", "source")]["last_error"] and worker.connectors(pid)[("B", "source")],
+                             what="a connection error")
+        assert not source["connected"] and "cannot reach the broker at broker.invalid:1883" in source["last_error"]
+        start = time.monotonic()
+        worker.client.delete(pid)
+        assert time.monotonic() - start < 2
+    finally:
+        err = worker.stop()
+    assert "cannot reach the broker at broker.invalid:1883" in err
