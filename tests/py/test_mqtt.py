@@ -361,6 +361,32 @@ def test_a_route_carries_one_pipelines_alerts_to_another_worker(broker):
         assert count_worker.pipelines()["total"] == 0
 
 
+def test_alerts_published_while_the_receiving_pipeline_fails_over_are_not_lost(broker):
+    group = [{"name": "detect", "source": "stream AlertHigh = Reading .where(v > 10) .emit(v: v)", "worker_affinity": "worker-0"},
+             {"name": "count", "source": "stream Seen = AlertHigh .emit(v: v)", "worker_affinity": "worker-1"}]
+    routes = [{"from_pipeline": "_external", "to_pipeline": "detect", "event_types": ["Reading"]},
+              {"from_pipeline": "detect", "to_pipeline": "count", "event_types": ["Alert*"]}]
+    with varpulis.LocalCluster(workers=2, mqtt_broker=f"127.0.0.1:{broker}") as cluster:
+        c = cluster.coordinator
+        gid = c.deploy_group("failover", group, routes)["id"]
+
+        def count_placement() -> dict:
+            return next(p for p in c.group(gid)["placements"] if p["pipeline_name"] == "count")
+
+        def seen(placement: dict) -> int:
+            return cluster.workers[placement["worker_id"]].metrics(placement["pipeline_id"])["events_processed"]
+
+        first = count_placement()
+        _wait_until(lambda: c.inject(gid, "Reading", {"v": 100}) and seen(first) > 0, what="the route")
+        cluster.kill_worker("worker-1")
+        # Published while "count" has no process: the broker queues them in its session.
+        for v in range(11, 21):
+            c.inject(gid, "Reading", {"v": v})
+        moved = _wait_until(lambda: (p := count_placement())["worker_id"] == "worker-0" and p["status"] == "running" and p,
+                            timeout=20, what="failover of count")
+        _wait_until(lambda: seen(moved) == 10, timeout=15, what="the 10 queued alerts at the new copy")
+
+
 @pytest.mark.parametrize("names, route, message", [
     (["a"], {"from_pipeline": "a", "to_pipeline": "nope"}, "not in the group"),
     (["a"], {"from_pipeline": "a", "to_pipeline": "a"}, "to itself would loop forever"),

@@ -315,13 +315,18 @@ json Coordinator::mqtt_routes_for(const PipelineGroup& group, const std::string&
     for (const auto& r : group.routes) {
         if (r.from_pipeline == "_external") continue;
         const std::string topic = route_topic(group, r);
+        // Named after the group and the pipeline, not the placement: a copy placed again after a
+        // failover resumes the broker session and gets what was queued meanwhile.
+        const std::string client_id = "varpulis-" + group.id + "-" + pipeline;
         if (r.from_pipeline == pipeline) {
             json types = r.event_types.empty() ? json::array({"*"}) : json(r.event_types);
-            publish.push_back({{"broker", options_.mqtt_broker}, {"topic", topic}, {"event_types", types}});
+            publish.push_back({{"broker", options_.mqtt_broker}, {"topic", topic}, {"event_types", types}, {"client_id", client_id}});
         }
         // Two routes on one topic (split by event types) are one subscription: each message once.
         const bool subscribed = std::any_of(subscribe.begin(), subscribe.end(), [&](const json& s) { return s["topic"] == topic; });
-        if (r.to_pipeline == pipeline && !subscribed) subscribe.push_back({{"broker", options_.mqtt_broker}, {"topic", topic}});
+        if (r.to_pipeline == pipeline && !subscribed) {
+            subscribe.push_back({{"broker", options_.mqtt_broker}, {"topic", topic}, {"client_id", client_id}});
+        }
     }
     return {{"publish", publish}, {"subscribe", subscribe}};
 }

@@ -65,7 +65,7 @@ Status Runtime::push(const EventPtr& event, std::vector<EventPtr>& outputs) {
 
 Status Runtime::push(std::string_view type, std::vector<std::pair<std::string, Value>> fields,
                      std::optional<int64_t> timestamp, std::vector<EventPtr>& outputs) {
-    return push(make_event(type, std::move(fields), timestamp.value_or(last_timestamp_)), outputs);
+    return push(make_event(type, std::move(fields), timestamp.value_or(last_timestamp())), outputs);
 }
 
 Status Runtime::push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs) {

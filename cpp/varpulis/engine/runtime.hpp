@@ -5,6 +5,7 @@
 // events in, get outputs back. A program whose streams use contexts runs one engine per context
 // thread behind it (context_runtime.hpp); others run one engine on the caller's thread.
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -87,7 +88,7 @@ class Runtime {
     std::vector<ConnectorHealth> sink_health() const;
     RuntimeStats stats() const;
     std::optional<Value> variable(const std::string& name) const;
-    int64_t last_timestamp() const { return last_timestamp_; }
+    int64_t last_timestamp() const { return last_timestamp_.load(std::memory_order_relaxed); }
     bool uses_contexts() const { return contexts_ != nullptr; }
 
   private:
@@ -99,7 +100,7 @@ class Runtime {
     std::unique_ptr<ContextRuntime> contexts_; ///< with contexts
     std::unique_ptr<Engine> shape_;            ///< with contexts: a full engine for metadata only
     mutable std::mutex mutex_;                 ///< serialises pushes on the single engine
-    int64_t last_timestamp_ = 0;
+    std::atomic<int64_t> last_timestamp_{0};  ///< written by every pushing thread (HTTP, sources)
     std::optional<int64_t> timer_origin_;
     std::vector<int64_t> next_fire_;           ///< per timer
 };

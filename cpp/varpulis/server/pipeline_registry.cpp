@@ -60,6 +60,7 @@ json PipelineRoutes::to_json() const {
         for (const auto& r : routes) {
             json item = {{"broker", r.host + ":" + std::to_string(r.port)}, {"topic", r.topic}};
             if (with_types) item["event_types"] = r.event_types;
+            if (!r.client_id.empty()) item["client_id"] = r.client_id;
             out.push_back(std::move(item));
         }
         return out;
@@ -90,6 +91,8 @@ common::Result<PipelineRoutes> PipelineRoutes::from_json(const json& j) {
             }
             if (r.host.empty() || r.port < 1 || r.port > 65535) return bad("broker '" + broker + "' is not host:port");
             r.topic = item["topic"];
+            if (!item.value("client_id", json("")).is_string()) return bad("client_id must be a string");
+            r.client_id = item.value("client_id", std::string());
             if (std::string(kind) == "publish") {
                 const json types = item.value("event_types", json::array({"*"}));
                 if (!types.is_array()) return bad("event_types must be an array of patterns");
@@ -148,7 +151,7 @@ Status Pipeline::connect_locked(const PipelineRoutes& routes) {
     auto route_connector = [&](const MqttRoute& r) {
         engine::ConnectorConfig c{"route-" + id, "mqtt", {}};
         c.params = {{"host", Value(r.host)}, {"port", Value(int64_t{r.port})}, {"qos", Value(int64_t{1})},
-                    {"client_id", Value("varpulis-route-" + id)}};
+                    {"client_id", Value(r.client_id.empty() ? "varpulis-route-" + id : r.client_id)}};
         return c;
     };
     for (const auto& r : routes.publish) {

@@ -51,6 +51,10 @@ struct MqttRoute {
     int port = 1883;
     std::string topic;
     std::vector<std::string> event_types;  ///< publish routes only
+    /// The MQTT client id (empty: one from the pipeline id). The coordinator names it after the
+    /// group and the pipeline, so a copy placed again after a failover resumes the broker session
+    /// and receives what was queued for the pipeline meanwhile.
+    std::string client_id;
 };
 
 struct PipelineRoutes {
@@ -58,7 +62,7 @@ struct PipelineRoutes {
 
     bool empty() const { return publish.empty() && subscribe.empty(); }
     nlohmann::json to_json() const;
-    /// `{"publish": [{"broker": "host:port", "topic", "event_types"}], "subscribe": [{"broker", "topic"}]}`.
+    /// `{"publish": [{"broker": "host:port", "topic", "event_types", "client_id"?}], "subscribe": [{"broker", "topic", "client_id"?}]}`.
     static common::Result<PipelineRoutes> from_json(const nlohmann::json& j);
 };
 
