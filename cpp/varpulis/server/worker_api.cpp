@@ -105,6 +105,22 @@ std::vector<std::string> split_path(const std::string& path) {
     return parts;
 }
 
+/// A Prometheus label value: backslash, double quote and newline escaped (names are user input).
+std::string label_value(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+std::string pipeline_labels(const Pipeline& p) { return "pipeline=\"" + label_value(p.name) + "\",id=\"" + p.id + "\""; }
+
 json connectors_json(const Pipeline& p) {
     json out = json::array();
     for (const auto& h : p.connector_health()) {
@@ -422,17 +438,17 @@ HttpResponse WorkerApi::prometheus() const {
     line("varpulis_pipelines " + std::to_string(all.size()));
     line("# HELP varpulis_events_total Events processed, by pipeline.");
     line("# TYPE varpulis_events_total counter");
-    for (const auto& p : all) line("varpulis_events_total{pipeline=\"" + p->name + "\",id=\"" + p->id + "\"} " + std::to_string(p->counters.events_in.load()));
+    for (const auto& p : all) line("varpulis_events_total{" + pipeline_labels(*p) + "} " + std::to_string(p->counters.events_in.load()));
     line("# HELP varpulis_output_events_total Output events produced, by pipeline.");
     line("# TYPE varpulis_output_events_total counter");
-    for (const auto& p : all) line("varpulis_output_events_total{pipeline=\"" + p->name + "\",id=\"" + p->id + "\"} " + std::to_string(p->counters.outputs.load()));
+    for (const auto& p : all) line("varpulis_output_events_total{" + pipeline_labels(*p) + "} " + std::to_string(p->counters.outputs.load()));
     line("# HELP varpulis_errors_total Events that failed, by pipeline.");
     line("# TYPE varpulis_errors_total counter");
-    for (const auto& p : all) line("varpulis_errors_total{pipeline=\"" + p->name + "\",id=\"" + p->id + "\"} " + std::to_string(p->counters.errors.load()));
+    for (const auto& p : all) line("varpulis_errors_total{" + pipeline_labels(*p) + "} " + std::to_string(p->counters.errors.load()));
     line("# HELP varpulis_processing_latency_seconds Time to process one event.");
     line("# TYPE varpulis_processing_latency_seconds histogram");
     for (const auto& p : all) {
-        std::string labels = "pipeline=\"" + p->name + "\",id=\"" + p->id + "\"";
+        std::string labels = pipeline_labels(*p);
         uint64_t cumulative = 0;
         for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
             cumulative += p->counters.latency_buckets[i];
@@ -450,7 +466,7 @@ HttpResponse WorkerApi::prometheus() const {
     std::string messages, failures;
     for (const auto& p : all) {
         for (const auto& h : p->connector_health()) {
-            std::string labels = "pipeline=\"" + p->name + "\",id=\"" + p->id + "\",connector=\"" + h.connector + "\",role=\"" + h.role + "\"";
+            std::string labels = pipeline_labels(*p) + ",connector=\"" + label_value(h.connector) + "\",role=\"" + h.role + "\"";
             line("varpulis_connector_connected{" + labels + "} " + (h.connected ? "1" : "0"));
             messages += "varpulis_connector_messages_total{" + labels + "} " + std::to_string(h.messages) + "\n";
             failures += "varpulis_connector_failures_total{" + labels + "} " + std::to_string(h.failures) + "\n";

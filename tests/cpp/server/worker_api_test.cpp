@@ -138,5 +138,12 @@ TEST_F(WorkerApiTest, DeployWithBadRoutesIs400AndDeploysNothing) {
     EXPECT_EQ(body(call("GET", "/api/v1/pipelines"))["total"], 0);
 }
 
+TEST_F(WorkerApiTest, PrometheusLabelsEscapeThePipelineName) {
+    auto r = call("POST", "/api/v1/pipelines", json{{"name", "a\"b\\c\nd"}, {"source", "stream S = A .emit(v: 1)"}}.dump());
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string text = call("GET", "/metrics", "", "").body;
+    EXPECT_NE(text.find(R"(varpulis_events_total{pipeline="a\"b\\c\nd",id=")"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace varpulis::server
