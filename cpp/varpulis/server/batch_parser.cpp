@@ -3,6 +3,9 @@
 // several hundred MB/s, straight into events.
 #include "varpulis/server/batch_parser.hpp"
 
+#include <algorithm>
+#include <array>
+
 #include <simdjson.h>
 
 #include "varpulis/common/string_hash.hpp"
@@ -53,6 +56,7 @@ class EventReader {
                     code = "invalid_event";
                     return nullptr;
                 }
+                e->fields.reserve(std::min<size_t>(fields.size(), limits_.max_fields));
                 for (auto [name, v] : fields) {
                     if (e->fields.size() >= limits_.max_fields) {
                         error = "event has more than " + std::to_string(limits_.max_fields) + " fields";
@@ -65,7 +69,7 @@ class EventReader {
                         code = "limit_exceeded";
                         return nullptr;
                     }
-                    e->fields.emplace_back(symbol(name), std::move(*converted));
+                    e->fields.emplace_back(field_symbol(name, e->fields.size()), std::move(*converted));
                 }
             }
         }
@@ -124,8 +128,28 @@ class EventReader {
         return s;
     }
 
+    /// Events of a batch usually repeat their field names in the same order: the name at each
+    /// position is compared with the previous event's before it is hashed.
+    engine::Symbol field_symbol(std::string_view name, size_t position) {
+        if (position >= recent_.size()) return symbol(name);
+        RecentName& recent = recent_[position];
+        if (!recent.set || recent.name != name) {
+            recent.name.assign(name);
+            recent.symbol = symbol(name);
+            recent.set = true;
+        }
+        return recent.symbol;
+    }
+
+    struct RecentName {
+        std::string name;
+        engine::Symbol symbol{};
+        bool set = false;
+    };
+
     const engine::EventLimits& limits_;
     common::StringMap<engine::Symbol> symbols_;
+    std::array<RecentName, 16> recent_{};
 };
 
 }  // namespace

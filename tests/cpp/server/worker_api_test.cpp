@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "varpulis/server/batch_parser.hpp"
 #include "varpulis/server/worker_api.hpp"
 
 namespace varpulis::server {
@@ -143,6 +144,20 @@ TEST_F(WorkerApiTest, PrometheusLabelsEscapeThePipelineName) {
     ASSERT_EQ(r.status, 201) << r.body;
     const std::string text = call("GET", "/metrics", "", "").body;
     EXPECT_NE(text.find(R"(varpulis_events_total{pipeline="a\"b\\c\nd",id=")"), std::string::npos) << text;
+}
+
+TEST(BatchParserTest, FieldNamesAreRightWhateverTheirOrderFromEventToEvent) {
+    auto batch = parse_batch(R"({"events": [
+        {"event_type": "A", "fields": {"x": 1, "y": 2}},
+        {"event_type": "A", "fields": {"y": 3, "x": 4}},
+        {"event_type": "B", "fields": {"": 5, "x": 6, "z": 7}},
+        {"event_type": "A", "fields": {"x": 8}}]})",
+                             0, engine::EventLimits{});
+    ASSERT_TRUE(batch.is_ok()) << batch.status().message();
+    std::vector<std::string> shapes;
+    for (const auto& e : batch->events) shapes.push_back(engine::event_json(*e).dump());
+    EXPECT_EQ(shapes, (std::vector<std::string>{R"({"event_type":"A","x":1,"y":2})", R"({"event_type":"A","y":3,"x":4})",
+                                                R"({"event_type":"B","":5,"x":6,"z":7})", R"({"event_type":"A","x":8})"}));
 }
 
 }  // namespace
