@@ -57,7 +57,7 @@ LoadResult Runtime::from_source(std::string_view source, const RuntimeOptions& o
 const Engine& Runtime::first_engine() const { return engine_ ? *engine_ : *shape_; }
 
 Status Runtime::push(const EventPtr& event, std::vector<EventPtr>& outputs) {
-    last_timestamp_ = event->timestamp;
+    last_timestamp_.store(event->timestamp, std::memory_order_relaxed);  // a default for later events only
     if (contexts_) return contexts_->push_many({event}, outputs);
     std::lock_guard lock(mutex_);
     return engine_->process(event, outputs);
@@ -70,7 +70,7 @@ Status Runtime::push(std::string_view type, std::vector<std::pair<std::string, V
 
 Status Runtime::push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs) {
     if (events.empty()) return Status::ok();
-    last_timestamp_ = events.back()->timestamp;
+    last_timestamp_.store(events.back()->timestamp, std::memory_order_relaxed);
     if (contexts_) return contexts_->push_many(events, outputs);
     std::lock_guard lock(mutex_);
     for (const auto& e : events) VP_RETURN_NOT_OK(engine_->process(e, outputs));
