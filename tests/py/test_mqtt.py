@@ -454,3 +454,56 @@ def test_a_broker_that_does_not_resolve_yet_is_retried_and_deleting_does_not_wai
     finally:
         err = worker.stop()
     assert "cannot reach the broker at broker.invalid:1883" in err
+
+
+def make_tls_files(folder) -> dict[str, str]:
+    """A CA and a server certificate for 127.0.0.1, made with the openssl command line."""
+    files = {name: str(folder / name) for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "san.ext")}
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=varpulis-test-ca",
+            "-keyout", files["ca.key"], "-out", files["ca.crt"])
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", files["server.key"], "-out", files["server.csr"])
+    openssl("x509", "-req", "-in", files["server.csr"], "-CA", files["ca.crt"], "-CAkey", files["ca.key"], "-CAcreateserial",
+            "-days", "2", "-extfile", files["san.ext"], "-out", files["server.crt"])
+    return files
+
+
+def test_events_reach_a_subscriber_over_tls(tmp_path):
+    files = make_tls_files(tmp_path)
+    port = free_port()
+    conf = tmp_path / "tls.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser {getpass.getuser()}\n"
+                    f"cafile {files['ca.crt']}\ncertfile {files['server.crt']}\nkeyfile {files['server.key']}\n")
+    broker_proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "--cafile", files["ca.crt"], "-t", "vp/tls",
+                                "-q", "1", "-C", "1", "-W", "20"], stdout=subprocess.PIPE, text=True)
+        engine = varpulis.Engine(f'''
+connector Out = mqtt(host: "127.0.0.1", port: {port}, client_id: "vp-tls", qos: 1, ca_file: "{files['ca.crt']}")
+stream S = Reading .emit(v: v) .to(Out, topic: "vp/tls")
+''')
+        try:
+            # mosquitto_sub may not have subscribed yet: publish until it has its message.
+            _wait_until(lambda: engine.process("Reading", {"v": 7}) and sub.poll() is not None, timeout=20,
+                        what="a message over TLS")
+        finally:
+            if sub.poll() is None:
+                sub.kill()
+            out, _ = sub.communicate(timeout=10)
+        del engine
+    finally:
+        broker_proc.terminate()
+        broker_proc.wait(10)
+    assert json.loads(out.splitlines()[0])["v"] == 7
+
+
+def test_tls_parameters_are_checked_at_deploy(tmp_path):
+    with pytest.raises(VplError, match="cert_file and key_file go together"):
+        varpulis.Engine(f'connector O = mqtt(cert_file: "{tmp_path}/c.crt")\nstream S = A .emit(v: 1) .to(O, topic: "t")')
+    with pytest.raises(VplError, match=r"cannot read its TLS files \(ca_file, cert_file, key_file\)"):
+        varpulis.Engine(f'connector O = mqtt(ca_file: "{tmp_path}/missing.crt")\nstream S = A .emit(v: 1) .to(O, topic: "t")')

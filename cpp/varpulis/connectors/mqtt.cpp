@@ -61,6 +61,16 @@ class MqttClient {
         mosquitto_publish_callback_set(mosq_, &MqttClient::on_publish);
         mosquitto_message_callback_set(mosq_, &MqttClient::on_message);
         mosquitto_threaded_set(mosq_, true);  // publish and subscribe come from other threads
+        if (options_.tls) {
+            const auto file = [](const std::string& f) { return f.empty() ? nullptr : f.c_str(); };
+            // Without a ca_file the broker is verified against the system's certificates.
+            int rc = mosquitto_tls_set(mosq_, file(options_.ca_file), options_.ca_file.empty() ? "/etc/ssl/certs" : nullptr,
+                                       file(options_.cert_file), file(options_.key_file), nullptr);
+            if (rc != MOSQ_ERR_SUCCESS) {
+                return Status(ErrorCode::Invalid, "mqtt connector '" + name_ + "': cannot read its TLS files (ca_file, cert_file, key_file): " +
+                                                      mosquitto_strerror(rc));
+            }
+        }
         if (!options_.username.empty()) {
             mosquitto_username_pw_set(mosq_, options_.username.c_str(), options_.password.empty() ? nullptr : options_.password.c_str());
         }
@@ -385,12 +395,20 @@ Result<MqttOptions> mqtt_options(const engine::ConnectorConfig& config) {
         } else if (key == "client_id" || key == "username" || key == "password") {
             if (!value.is_string()) return bad_param(config, key + " must be a string");
             (key == "client_id" ? o.client_id : key == "username" ? o.username : o.password) = value.as_string();
+        } else if (key == "tls") {
+            if (!value.is_bool()) return bad_param(config, "tls must be true or false");
+            o.tls = value.as_bool();
+        } else if (key == "ca_file" || key == "cert_file" || key == "key_file") {
+            if (!value.is_string() || value.as_string().empty()) return bad_param(config, key + " must be a non-empty string");
+            (key == "ca_file" ? o.ca_file : key == "cert_file" ? o.cert_file : o.key_file) = value.as_string();
         } else if (key != "topic") {
             return bad_param(config, "unknown parameter '" + key +
                                          "' (host, port, client_id, qos, username, password, keepalive, max_pending, "
-                                         "block_timeout_ms, topic)");
+                                         "block_timeout_ms, tls, ca_file, cert_file, key_file, topic)");
         }
     }
+    if (o.cert_file.empty() != o.key_file.empty()) return bad_param(config, "cert_file and key_file go together");
+    if (!o.ca_file.empty() || !o.cert_file.empty()) o.tls = true;
     return o;
 }
 
@@ -402,7 +420,8 @@ namespace {
 Result<std::shared_ptr<MqttClient>> shared_client(const engine::ConnectorConfig& config, bool subscriber) {
     VP_ASSIGN_OR_RETURN(auto options, mqtt_options(config));
     std::string key = std::string(subscriber ? "in/" : "out/") + options.host + ":" + std::to_string(options.port) + "/" +
-                      options.client_id + "/" + std::to_string(options.qos) + "/" + options.username;
+                      options.client_id + "/" + std::to_string(options.qos) + "/" + options.username +
+                      (options.tls ? "/tls:" + options.ca_file + ":" + options.cert_file : "");
     if (options.client_id.empty()) key += "/" + config.name;
     static std::mutex mutex;
     static std::map<std::string, std::weak_ptr<MqttClient>> clients;

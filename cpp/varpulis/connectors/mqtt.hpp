@@ -26,6 +26,10 @@ struct MqttOptions {
     /// How long `send` waits for room in the queue or for the broker; after that it drops the
     /// event, counts it and logs once per outage, so the engine thread never waits forever.
     int64_t block_timeout_ms = 10'000;
+    /// TLS: on with `tls: true` or a `ca_file`; the broker is verified against `ca_file`, else
+    /// the system's certificates. `cert_file` and `key_file` (together) authenticate the client.
+    bool tls = false;
+    std::string ca_file, cert_file, key_file;
 };
 
 /// Read a connector declaration's parameters; unknown keys and bad values are errors.
