@@ -200,8 +200,14 @@ def test_join_token(varpulis_bin, tmp_path):
         assert ok["status"] == "registered" and ok["heartbeat_token"]
         assert "s3cret" not in json.dumps(c.workers())
     finally:
-        coord.terminate()
-        coord.communicate(timeout=10)
+        stop_processes(coord)
+
+
+def stop_processes(*procs):
+    """SIGTERM each process and wait for it (reading what it wrote)."""
+    for proc in procs:
+        proc.terminate()
+        proc.communicate(timeout=10)
 
 
 def start_fast_coordinator(varpulis_bin, port, *extra):
@@ -226,8 +232,7 @@ def test_coordinator_restart_with_state_dir_keeps_groups(tmp_path, varpulis_bin)
         c = CoordinatorClient(f"http://127.0.0.1:{port}", "admin")
         wait_until(lambda: c.workers()["total"] == 1, what="registration")
         gid = c.deploy_group("g", [{"name": "p", "source": PIPELINE_A}])["id"]
-        coord.terminate()
-        coord.communicate(timeout=10)
+        stop_processes(coord)
         coord, port2 = start_coordinator(port)
         assert port2 == port
         # the worker registers again and the group is still routed, with no duplicate pipeline
@@ -235,10 +240,7 @@ def test_coordinator_restart_with_state_dir_keeps_groups(tmp_path, varpulis_bin)
         assert c.inject(gid, "EventA", {})["worker_response"]["output_events"] == [{"event_type": "A", "result": "from-a"}]
         assert c.group(gid)["placements"][0]["worker_id"] == "w0"
     finally:
-        worker.terminate()
-        worker.communicate(timeout=10)
-        coord.terminate()
-        coord.communicate(timeout=10)
+        stop_processes(worker, coord)
 
 
 def test_in_process_coordinator_with_worker_processes(varpulis_bin):
@@ -254,8 +256,7 @@ def test_in_process_coordinator_with_worker_processes(varpulis_bin):
             gid = c.deploy_group("g", [{"name": "p", "source": PIPELINE_A}])["id"]
             assert c.inject(gid, "EventA", {})["worker_response"]["output_events"] == [{"event_type": "A", "result": "from-a"}]
         finally:
-            worker.terminate()
-            worker.communicate(timeout=10)
+            stop_processes(worker)
 
 
 def test_chaos_kills_and_restarts_while_injecting(tmp_path):
@@ -314,17 +315,13 @@ def test_coordinator_restart_without_state_dir_forgets_and_workers_come_back(tmp
         c = CoordinatorClient(f"http://127.0.0.1:{port}", "admin")
         wait_until(lambda: c.workers()["total"] == 1, what="registration")
         c.deploy_group("g", [{"name": "p", "source": PIPELINE_A}])
-        coord.terminate()
-        coord.communicate(timeout=10)
+        stop_processes(coord)
         coord, _ = start_coordinator(port)
         # in memory only: the groups are gone, the worker registers again by itself
         assert c.groups()["total"] == 0
         wait_until(lambda: c.workers()["total"] == 1 and c.workers()["workers"][0]["status"] == "ready", what="re-registration")
     finally:
-        worker.terminate()
-        worker.communicate(timeout=10)
-        coord.terminate()
-        coord.communicate(timeout=10)
+        stop_processes(worker, coord)
 
 
 def test_local_cluster_stops_its_processes_when_the_script_forgets_to(tmp_path):
@@ -365,5 +362,4 @@ def test_a_worker_gone_for_longer_than_the_expiry_is_forgotten_unless_it_still_h
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
-        coord.terminate()
-        coord.communicate(timeout=10)
+        stop_processes(coord)

@@ -14,16 +14,11 @@ import time
 import pytest
 
 import varpulis
+from conftest import _free_port as free_port
 from conftest import _wait_until
 from varpulis import VplError
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian installs it in sbin
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 10) -> None:

@@ -3,20 +3,13 @@
 
 #include <sstream>
 
+#include "varpulis/cluster/coordinator_internal.hpp"
 #include "varpulis/common/log.hpp"
 #include "varpulis/common/version.hpp"
-#include "varpulis/server/json_http.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/server/worker_api.hpp"
 
 namespace varpulis::cluster {
-
-using json = nlohmann::ordered_json;
-using server::error_response;
-using server::json_response;
-using server::parse_json_body;
-using server::HttpRequest;
-using server::HttpResponse;
 
 namespace {
 

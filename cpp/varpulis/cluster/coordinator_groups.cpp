@@ -7,19 +7,12 @@
 
 #include <simdjson.h>
 
+#include "varpulis/cluster/coordinator_internal.hpp"
 #include "varpulis/common/log.hpp"
-#include "varpulis/server/json_http.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/vpl/frontend.hpp"
 
 namespace varpulis::cluster {
-
-using json = nlohmann::ordered_json;
-using server::error_response;
-using server::json_response;
-using server::parse_json_body;
-using server::HttpRequest;
-using server::HttpResponse;
 
 namespace {
 

@@ -111,6 +111,11 @@ common::Result<PipelineRoutes> PipelineRoutes::from_json(const json& j) {
 
 Pipeline::~Pipeline() { disconnect(); }
 
+PipelineRoutes Pipeline::routes() const {
+    std::lock_guard lock(links_mutex_);
+    return routes_;
+}
+
 Status Pipeline::connect(const PipelineRoutes& routes) {
     std::lock_guard lifecycle(lifecycle_mutex_);
     disconnect_locked();
@@ -400,7 +405,7 @@ Status PipelineRegistry::save() const {
     json doc = {{"version", 1}, {"pipelines", json::array()}};
     for (const auto& p : list()) {
         json item = {{"id", p->id}, {"name", p->name}, {"source", p->source()}, {"created_at_ms", p->created_at_ms}};
-        if (!p->routes().empty()) item["routes"] = p->routes().to_json();
+        if (const auto routes = p->routes(); !routes.empty()) item["routes"] = routes.to_json();
         doc["pipelines"].push_back(std::move(item));
     }
     std::error_code ec;

@@ -94,7 +94,7 @@ class Pipeline {
     /// Replace the program and restart its sources and routes; when the new program's sources
     /// cannot start, the old program goes on and the error is returned.
     common::Status reload(std::string source, std::shared_ptr<engine::Runtime> runtime);
-    const PipelineRoutes& routes() const { return routes_; }
+    PipelineRoutes routes() const;
     /// Sinks, sources and routes that have a connection, with their state.
     std::vector<engine::ConnectorHealth> connector_health() const;
 

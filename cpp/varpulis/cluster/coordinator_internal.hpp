@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Names the coordinator's source files share (coordinator.cpp, coordinator_groups.cpp); private
+// to this folder.
+
+#include <nlohmann/json.hpp>
+
+#include "varpulis/server/json_http.hpp"
+
+namespace varpulis::cluster {
+
+using json = nlohmann::ordered_json;
+using server::error_response;
+using server::HttpRequest;
+using server::HttpResponse;
+using server::json_response;
+using server::parse_json_body;
+
+}  // namespace varpulis::cluster
