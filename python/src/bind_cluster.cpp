@@ -4,7 +4,6 @@
 
 #include "errors.hpp"
 #include "varpulis/cluster/coordinator.hpp"
-#include "varpulis/server/http_server.hpp"
 
 namespace py = pybind11;
 
@@ -26,39 +25,30 @@ class PyCoordinator {
             throw py::value_error("heartbeat_interval must be positive and heartbeat_timeout at least as long");
         }
         coordinator_ = std::make_unique<cluster::Coordinator>(options);
-        server::HttpServerOptions http;
-        http.bind = bind;
-        http.port = static_cast<uint16_t>(port);
-        http.body_limit = [](const std::string& path) { return path.ends_with("/inject-batch") ? size_t{16} << 20 : size_t{1} << 20; };
-        auto* c = coordinator_.get();
-        common::Result<std::unique_ptr<server::HttpServer>> started = common::Status(common::ErrorCode::Internal, "not started");
+        common::Result<uint16_t> served = common::Status(common::ErrorCode::Internal, "not started");
         {
             py::gil_scoped_release release;
-            started = server::HttpServer::start(http, [c](const server::HttpRequest& req, server::HttpResponder respond) {
-                respond(c->handle(req));
-            });
+            served = coordinator_->serve(bind, static_cast<uint16_t>(port));
         }
-        throw_if_error(started.status());
-        http_ = std::move(*started);
-        coordinator_->start();
+        throw_if_error(served.status());
+        port_ = *served;
         bind_ = bind;
     }
     ~PyCoordinator() { stop(); }
 
-    int port() const { return http_ ? http_->port() : 0; }
+    int port() const { return port_; }
     std::string url() const { return "http://" + bind_ + ":" + std::to_string(port()); }
 
     void stop() {
-        if (!http_) return;
+        if (port_ == 0) return;
         py::gil_scoped_release release;
-        http_->stop(std::chrono::milliseconds(5000));
         coordinator_->stop();
-        http_.reset();
+        port_ = 0;
     }
 
   private:
     std::unique_ptr<cluster::Coordinator> coordinator_;
-    std::unique_ptr<server::HttpServer> http_;
+    int port_ = 0;
     std::string bind_;
 };
 

@@ -9,7 +9,6 @@
 #include "commands.hpp"
 #include "varpulis/cluster/coordinator.hpp"
 #include "varpulis/common/log.hpp"
-#include "varpulis/server/http_server.hpp"
 
 namespace varpulis::apps {
 
@@ -57,19 +56,12 @@ int cmd_coordinator(const std::vector<std::string>& args) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     cluster::Coordinator coordinator(options);
-    server::HttpServerOptions http;
-    http.bind = parsed->get("bind");
-    http.port = static_cast<uint16_t>(port);
-    http.body_limit = [](const std::string& path) { return path.ends_with("/inject-batch") ? size_t{16} << 20 : size_t{1} << 20; };
-    auto started = server::HttpServer::start(http, [&coordinator](const server::HttpRequest& req, server::HttpResponder respond) {
-        respond(coordinator.handle(req));
-    });
-    if (!started) {
-        std::cerr << "error: " << started.status().message() << "\n";
+    auto port_bound = coordinator.serve(parsed->get("bind"), static_cast<uint16_t>(port));
+    if (!port_bound) {
+        std::cerr << "error: " << port_bound.status().message() << "\n";
         return kExitUsage;
     }
-    coordinator.start();
-    std::cout << "Varpulis Coordinator\n=======================\nAPI:       http://" << http.bind << ":" << (*started)->port()
+    std::cout << "Varpulis Coordinator\n=======================\nAPI:       http://" << parsed->get("bind") << ":" << *port_bound
               << "/api/v1/cluster/\nAuth:      "
               << (options.api_key.empty() ? "disabled (no --api-key): every request is accepted" : "enabled (API key required)")
               << "\n"
@@ -80,7 +72,6 @@ int cmd_coordinator(const std::vector<std::string>& args) {
     int sig = 0;
     sigwait(&signals, &sig);
     log::info("cluster", std::string("shutting down (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
-    (*started)->stop(std::chrono::milliseconds(5000));
     coordinator.stop();
     log::info("cluster", "stopped");
     return kExitOk;

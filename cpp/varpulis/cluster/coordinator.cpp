@@ -39,7 +39,37 @@ Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(option
 
 Coordinator::~Coordinator() { stop(); }
 
-void Coordinator::start() {
+common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t port) {
+    server::HttpServerOptions http;
+    http.bind = bind;
+    http.port = port;
+    // One I/O thread: a forward costs a few microseconds of it, and a second thread only adds
+    // cross-thread wake-ups (measured: 41-46 µs of coordinator CPU per inject against 51-58 µs
+    // with two, under 16 connections).
+    http.io_threads = 1;
+    http.body_limit = [](const std::string& path) { return path.ends_with("/inject-batch") ? size_t{16} << 20 : size_t{1} << 20; };
+    // A single inject is answered on the I/O thread that read it: the forward to the worker is
+    // asynchronous on the same threads, so the request never changes threads (no pool hand-off,
+    // no thread parked in recv). Batches are parsed on the pool, then forwarded the same way.
+    http.fast_path = [this](const HttpRequest& req, const server::HttpResponder& respond) {
+        if (req.method != "POST" || !req.path.ends_with("/inject")) return false;
+        handle(req, respond);
+        return true;
+    };
+    auto started = server::HttpServer::start(std::move(http), [this](const HttpRequest& req, server::HttpResponder respond) {
+        handle(req, respond);
+    });
+    if (!started) return started.status();
+    http_ = std::move(*started);
+    {
+        std::lock_guard lock(mutex_);
+        forwarder_ = std::make_shared<AsyncHttpClient>(http_->io_context());
+    }
+    start_sweep();
+    return http_->port();
+}
+
+void Coordinator::start_sweep() {
     sweeper_ = std::thread([this] {
         std::unique_lock lock(mutex_);
         while (!stopping_) {
@@ -53,6 +83,14 @@ void Coordinator::start() {
 }
 
 void Coordinator::stop() {
+    // The forwarder runs on the server's I/O threads: the server stops first, the forwarder goes
+    // before the server's io_context does.
+    if (http_) http_->stop(std::chrono::milliseconds(5000));
+    {
+        std::lock_guard lock(mutex_);
+        forwarder_.reset();
+    }
+    http_.reset();
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -73,15 +111,17 @@ size_t Coordinator::assigned(const std::string& worker_id) const {
     return n;
 }
 
-HttpResponse Coordinator::handle(const HttpRequest& req) {
+void Coordinator::handle(const HttpRequest& req, const server::HttpResponder& respond) {
+    std::optional<HttpResponse> answer;
     try {
-        return route(req);
+        answer = route(req, respond);
     } catch (const std::exception& e) {
-        return error_response(500, "internal_error", std::string("internal error: ") + e.what());
+        answer = error_response(500, "internal_error", std::string("internal error: ") + e.what());
     }
+    if (answer) respond(std::move(*answer));
 }
 
-HttpResponse Coordinator::route(const HttpRequest& req) {
+std::optional<HttpResponse> Coordinator::route(const HttpRequest& req, const server::HttpResponder& respond) {
     const std::string& m = req.method;
     if (req.path == "/health") {
         return json_response(200, {{"role", "coordinator"}, {"status", "healthy"}, {"version", common::kVersion}});
@@ -123,7 +163,8 @@ HttpResponse Coordinator::route(const HttpRequest& req) {
             return error_response(405, "method_not_allowed", "use GET or DELETE");
         }
         if (parts.size() == 6 && (parts[5] == "inject" || parts[5] == "inject-batch")) {
-            return m == "POST" ? inject(req, parts[4], parts[5] == "inject-batch") : error_response(405, "method_not_allowed", "use POST");
+            if (m != "POST") return error_response(405, "method_not_allowed", "use POST");
+            return inject(req, parts[4], parts[5] == "inject-batch", respond);
         }
     }
     return error_response(404, "not_found", "no route for " + req.path);

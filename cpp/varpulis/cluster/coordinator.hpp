@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "varpulis/cluster/http_client.hpp"
-#include "varpulis/server/http_types.hpp"
+#include "varpulis/server/http_server.hpp"
 
 namespace varpulis::cluster {
 
@@ -95,15 +96,17 @@ class Coordinator {
     explicit Coordinator(CoordinatorOptions options);
     ~Coordinator();
 
-    /// Answer one request of the coordinator API (called on a server worker thread).
-    server::HttpResponse handle(const server::HttpRequest& req);
-
-    /// Start the health sweep thread.
-    void start();
+    /// Serve the coordinator API on bind:port (port 0: a free one) and start the health sweep.
+    /// Returns the port.
+    common::Result<uint16_t> serve(const std::string& bind, uint16_t port);
+    /// Stop serving (in-flight requests finish), then the sweep.
     void stop();
 
   private:
-    server::HttpResponse route(const server::HttpRequest& req);
+    /// Answer one request; `respond` is called exactly once, maybe later on an I/O thread.
+    void handle(const server::HttpRequest& req, const server::HttpResponder& respond);
+    /// The answer, or none when `respond` will be called when a forward completes.
+    std::optional<server::HttpResponse> route(const server::HttpRequest& req, const server::HttpResponder& respond);
     server::HttpResponse register_worker(const server::HttpRequest& req);
     server::HttpResponse heartbeat(const server::HttpRequest& req, const std::string& id);
     server::HttpResponse list_workers() const;
@@ -114,7 +117,9 @@ class Coordinator {
     server::HttpResponse list_groups() const;
     server::HttpResponse get_group(const std::string& id) const;
     server::HttpResponse teardown_group(const std::string& id);
-    server::HttpResponse inject(const server::HttpRequest& req, const std::string& group_id, bool batch);
+    /// Forward an event (or a batch, split per target pipeline) to the workers, asynchronously.
+    std::optional<server::HttpResponse> inject(const server::HttpRequest& req, const std::string& group_id, bool batch,
+                                               const server::HttpResponder& respond);
     server::HttpResponse topology() const;
     server::HttpResponse prometheus() const;
 
@@ -129,6 +134,7 @@ class Coordinator {
     /// The publish and subscribe routes a pipeline of the group is deployed with.
     nlohmann::ordered_json mqtt_routes_for(const PipelineGroup& group, const std::string& pipeline) const;
     void remove_from(const WorkerInfo& w, const std::string& pipeline_id);
+    void start_sweep();
     void sweep();
     void failover(const std::string& worker_id);
     /// Forget unhealthy workers silent for longer than the expiry that run nothing any more.
@@ -150,7 +156,9 @@ class Coordinator {
     std::vector<StaleCopy> stale_;
     uint64_t next_order_ = 0;
     uint64_t round_robin_ = 0;
-    HttpClient client_;
+    HttpClient client_;  ///< control calls (deploys, deletes), from pool and sweep threads
+    std::unique_ptr<server::HttpServer> http_;
+    std::shared_ptr<AsyncHttpClient> forwarder_;  ///< injects, on http_'s I/O threads; set under mutex_
     std::thread sweeper_;
     std::condition_variable wake_;
     bool stopping_ = false;

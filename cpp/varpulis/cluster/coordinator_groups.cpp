@@ -264,7 +264,59 @@ static const Placement* target_of(const PipelineGroup& group, std::string_view t
     return nullptr;
 }
 
-HttpResponse Coordinator::inject(const HttpRequest& req, const std::string& group_id, bool batch) {
+namespace {
+
+struct InjectTarget {
+    std::string pipeline, worker_id, address, api_key, pipeline_id;
+};
+
+/// A worker's answer, or the coordinator's error when the worker could not be reached.
+std::pair<int, std::string> worker_answer(const InjectTarget& t, common::Result<HttpResult>& r) {
+    if (!r) return {502, error_response(502, "worker_unreachable", "worker " + t.worker_id + ": " + r.status().message()).body};
+    return {r->status, std::move(r->body)};
+}
+
+/// Collects the answers of one batch's per-pipeline forwards; the last one to arrive answers.
+class BatchReply {
+  public:
+    BatchReply(size_t parts, size_t unrouted, server::HttpResponder respond)
+        : parts_(parts), pending_(parts), unrouted_(unrouted), respond_(std::move(respond)) {}
+
+    void add(size_t index, const std::string& pipeline, const InjectTarget& target, int status, const std::string& body) {
+        uint64_t n = 0;
+        simdjson::dom::element answer;
+        bool counted = status == 200 && thread_parser().parse(body).get(answer) == simdjson::SUCCESS &&
+                       answer["accepted"].get(n) == simdjson::SUCCESS;
+        std::string part = "{\"routed_to\":" + json(pipeline).dump() + ",\"worker_id\":" + json(target.worker_id).dump() +
+                           ",\"status\":" + std::to_string(status) + ",\"worker_response\":" + body + "}";
+        std::lock_guard lock(mutex_);
+        parts_[index] = std::move(part);
+        if (counted) accepted_ += n;
+        if (--pending_ == 0) finish();
+    }
+
+    void finish() {
+        std::string results;
+        for (const auto& p : parts_) results += (results.empty() ? "" : ",") + p;
+        HttpResponse r;
+        r.body = "{\"accepted\":" + std::to_string(accepted_) + ",\"unrouted\":" + std::to_string(unrouted_) + ",\"results\":[" +
+                 results + "]}";
+        respond_(std::move(r));
+    }
+
+  private:
+    std::mutex mutex_;
+    std::vector<std::string> parts_;
+    size_t pending_;
+    size_t unrouted_;
+    uint64_t accepted_ = 0;
+    server::HttpResponder respond_;
+};
+
+}  // namespace
+
+std::optional<HttpResponse> Coordinator::inject(const HttpRequest& req, const std::string& group_id, bool batch,
+                                                const server::HttpResponder& respond) {
     // Only the event types are read here: bodies go to the workers as they came, and the workers'
     // answers are spliced into ours unparsed.
     simdjson::dom::parser& parser = thread_parser();
@@ -272,9 +324,6 @@ HttpResponse Coordinator::inject(const HttpRequest& req, const std::string& grou
     if (auto err = parser.parse(req.body.data(), req.body.size()).get(doc); err) {
         return error_response(400, "invalid_json", std::string("malformed JSON: ") + simdjson::error_message(err));
     }
-    struct Target {
-        std::string pipeline, worker_id, address, api_key, pipeline_id;
-    };
     std::vector<std::string_view> types;
     simdjson::dom::array events;
     if (batch) {
@@ -291,9 +340,11 @@ HttpResponse Coordinator::inject(const HttpRequest& req, const std::string& grou
         types.push_back(t);
     }
     ++injects_;
-    std::vector<std::optional<Target>> targets;
+    std::vector<std::optional<InjectTarget>> targets;
+    std::shared_ptr<AsyncHttpClient> forwarder;
     {
         std::lock_guard lock(mutex_);
+        forwarder = forwarder_;
         std::shared_ptr<PipelineGroup> group;
         for (const auto& g : groups_) {
             if (g->id == group_id) group = g;
@@ -305,32 +356,31 @@ HttpResponse Coordinator::inject(const HttpRequest& req, const std::string& grou
             if (!p || w == workers_.end() || p->pipeline_id.empty()) {
                 targets.emplace_back();
             } else {
-                targets.push_back(Target{p->pipeline_name, p->worker_id, w->second.address, w->second.api_key, p->pipeline_id});
+                targets.push_back(InjectTarget{p->pipeline_name, p->worker_id, w->second.address, w->second.api_key, p->pipeline_id});
             }
         }
     }
-    auto send = [&](const Target& t, const std::string& path, const std::string& payload) -> std::pair<int, std::string> {
-        auto r = client_.request("POST", t.address + "/api/v1/pipelines/" + t.pipeline_id + path, payload, {{"x-api-key", t.api_key}});
-        if (!r) return {502, error_response(502, "worker_unreachable", "worker " + t.worker_id + ": " + r.status().message()).body};
-        return {r->status, std::move(r->body)};
+    if (!forwarder) return error_response(503, "not_serving", "the coordinator is starting or stopping");
+    auto send = [&forwarder](const InjectTarget& t, const std::string& path, std::string payload, HttpCallback done) {
+        forwarder->request("POST", t.address + "/api/v1/pipelines/" + t.pipeline_id + path, std::move(payload),
+                           {{"x-api-key", t.api_key}}, std::move(done));
     };
     if (!batch) {
         if (!targets[0]) return error_response(503, "pipeline_unavailable", "no running pipeline for " + std::string(types[0]));
-        auto [status, body] = send(*targets[0], "/events", req.body);
-        if (status >= 300) {
+        send(*targets[0], "/events", req.body, [respond, target = *targets[0]](common::Result<HttpResult> result) {
+            auto [status, body] = worker_answer(target, result);
             HttpResponse r;
             r.status = status;
-            r.body = std::move(body);
-            return r;
-        }
-        HttpResponse r;
-        r.body = "{\"routed_to\":" + json(targets[0]->pipeline).dump() + ",\"worker_id\":" + json(targets[0]->worker_id).dump() +
-                 ",\"worker_response\":" + body + "}";
-        return r;
+            r.body = status >= 300 ? std::move(body)
+                                   : "{\"routed_to\":" + json(target.pipeline).dump() + ",\"worker_id\":" + json(target.worker_id).dump() +
+                                         ",\"worker_response\":" + body + "}";
+            respond(std::move(r));
+        });
+        return std::nullopt;
     }
-    // One batch per target pipeline, each sent once over a kept-alive connection; a batch whose
+    // One batch per target pipeline, all sent at once over kept-alive connections; a batch whose
     // events all go to one pipeline is forwarded as it came.
-    std::map<std::string, std::pair<Target, std::string>> per_pipeline;
+    std::map<std::string, std::pair<InjectTarget, std::string>> per_pipeline;
     size_t unrouted = 0, index = 0;
     bool single = true;
     for (size_t i = 1; i < targets.size(); ++i) single = single && targets[i] && targets[0] && targets[i]->pipeline == targets[0]->pipeline;
@@ -354,21 +404,21 @@ HttpResponse Coordinator::inject(const HttpRequest& req, const std::string& grou
         }
         for (auto& [name, entry] : per_pipeline) entry.second += "]}";
     }
-    std::string results = "[";
-    size_t accepted = 0;
-    for (auto& [name, entry] : per_pipeline) {
-        auto [status, body] = send(entry.first, "/events-batch", entry.second);
-        simdjson::dom::element answer;
-        uint64_t n = 0;
-        if (status == 200 && parser.parse(body).get(answer) == simdjson::SUCCESS && answer["accepted"].get(n) == simdjson::SUCCESS) accepted += n;
-        if (results.size() > 1) results += ',';
-        results += "{\"routed_to\":" + json(name).dump() + ",\"worker_id\":" + json(entry.first.worker_id).dump() +
-                   ",\"status\":" + std::to_string(status) + ",\"worker_response\":" + body + "}";
+    auto reply = std::make_shared<BatchReply>(per_pipeline.size(), unrouted, respond);
+    if (per_pipeline.empty()) {
+        reply->finish();
+        return std::nullopt;
     }
-    results += "]";
-    HttpResponse r;
-    r.body = "{\"accepted\":" + std::to_string(accepted) + ",\"unrouted\":" + std::to_string(unrouted) + ",\"results\":" + results + "}";
-    return r;
+    size_t part = 0;
+    for (auto& [name, entry] : per_pipeline) {
+        send(entry.first, "/events-batch", std::move(entry.second),
+             [reply, part, name = name, target = entry.first](common::Result<HttpResult> result) {
+                 auto [status, body] = worker_answer(target, result);
+                 reply->add(part, name, target, status, body);
+             });
+        ++part;
+    }
+    return std::nullopt;
 }
 
 }  // namespace varpulis::cluster

@@ -62,6 +62,18 @@ std::optional<Url> parse_url(const std::string& url) {
     return u;
 }
 
+http::request<http::string_body> make_request(const std::string& method, const Url& u, std::string body,
+                                              const std::map<std::string, std::string>& headers) {
+    http::request<http::string_body> req(http::string_to_verb(method), u.target, 11);
+    req.set(http::field::host, u.host);
+    req.set(http::field::content_type, "application/json");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.keep_alive(true);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    return req;
+}
+
 }  // namespace
 
 HttpClient::HttpClient(std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>(timeout)) {}
@@ -72,13 +84,7 @@ Result<HttpResult> HttpClient::request(const std::string& method, const std::str
     auto u = parse_url(url);
     if (!u) return Status(ErrorCode::Invalid, "unsupported URL '" + url + "' (expected http://host:port/...)");
     std::string key = u->host + ":" + u->port;
-    http::request<http::string_body> req(http::string_to_verb(method), u->target, 11);
-    req.set(http::field::host, u->host);
-    req.set(http::field::content_type, "application/json");
-    for (const auto& [k, v] : headers) req.set(k, v);
-    req.keep_alive(true);
-    req.body() = body;
-    req.prepare_payload();
+    auto req = make_request(method, *u, body, headers);
     // A kept-alive connection may have been closed by the peer: one retry on a fresh one.
     for (int attempt = 0; attempt < 2; ++attempt) {
         auto stream = attempt == 0 ? impl_->take(key) : nullptr;
@@ -115,6 +121,133 @@ Result<HttpResult> HttpClient::request(const std::string& method, const std::str
         return out;
     }
     return Status(ErrorCode::Io, method + " " + url + " failed");
+}
+
+// ---- AsyncHttpClient: one Exchange object per request walks connect → write → read on the
+// stream's strand, and hands its connection back to the pool when the peer keeps it alive.
+
+class AsyncHttpClient::Pool {
+  public:
+    Pool(asio::io_context& i, std::chrono::milliseconds t) : io(i), timeout(t) {}
+    asio::io_context& io;
+    std::chrono::milliseconds timeout;
+    std::mutex mutex;
+    std::multimap<std::string, std::unique_ptr<beast::tcp_stream>> idle;
+
+    std::unique_ptr<beast::tcp_stream> take(const std::string& key) {
+        std::lock_guard lock(mutex);
+        auto it = idle.find(key);
+        if (it == idle.end()) return nullptr;
+        auto s = std::move(it->second);
+        idle.erase(it);
+        return s;
+    }
+    void give_back(const std::string& key, std::unique_ptr<beast::tcp_stream> s) {
+        std::lock_guard lock(mutex);
+        if (idle.count(key) < 64) idle.emplace(key, std::move(s));
+    }
+};
+
+namespace {
+
+class Exchange : public std::enable_shared_from_this<Exchange> {
+  public:
+    Exchange(std::shared_ptr<AsyncHttpClient::Pool> pool, Url url, http::request<http::string_body> req, std::string what,
+             HttpCallback done)
+        : pool_(std::move(pool)), url_(std::move(url)), key_(url_.host + ":" + url_.port), req_(std::move(req)),
+          what_(std::move(what)), done_(std::move(done)) {}
+
+    void start() {
+        stream_ = pool_->take(key_);
+        reused_ = stream_ != nullptr;
+        if (reused_) return send();
+        connect();
+    }
+
+  private:
+    void connect() {
+        stream_ = std::make_unique<beast::tcp_stream>(asio::make_strand(pool_->io));
+        stream_->expires_after(pool_->timeout);
+        auto self = shared_from_this();
+        auto on_connect = [self](beast::error_code ec, auto&&...) {
+            if (ec) return self->finish(Status(ErrorCode::Io, "cannot connect to " + self->key_ + ": " + ec.message()));
+            self->send();
+        };
+        // Workers advertise numeric addresses in most set-ups: no resolver (and its thread) then.
+        beast::error_code ec;
+        auto address = asio::ip::make_address(url_.host, ec);
+        uint16_t port = static_cast<uint16_t>(std::strtoul(url_.port.c_str(), nullptr, 10));
+        if (!ec) return stream_->async_connect(tcp::endpoint(address, port), on_connect);
+        resolver_ = std::make_unique<tcp::resolver>(stream_->get_executor());
+        resolver_->async_resolve(url_.host, url_.port, [self, on_connect](beast::error_code rec, tcp::resolver::results_type found) {
+            if (rec) return self->finish(Status(ErrorCode::Io, "cannot resolve " + self->key_ + ": " + rec.message()));
+            self->stream_->async_connect(found, on_connect);
+        });
+    }
+
+    void send() {
+        stream_->expires_after(pool_->timeout);
+        http::async_write(*stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) return self->retry_or_fail(ec);
+            self->receive();
+        });
+    }
+
+    void receive() {
+        parser_.emplace();
+        parser_->body_limit(64u << 20);
+        buffer_.clear();
+        http::async_read(*stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) return self->retry_or_fail(ec);
+            auto& res = self->parser_->get();
+            HttpResult out{static_cast<int>(res.result_int()), std::move(res.body())};
+            if (res.keep_alive()) {
+                self->stream_->expires_never();  // an idle connection has no deadline
+                self->pool_->give_back(self->key_, std::move(self->stream_));
+            }
+            self->finish(std::move(out));
+        });
+    }
+
+    // A kept-alive connection may have been closed by the peer: one retry on a fresh one.
+    void retry_or_fail(beast::error_code ec) {
+        if (reused_ && ec != beast::error::timeout) {
+            reused_ = false;
+            return connect();
+        }
+        finish(Status(ErrorCode::Io, what_ + " failed: " + ec.message()));
+    }
+
+    void finish(Result<HttpResult> result) {
+        auto done = std::move(done_);
+        done(std::move(result));
+    }
+
+    std::shared_ptr<AsyncHttpClient::Pool> pool_;
+    Url url_;
+    std::string key_;
+    http::request<http::string_body> req_;
+    std::string what_;
+    HttpCallback done_;
+    std::unique_ptr<beast::tcp_stream> stream_;
+    std::unique_ptr<tcp::resolver> resolver_;
+    beast::flat_buffer buffer_;
+    std::optional<http::response_parser<http::string_body>> parser_;
+    bool reused_ = false;
+};
+
+}  // namespace
+
+AsyncHttpClient::AsyncHttpClient(asio::io_context& io, std::chrono::milliseconds timeout)
+    : pool_(std::make_shared<Pool>(io, timeout)) {}
+AsyncHttpClient::~AsyncHttpClient() = default;
+
+void AsyncHttpClient::request(const std::string& method, const std::string& url, std::string body,
+                              const std::map<std::string, std::string>& headers, HttpCallback done) {
+    auto u = parse_url(url);
+    if (!u) return done(Status(ErrorCode::Invalid, "unsupported URL '" + url + "' (expected http://host:port/...)"));
+    auto req = make_request(method, *u, std::move(body), headers);
+    std::make_shared<Exchange>(pool_, std::move(*u), std::move(req), method + " " + url, std::move(done))->start();
 }
 
 }  // namespace varpulis::cluster

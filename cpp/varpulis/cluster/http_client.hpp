@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// A small blocking HTTP/1.1 client with kept-alive connections per host (the coordinator calls
-// workers; workers call the coordinator). Beast stays inside http_client.cpp.
+// Small HTTP/1.1 clients with kept-alive connections per host (the coordinator calls workers;
+// workers call the coordinator): a blocking one, and an asynchronous one that runs on a server's
+// I/O threads so a forwarded request never parks a thread. Beast stays inside http_client.cpp.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "varpulis/common/status.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace varpulis::cluster {
 
@@ -34,6 +40,28 @@ class HttpClient {
 
   private:
     std::unique_ptr<Impl> impl_;
+};
+
+using HttpCallback = std::function<void(common::Result<HttpResult>)>;
+
+/// The same exchanges without blocking: each runs on `io` (an HttpServer's I/O threads) and calls
+/// back there. Requests may be started from any thread; the client may be destroyed with
+/// exchanges in flight (they finish, or end when `io` is destroyed), but not after `io`.
+class AsyncHttpClient {
+  public:
+    AsyncHttpClient(boost::asio::io_context& io, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    ~AsyncHttpClient();
+    AsyncHttpClient(const AsyncHttpClient&) = delete;
+    AsyncHttpClient& operator=(const AsyncHttpClient&) = delete;
+
+    /// As HttpClient::request; `done` is called exactly once, on an I/O thread.
+    void request(const std::string& method, const std::string& url, std::string body,
+                 const std::map<std::string, std::string>& headers, HttpCallback done);
+
+    class Pool;
+
+  private:
+    std::shared_ptr<Pool> pool_;
 };
 
 }  // namespace varpulis::cluster

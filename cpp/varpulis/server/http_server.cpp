@@ -29,7 +29,7 @@ class HttpServer::Impl {
     std::atomic<bool> stopping{false};
     HttpServerOptions options;
     HttpHandler handler;
-    asio::io_context ioc;
+    asio::io_context ioc;  ///< its concurrency hint is the number of I/O threads
     std::optional<ssl::context> tls;
     tcp::acceptor acceptor{ioc};
     asio::thread_pool workers;
@@ -37,7 +37,7 @@ class HttpServer::Impl {
     uint16_t port = 0;
 
     explicit Impl(HttpServerOptions o, HttpHandler h)
-        : options(std::move(o)), handler(std::move(h)), workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
+        : options(std::move(o)), handler(std::move(h)), ioc(std::max(1, options.io_threads)), workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
 
     void accept();
 };
@@ -142,11 +142,20 @@ class Session {
         beast::get_lowest_layer(derived().stream()).expires_never();  // the handler may take its time
         ++server_.in_flight;
         auto self = derived().shared_from_this();
-        asio::post(server_.workers, [self, req = std::move(req)]() mutable {
-            auto respond = [self](HttpResponse response) {
-                asio::post(self->derived().stream().get_executor(),
+        // dispatch, not post: a response produced on an I/O thread (the fast path, a forward's
+        // completion) is written at once on that thread instead of waking another one to do it.
+        HttpResponder respond = [self](HttpResponse response) {
+            asio::dispatch(self->derived().stream().get_executor(),
                            [self, response = std::move(response)]() mutable { self->write(std::move(response)); });
-            };
+        };
+        if (server_.options.fast_path) {
+            try {
+                if (server_.options.fast_path(req, respond)) return;
+            } catch (const std::exception& e) {
+                return respond(error_response(500, "internal_error", std::string("internal error: ") + e.what()));
+            }
+        }
+        asio::post(server_.workers, [self, respond = std::move(respond), req = std::move(req)]() mutable {
             try {
                 self->server_.handler(req, respond);
             } catch (const std::exception& e) {
@@ -349,6 +358,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
 
 uint16_t HttpServer::port() const { return impl_->port; }
 bool HttpServer::tls() const { return impl_->tls.has_value(); }
+asio::io_context& HttpServer::io_context() { return impl_->ioc; }
 
 void HttpServer::stop(std::chrono::milliseconds grace) {
     if (!impl_ || impl_->io_threads.empty()) return;

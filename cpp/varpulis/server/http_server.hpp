@@ -14,7 +14,20 @@
 #include "varpulis/common/status.hpp"
 #include "varpulis/server/http_types.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace varpulis::server {
+
+using HttpResponder = std::function<void(HttpResponse)>;
+/// Called on a worker thread; must call `respond` exactly once (possibly later, on any thread).
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponder respond)>;
+/// Offered each request first, on the I/O thread that read it. Returns true when it took the
+/// request (and will call `respond`), false to leave it to the handler on the pool. It must never
+/// block: it is for requests answered by asynchronous I/O on the same threads, such as the
+/// coordinator's forwards, which then never change threads.
+using HttpFastPath = std::function<bool(const HttpRequest&, const HttpResponder& respond)>;
 
 struct HttpServerOptions {
     std::string bind = "127.0.0.1";
@@ -29,11 +42,8 @@ struct HttpServerOptions {
     std::chrono::seconds idle_timeout{60};     ///< keep-alive connection with no request
     std::string tls_cert_file;         ///< both set: HTTPS
     std::string tls_key_file;
+    HttpFastPath fast_path;            ///< optional
 };
-
-using HttpResponder = std::function<void(HttpResponse)>;
-/// Called on a worker thread; must call `respond` exactly once (possibly later, on any thread).
-using HttpHandler = std::function<void(const HttpRequest&, HttpResponder respond)>;
 
 class HttpServer {
   public:
@@ -44,6 +54,9 @@ class HttpServer {
 
     uint16_t port() const;
     bool tls() const;
+    /// The I/O threads' context, for clients whose requests a fast path starts. It lives as long
+    /// as the server: such clients must be destroyed first.
+    boost::asio::io_context& io_context();
 
     /// Stop accepting, let in-flight requests finish (up to `grace`), close everything, join.
     void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
