@@ -363,3 +363,55 @@ def test_a_worker_gone_for_longer_than_the_expiry_is_forgotten_unless_it_still_h
                 proc.kill()
                 proc.wait(10)
         stop_processes(coord)
+
+
+def test_forwards_to_a_dead_worker_answer_502_and_the_others_still_go_through(tmp_path):
+    # A long heartbeat timeout: the worker is dead but not yet failed over, so the forward itself fails.
+    with LocalCluster(workers=2, run_dir=str(tmp_path), heartbeat_interval=1, heartbeat_timeout=60) as cluster:
+        c = cluster.coordinator
+        gid = c.deploy_group("g", [{"name": "pipeline-a", "source": PIPELINE_A, "worker_affinity": "worker-0"},
+                                   {"name": "pipeline-b", "source": PIPELINE_B, "worker_affinity": "worker-1"}], ROUTES)["id"]
+        assert c.inject(gid, "EventB", {})["worker_id"] == "worker-1"  # a kept-alive connection to worker-1 now exists
+        cluster.kill_worker("worker-1")
+        with pytest.raises(ApiError) as err:
+            c.inject(gid, "EventB", {})
+        assert err.value.status == 502 and err.value.code == "worker_unreachable" and "worker-1" in str(err.value)
+        batch = c.inject_batch(gid, [{"event_type": "EventA", "fields": {}}, {"event_type": "EventB", "fields": {}},
+                                     {"event_type": "EventA", "fields": {}}, {"event_type": "Other", "fields": {}}])
+        results = {r["routed_to"]: r for r in batch["results"]}
+        assert batch["accepted"] == 3 and batch["unrouted"] == 0  # "Other" goes to the first pipeline
+        assert results["pipeline-a"]["status"] == 200 and results["pipeline-a"]["worker_response"]["accepted"] == 3
+        assert results["pipeline-b"]["status"] == 502 and results["pipeline-b"]["worker_response"]["code"] == "worker_unreachable"
+        assert c.inject(gid, "EventA", {})["worker_response"]["output_events"] == [{"event_type": "A", "result": "from-a"}]
+        assert c.health()["status"] == "healthy"
+
+
+def test_concurrent_injects_through_the_coordinator_lose_nothing(cluster):
+    import threading
+    c = cluster.coordinator
+    gid = c.deploy_group("g", [{"name": "pipeline-a", "source": PIPELINE_A, "worker_affinity": "worker-0"},
+                               {"name": "pipeline-b", "source": PIPELINE_B, "worker_affinity": "worker-1"}], ROUTES)["id"]
+    answers: list[str] = []
+    failures: list[BaseException] = []
+
+    def send(thread: int) -> None:
+        client = CoordinatorClient(cluster.coordinator_url, "admin")
+        try:
+            for i in range(100):
+                kind = "EventA" if (thread + i) % 2 else "EventB"
+                out = client.inject(gid, kind, {"n": i})
+                answers.append(out["worker_response"]["output_events"][0]["result"])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failures.append(e)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[0]
+    assert sorted(answers) == sorted(["from-a"] * 400 + ["from-b"] * 400)
+    placements = {p["pipeline_name"]: p for p in c.group(gid)["placements"]}
+    for name, worker in (("pipeline-a", "worker-0"), ("pipeline-b", "worker-1")):
+        metrics = cluster.workers[worker].metrics(placements[name]["pipeline_id"])
+        assert metrics["events_processed"] == 400, metrics

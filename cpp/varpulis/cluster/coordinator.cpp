@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/cluster/coordinator.hpp"
 
-#include <sstream>
 
 #include "varpulis/cluster/coordinator_internal.hpp"
 #include "varpulis/common/log.hpp"
@@ -13,11 +12,13 @@ namespace varpulis::cluster {
 
 namespace {
 
-std::vector<std::string> split_path(const std::string& path) {
+std::vector<std::string> split_path(std::string_view path) {
     std::vector<std::string> parts;
-    std::stringstream s(path);
-    for (std::string part; std::getline(s, part, '/');) {
-        if (!part.empty()) parts.push_back(part);
+    while (!path.empty()) {
+        size_t slash = path.find('/');
+        if (slash != 0) parts.emplace_back(path.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        path.remove_prefix(slash + 1);
     }
     return parts;
 }

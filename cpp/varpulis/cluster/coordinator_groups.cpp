@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "varpulis/cluster/coordinator_internal.hpp"
+#include "varpulis/common/json_text.hpp"
 #include "varpulis/common/log.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/vpl/frontend.hpp"
@@ -276,6 +277,20 @@ std::pair<int, std::string> worker_answer(const InjectTarget& t, common::Result<
     return {r->status, std::move(r->body)};
 }
 
+/// {"routed_to", "worker_id", ["status",] "worker_response"}: the worker's answer spliced in as it came.
+std::string routed_answer(std::string_view pipeline, std::string_view worker_id, std::string_view worker_response,
+                          std::optional<int> status = std::nullopt) {
+    std::string out = "{\"routed_to\":";
+    common::append_json_string(out, pipeline);
+    out += ",\"worker_id\":";
+    common::append_json_string(out, worker_id);
+    if (status) out += ",\"status\":" + std::to_string(*status);
+    out += ",\"worker_response\":";
+    out += worker_response;
+    out += '}';
+    return out;
+}
+
 /// Collects the answers of one batch's per-pipeline forwards; the last one to arrive answers.
 class BatchReply {
   public:
@@ -287,8 +302,7 @@ class BatchReply {
         simdjson::dom::element answer;
         bool counted = status == 200 && thread_parser().parse(body).get(answer) == simdjson::SUCCESS &&
                        answer["accepted"].get(n) == simdjson::SUCCESS;
-        std::string part = "{\"routed_to\":" + json(pipeline).dump() + ",\"worker_id\":" + json(target.worker_id).dump() +
-                           ",\"status\":" + std::to_string(status) + ",\"worker_response\":" + body + "}";
+        std::string part = routed_answer(pipeline, target.worker_id, body, status);
         std::lock_guard lock(mutex_);
         parts_[index] = std::move(part);
         if (counted) accepted_ += n;
@@ -371,9 +385,7 @@ std::optional<HttpResponse> Coordinator::inject(const HttpRequest& req, const st
             auto [status, body] = worker_answer(target, result);
             HttpResponse r;
             r.status = status;
-            r.body = status >= 300 ? std::move(body)
-                                   : "{\"routed_to\":" + json(target.pipeline).dump() + ",\"worker_id\":" + json(target.worker_id).dump() +
-                                         ",\"worker_response\":" + body + "}";
+            r.body = status >= 300 ? std::move(body) : routed_answer(target.pipeline, target.worker_id, body);
             respond(std::move(r));
         });
         return std::nullopt;

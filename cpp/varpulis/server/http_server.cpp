@@ -2,6 +2,7 @@
 // The only translation unit that includes Beast (slow to compile: keep it that way).
 #include "varpulis/server/http_server.hpp"
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -128,9 +129,7 @@ class Session {
             req.headers[name] = std::string(field.value());
         }
         req.body = std::move(msg.body());
-        beast::error_code peer_ec;
-        auto peer = beast::get_lowest_layer(derived().stream()).socket().remote_endpoint(peer_ec);
-        if (!peer_ec) req.client = peer.address().to_string();
+        req.client = peer_address();
         keep_alive_ = msg.keep_alive();
         version_ = msg.version();
         if (req.body.size() > server_.options.body_limit(req.path)) {
@@ -164,6 +163,16 @@ class Session {
         });
     }
 
+    /// The client's address, asked of the kernel once per connection.
+    const std::string& peer_address() {
+        if (!peer_.has_value()) {
+            beast::error_code ec;
+            auto peer = beast::get_lowest_layer(derived().stream()).socket().remote_endpoint(ec);
+            peer_ = ec ? std::string() : peer.address().to_string();
+        }
+        return *peer_;
+    }
+
     void send_error(int status, const std::string& code, const std::string& message, bool keep_alive) {
         keep_alive_ = keep_alive;
         ++server_.in_flight;
@@ -173,18 +182,31 @@ class Session {
     void write(HttpResponse response) {
         --server_.in_flight;
         if (response.sse) return start_sse(std::move(response));
-        auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), version_);
-        res->set(http::field::server, "varpulis");
-        res->set(http::field::content_type, response.content_type);
-        for (const auto& [k, v] : response.headers) res->set(k, v);
-        res->keep_alive(keep_alive_ && !server_.stopping);
-        res->body() = std::move(response.body);
-        res->prepare_payload();
+        bool keep_alive = keep_alive_ && !server_.stopping;
+        // The head is written by hand and sent with the body in one gathered write: Beast's
+        // serializer walks its buffer views per byte range and cost more than the syscall.
+        auto out = std::make_shared<std::pair<std::string, std::string>>(response_head(response, keep_alive), std::move(response.body));
         beast::get_lowest_layer(derived().stream()).expires_after(server_.options.request_timeout);
-        http::async_write(derived().stream(), *res,
-                          [self = derived().shared_from_this(), res](beast::error_code ec, std::size_t) {
-                              self->on_write(ec, !res->keep_alive());
-                          });
+        std::array<asio::const_buffer, 2> buffers{asio::buffer(out->first), asio::buffer(out->second)};
+        asio::async_write(derived().stream(), buffers, [self = derived().shared_from_this(), out, keep_alive](beast::error_code ec, std::size_t) {
+            self->on_write(ec, !keep_alive);
+        });
+    }
+
+    std::string response_head(const HttpResponse& response, bool keep_alive) const {
+        std::string head = version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+        head += std::to_string(response.status);
+        head += ' ';
+        head += http::obsolete_reason(static_cast<http::status>(response.status));
+        head += "\r\nServer: varpulis\r\nContent-Type: ";
+        head += response.content_type;
+        head += "\r\n";
+        for (const auto& [k, v] : response.headers) head += k + ": " + v + "\r\n";
+        head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
+        if (!keep_alive && version_ != 10) head += "Connection: close\r\n";
+        if (keep_alive && version_ == 10) head += "Connection: keep-alive\r\n";
+        head += "\r\n";
+        return head;
     }
 
     void on_write(beast::error_code ec, bool close) {
@@ -255,6 +277,7 @@ class Session {
     bool keep_alive_ = false;
     unsigned version_ = 11;
     bool first_ = true;
+    std::optional<std::string> peer_;
     std::shared_ptr<SseChannel> sse_;
     std::unique_ptr<asio::steady_timer> timer_;
     std::string pending_;
