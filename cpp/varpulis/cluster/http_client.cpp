@@ -5,10 +5,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <array>
+#include <future>
 #include <mutex>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <vector>
+#include <optional>
+#include <thread>
 
 namespace varpulis::cluster {
 
@@ -19,28 +19,6 @@ using tcp = asio::ip::tcp;
 using common::ErrorCode;
 using common::Result;
 using common::Status;
-
-class HttpClient::Impl {
-  public:
-    explicit Impl(std::chrono::milliseconds t) : timeout(t) {}
-    std::chrono::milliseconds timeout;
-    asio::io_context ioc;
-    std::mutex mutex;
-    std::multimap<std::string, std::unique_ptr<beast::tcp_stream>> idle;  ///< "host:port" → kept-alive connections
-
-    std::unique_ptr<beast::tcp_stream> take(const std::string& key) {
-        std::lock_guard lock(mutex);
-        auto it = idle.find(key);
-        if (it == idle.end()) return nullptr;
-        auto s = std::move(it->second);
-        idle.erase(it);
-        return s;
-    }
-    void give_back(const std::string& key, std::unique_ptr<beast::tcp_stream> s) {
-        std::lock_guard lock(mutex);
-        if (idle.count(key) < 64) idle.emplace(key, std::move(s));
-    }
-};
 
 namespace {
 
@@ -72,54 +50,6 @@ std::string request_head(const std::string& method, const Url& u, size_t body_si
 }
 
 }  // namespace
-
-HttpClient::HttpClient(std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>(timeout)) {}
-HttpClient::~HttpClient() = default;
-
-Result<HttpResult> HttpClient::request(const std::string& method, const std::string& url, const std::string& body,
-                                       const std::map<std::string, std::string>& headers) {
-    auto u = parse_url(url);
-    if (!u) return Status(ErrorCode::Invalid, "unsupported URL '" + url + "' (expected http://host:port/...)");
-    std::string key = u->host + ":" + u->port;
-    std::string head = request_head(method, *u, body.size(), headers);
-    std::array<asio::const_buffer, 2> request{asio::buffer(head), asio::buffer(body)};
-    // A kept-alive connection may have been closed by the peer: one retry on a fresh one.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        auto stream = attempt == 0 ? impl_->take(key) : nullptr;
-        beast::error_code ec;
-        if (!stream) {
-            stream = std::make_unique<beast::tcp_stream>(impl_->ioc);
-            tcp::resolver resolver(impl_->ioc);
-            auto endpoints = resolver.resolve(u->host, u->port, ec);
-            if (ec) return Status(ErrorCode::Io, "cannot resolve " + key + ": " + ec.message());
-            stream->expires_after(impl_->timeout);
-            stream->connect(endpoints, ec);
-            if (ec) return Status(ErrorCode::Io, "cannot connect to " + key + ": " + ec.message());
-            // Beast's timeouts cover only asynchronous calls: bound the blocking reads and
-            // writes at the socket, so a peer that stops answering cannot hang the caller.
-            timeval tv{static_cast<time_t>(impl_->timeout.count() / 1000),
-                       static_cast<suseconds_t>((impl_->timeout.count() % 1000) * 1000)};
-            int fd = stream->socket().native_handle();
-            ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        }
-        stream->expires_after(impl_->timeout);
-        asio::write(stream->socket(), request, ec);
-        beast::flat_buffer buffer;
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(64u << 20);
-        if (!ec) http::read(*stream, buffer, parser, ec);
-        if (ec) {
-            if (attempt == 0 && ec != beast::error::timeout) continue;
-            return Status(ErrorCode::Io, method + " " + url + " failed: " + ec.message());
-        }
-        auto& res = parser.get();
-        HttpResult out{static_cast<int>(res.result_int()), std::move(res.body())};
-        if (res.keep_alive()) impl_->give_back(key, std::move(stream));
-        return out;
-    }
-    return Status(ErrorCode::Io, method + " " + url + " failed");
-}
 
 // ---- AsyncHttpClient: one Exchange object per request walks connect → write → read on the
 // stream's strand, and hands its connection back to the pool when the peer keeps it alive.
@@ -244,9 +174,43 @@ AsyncHttpClient::~AsyncHttpClient() = default;
 void AsyncHttpClient::request(const std::string& method, const std::string& url, std::string body,
                               const std::map<std::string, std::string>& headers, HttpCallback done) {
     auto u = parse_url(url);
-    if (!u) return done(Status(ErrorCode::Invalid, "unsupported URL '" + url + "' (expected http://host:port/...)"));
+    if (!u) {
+        // Called back on an I/O thread like every other answer, never inside request().
+        Status bad(ErrorCode::Invalid, "unsupported URL '" + url + "' (expected http://host:port/...)");
+        return asio::post(pool_->io, [done = std::move(done), bad]() mutable { done(bad); });
+    }
     std::string head = request_head(method, *u, body.size(), headers);
     std::make_shared<Exchange>(pool_, std::move(*u), std::move(head), std::move(body), method + " " + url, std::move(done))->start();
+}
+
+// ---- HttpClient: the asynchronous client on a thread of its own, waited for. Its deadlines
+// are the asynchronous ones (a blocking read would wait past any socket timeout: asio polls
+// again on EAGAIN), and there is one implementation of connections, retries and timeouts.
+
+class HttpClient::Impl {
+  public:
+    explicit Impl(std::chrono::milliseconds timeout) : client(std::in_place, ioc, timeout), thread([this] { ioc.run(); }) {}
+    ~Impl() {
+        client.reset();
+        work.reset();
+        ioc.stop();
+        thread.join();
+    }
+    asio::io_context ioc{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
+    std::optional<AsyncHttpClient> client;
+    std::thread thread;
+};
+
+HttpClient::HttpClient(std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>(timeout)) {}
+HttpClient::~HttpClient() = default;
+
+Result<HttpResult> HttpClient::request(const std::string& method, const std::string& url, const std::string& body,
+                                       const std::map<std::string, std::string>& headers) {
+    std::promise<Result<HttpResult>> answer;
+    auto future = answer.get_future();
+    impl_->client->request(method, url, body, headers, [&answer](Result<HttpResult> r) { answer.set_value(std::move(r)); });
+    return future.get();
 }
 
 }  // namespace varpulis::cluster

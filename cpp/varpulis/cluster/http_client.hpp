@@ -2,8 +2,10 @@
 #pragma once
 
 // Small HTTP/1.1 clients with kept-alive connections per host (the coordinator calls workers;
-// workers call the coordinator): a blocking one, and an asynchronous one that runs on a server's
-// I/O threads so a forwarded request never parks a thread. Beast stays inside http_client.cpp.
+// workers call the coordinator): an asynchronous one that runs on a server's I/O threads so a
+// forwarded request never parks a thread, and a blocking one, which is the asynchronous one on a
+// thread of its own. The timeout bounds each step (connect, write, read). Beast stays inside
+// http_client.cpp.
 
 #include <chrono>
 #include <functional>
