@@ -54,15 +54,22 @@ std::string request_head(const std::string& method, const Url& u, size_t body_si
 // ---- AsyncHttpClient: one Exchange object per request walks connect → write → read on the
 // stream's strand, and hands its connection back to the pool when the peer keeps it alive.
 
+/// A kept-alive connection and its read buffer, which keeps its room from one answer to the next.
+struct Connection {
+    explicit Connection(asio::io_context& io) : stream(asio::make_strand(io)) {}
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+};
+
 class AsyncHttpClient::Pool {
   public:
     Pool(asio::io_context& i, std::chrono::milliseconds t) : io(i), timeout(t) {}
     asio::io_context& io;
     std::chrono::milliseconds timeout;
     std::mutex mutex;
-    std::multimap<std::string, std::unique_ptr<beast::tcp_stream>> idle;
+    std::multimap<std::string, std::unique_ptr<Connection>> idle;
 
-    std::unique_ptr<beast::tcp_stream> take(const std::string& key) {
+    std::unique_ptr<Connection> take(const std::string& key) {
         std::lock_guard lock(mutex);
         auto it = idle.find(key);
         if (it == idle.end()) return nullptr;
@@ -70,7 +77,7 @@ class AsyncHttpClient::Pool {
         idle.erase(it);
         return s;
     }
-    void give_back(const std::string& key, std::unique_ptr<beast::tcp_stream> s) {
+    void give_back(const std::string& key, std::unique_ptr<Connection> s) {
         std::lock_guard lock(mutex);
         if (idle.count(key) < 64) idle.emplace(key, std::move(s));
     }
@@ -86,16 +93,19 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
           body_(std::move(body)), what_(std::move(what)), done_(std::move(done)) {}
 
     void start() {
-        stream_ = pool_->take(key_);
-        reused_ = stream_ != nullptr;
+        conn_ = pool_->take(key_);
+        reused_ = conn_ != nullptr;
         if (reused_) return send();
         connect();
     }
 
   private:
     void connect() {
-        stream_ = std::make_unique<beast::tcp_stream>(asio::make_strand(pool_->io));
-        stream_->expires_after(pool_->timeout);
+        conn_ = std::make_unique<Connection>(pool_->io);
+        // Beast reads at most the buffer's free capacity: without room, a large answer (a batch's
+        // outputs) arrives in ~500-byte reads.
+        conn_->buffer.reserve(64 * 1024);
+        conn_->stream.expires_after(pool_->timeout);
         auto self = shared_from_this();
         auto on_connect = [self](beast::error_code ec, auto&&...) {
             if (ec) return self->finish(Status(ErrorCode::Io, "cannot connect to " + self->key_ + ": " + ec.message()));
@@ -105,18 +115,18 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         beast::error_code ec;
         auto address = asio::ip::make_address(url_.host, ec);
         uint16_t port = static_cast<uint16_t>(std::strtoul(url_.port.c_str(), nullptr, 10));
-        if (!ec) return stream_->async_connect(tcp::endpoint(address, port), on_connect);
-        resolver_ = std::make_unique<tcp::resolver>(stream_->get_executor());
+        if (!ec) return conn_->stream.async_connect(tcp::endpoint(address, port), on_connect);
+        resolver_ = std::make_unique<tcp::resolver>(conn_->stream.get_executor());
         resolver_->async_resolve(url_.host, url_.port, [self, on_connect](beast::error_code rec, tcp::resolver::results_type found) {
             if (rec) return self->finish(Status(ErrorCode::Io, "cannot resolve " + self->key_ + ": " + rec.message()));
-            self->stream_->async_connect(found, on_connect);
+            self->conn_->stream.async_connect(found, on_connect);
         });
     }
 
     void send() {
-        stream_->expires_after(pool_->timeout);
+        conn_->stream.expires_after(pool_->timeout);
         std::array<asio::const_buffer, 2> request{asio::buffer(head_), asio::buffer(body_)};
-        asio::async_write(*stream_, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        asio::async_write(conn_->stream, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
             if (ec) return self->retry_or_fail(ec);
             self->receive();
         });
@@ -125,14 +135,14 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     void receive() {
         parser_.emplace();
         parser_->body_limit(64u << 20);
-        buffer_.clear();
-        http::async_read(*stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        conn_->buffer.clear();
+        http::async_read(conn_->stream, conn_->buffer, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
             if (ec) return self->retry_or_fail(ec);
             auto& res = self->parser_->get();
             HttpResult out{static_cast<int>(res.result_int()), std::move(res.body())};
             if (res.keep_alive()) {
-                self->stream_->expires_never();  // an idle connection has no deadline
-                self->pool_->give_back(self->key_, std::move(self->stream_));
+                self->conn_->stream.expires_never();  // an idle connection has no deadline
+                self->pool_->give_back(self->key_, std::move(self->conn_));
             }
             self->finish(std::move(out));
         });
@@ -158,9 +168,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     std::string head_, body_;
     std::string what_;
     HttpCallback done_;
-    std::unique_ptr<beast::tcp_stream> stream_;
+    std::unique_ptr<Connection> conn_;
     std::unique_ptr<tcp::resolver> resolver_;
-    beast::flat_buffer buffer_;
     std::optional<http::response_parser<http::string_body>> parser_;
     bool reused_ = false;
 };
