@@ -415,3 +415,11 @@ def test_concurrent_injects_through_the_coordinator_lose_nothing(cluster):
     for name, worker in (("pipeline-a", "worker-0"), ("pipeline-b", "worker-1")):
         metrics = cluster.workers[worker].metrics(placements[name]["pipeline_id"])
         assert metrics["events_processed"] == 400, metrics
+
+
+def test_routes_that_join_again_without_a_cycle_deploy(tmp_path):
+    with LocalCluster(workers=1, run_dir=str(tmp_path)) as cluster:
+        names = ["a", "b", "c", "d"]
+        routes = [{"from_pipeline": f, "to_pipeline": t, "event_types": ["*"]} for f, t in (("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"))]
+        group = cluster.coordinator.deploy_group("diamond", [{"name": n, "source": "stream S = A .emit(v: 1)"} for n in names], routes)
+        assert len(group["placements"]) == 4

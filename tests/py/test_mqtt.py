@@ -414,12 +414,14 @@ def test_two_routes_between_the_same_pipelines_deliver_each_event_once(broker):
     (["a"], {"from_pipeline": "a", "to_pipeline": "a"}, "to itself would loop forever"),
     (["a/b", "c"], {"from_pipeline": "a/b", "to_pipeline": "c"}, "names without '/', '+' or '#'"),
     (["a", "c"], {"from_pipeline": "a", "to_pipeline": "c", "mqtt_topic": "x/#"}, "must not contain '+' or '#'"),
+    (["a", "b", "c"], [{"from_pipeline": "a", "to_pipeline": "b"}, {"from_pipeline": "b", "to_pipeline": "c"},
+                       {"from_pipeline": "c", "to_pipeline": "b"}], "routes b -> c -> b form a cycle"),
 ])
 def test_bad_routes_between_pipelines_are_refused(broker, names, route, message):
     with varpulis.LocalCluster(workers=1, mqtt_broker=f"127.0.0.1:{broker}") as cluster:
         with pytest.raises(varpulis.ApiError) as bad:
             cluster.coordinator.deploy_group("g", [{"name": n, "source": "stream S = A .emit(v: 1)"} for n in names],
-                                             [{**route, "event_types": ["*"]}])
+                                             [{**r, "event_types": ["*"]} for r in (route if isinstance(route, list) else [route])])
         assert bad.value.status == 400 and message in str(bad.value)
         assert cluster.coordinator.groups()["total"] == 0
 

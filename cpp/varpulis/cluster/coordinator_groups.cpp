@@ -4,6 +4,9 @@
 #include "varpulis/cluster/coordinator.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
 
 #include <simdjson.h>
 
@@ -22,6 +25,39 @@ simdjson::dom::parser& thread_parser() {
     return parser;
 }
 
+/// A cycle among the routes between pipelines, as "a -> b -> a", if there is one (a self-route is
+/// refused earlier with its own message).
+std::optional<std::string> route_cycle(const std::vector<Route>& routes) {
+    std::map<std::string, std::vector<std::string>> next;
+    for (const auto& r : routes) {
+        if (r.from_pipeline != "_external") next[r.from_pipeline].push_back(r.to_pipeline);
+    }
+    enum class Mark { Unseen, OnPath, Done };
+    std::map<std::string, Mark> mark;
+    std::vector<std::string> path;
+    std::function<std::optional<std::string>(const std::string&)> visit = [&](const std::string& node) -> std::optional<std::string> {
+        mark[node] = Mark::OnPath;
+        path.push_back(node);
+        for (const auto& to : next[node]) {
+            if (mark[to] == Mark::OnPath) {
+                std::string out;
+                for (auto it = std::find(path.begin(), path.end(), to); it != path.end(); ++it) out += *it + " -> ";
+                return out + to;
+            }
+            if (mark[to] == Mark::Unseen) {
+                if (auto found = visit(to)) return found;
+            }
+        }
+        path.pop_back();
+        mark[node] = Mark::Done;
+        return std::nullopt;
+    };
+    for (const auto& r : routes) {
+        if (r.from_pipeline == "_external" || mark[r.from_pipeline] != Mark::Unseen) continue;
+        if (auto found = visit(r.from_pipeline)) return found;
+    }
+    return std::nullopt;
+}
 }  // namespace
 
 std::string Coordinator::choose_worker(const PipelineGroup& g, const PipelineSpec& spec, const std::vector<std::string>& exclude) {
@@ -174,6 +210,9 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
                                      "' carries nothing: start the coordinator with --mqtt-broker");
         }
         group->routes.push_back(std::move(route));
+    }
+    if (auto cycle = route_cycle(group->routes)) {
+        return error_response(400, "invalid_request", "routes " + *cycle + " form a cycle: events would loop forever");
     }
     // Placement under the lock; deploys (HTTP) without it.
     std::vector<std::pair<PipelineSpec, WorkerInfo>> plan;
