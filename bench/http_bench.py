@@ -28,7 +28,7 @@ from varpulis._binary import find_binary  # the installed package (pip install .
 
 def start_server(binary: str) -> tuple[subprocess.Popen, int, float]:
     start = time.monotonic()
-    proc = subprocess.Popen([binary, "server", "--port", "0", "--api-key", "bench", "--threads", "4"],
+    proc = subprocess.Popen([binary, "server", "--port", "0", "--api-key", "bench"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     port = None
     while port is None:

@@ -62,7 +62,7 @@ class PyServer {
 void bind_server(py::module_& m) {
     py::class_<PyServer>(m, "Server")
         .def(py::init<int, const std::string&, const std::string&, const std::string&, int>(), py::arg("port") = 0,
-             py::arg("api_key") = "", py::arg("bind") = "127.0.0.1", py::arg("state_dir") = "", py::arg("threads") = 4)
+             py::arg("api_key") = "", py::arg("bind") = "127.0.0.1", py::arg("state_dir") = "", py::arg("threads") = 0)
         .def_property_readonly("port", &PyServer::port)
         .def_property_readonly("url", &PyServer::url)
         .def("stop", &PyServer::stop);

@@ -16,7 +16,7 @@ class Server:
     """
 
     def __init__(self, port: int = 0, api_key: Optional[str] = None, *, bind: str = "127.0.0.1",
-                 state_dir: Optional[str] = None, threads: int = 4):
+                 state_dir: Optional[str] = None, threads: int = 0):
         self.api_key = api_key or ""
         self._server = _varpulis.Server(port, self.api_key, bind, state_dir or "", threads)
 

@@ -26,7 +26,7 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"rate-limit", 0, "N", "Requests per second per client on /api/v1 (0: off)", "VARPULIS_RATE_LIMIT", "0"},
                       {"metrics", 0, "", "Also serve Prometheus metrics on --metrics-port (always on /metrics)", "", ""},
                       {"metrics-port", 0, "PORT", "Port of the metrics listener", "", "9090"},
-                      {"threads", 0, "N", "Threads that run requests", "", "4"},
+                      {"threads", 0, "N", "Threads that run requests (0: one per core, at least 2)", "", "0"},
                       {"request-timeout", 0, "SECONDS", "Time a client has to send a whole request", "", "30"},
                       {"coordinator", 0, "URL", "Register with this coordinator (http://host:port)", "VARPULIS_COORDINATOR", ""},
                       {"worker-id", 0, "ID", "This worker's id in the cluster (default: a random UUID)", "VARPULIS_WORKER_ID", ""},
@@ -50,8 +50,8 @@ int cmd_server(const std::vector<std::string>& args) {
         std::cerr << "error: --port, --metrics-port, --threads and --rate-limit take numbers\n";
         return kExitUsage;
     }
-    if (port < 0 || port > 65535 || threads < 1) {
-        std::cerr << "error: --port must be 0-65535 and --threads at least 1\n";
+    if (port < 0 || port > 65535 || threads < 0) {
+        std::cerr << "error: --port must be 0-65535 and --threads 0 or more\n";
         return kExitUsage;
     }
     // Signals are taken by this thread only (sigwait below), never by server threads.

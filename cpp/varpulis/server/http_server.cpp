@@ -22,6 +22,15 @@ using common::ErrorCode;
 using common::Result;
 using common::Status;
 
+namespace {
+
+size_t handler_threads(int requested) {
+    if (requested > 0) return static_cast<size_t>(requested);
+    return std::max(2u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
 class HttpServer::Impl {
   public:
     // Counters first: sessions destroyed with the io_context still decrement them.
@@ -38,7 +47,7 @@ class HttpServer::Impl {
     uint16_t port = 0;
 
     explicit Impl(HttpServerOptions o, HttpHandler h)
-        : options(std::move(o)), handler(std::move(h)), ioc(std::max(1, options.io_threads)), workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
+        : options(std::move(o)), handler(std::move(h)), ioc(std::max(1, options.io_threads)), workers(handler_threads(options.worker_threads)) {}
 
     void accept();
 };
