@@ -105,16 +105,19 @@ def main() -> int:
         outputs = request(port, "GET", f"/api/v1/pipelines/{pid}/metrics")["output_events_emitted"]
         events = [{"event_type": "Reading", "fields": {"sensor_id": f"s{i % 8}", "temperature": float(i % 100)}} for i in range(100_000)]
         body = json.dumps({"events": events}).encode()  # encoded once: the client's cost is not the server's
+        # Two batches warm the server up first (the first ones pay for the memory its parsers and
+        # buffers take from the kernel: 0.75-0.85 M ev/s against 1.1-1.6 M after), then five are timed.
         times = []
-        for _ in range(3):
+        for i in range(7):
             req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/pipelines/{pid}/events-batch", method="POST",
                                          data=body, headers={"x-api-key": "bench", "Content-Type": "application/json"})
             start = time.monotonic()
             raw = urllib.request.urlopen(req, timeout=60).read()
-            times.append(time.monotonic() - start)
+            if i >= 2:
+                times.append(time.monotonic() - start)
             out = json.loads(raw)
             assert out["accepted"] == 100_000 and out.get("output_count", len(out["output_events"])) == 49_000
-        batch_rate = 100_000 / sorted(times)[1]
+        batch_rate = 100_000 / sorted(times)[len(times) // 2]
     finally:
         proc.terminate()
         proc.wait(10)
@@ -122,7 +125,8 @@ def main() -> int:
     for name, rate, base, target in rows:
         print(f"  {name:34s} {rate:10.0f} req/s   baseline {base:10.0f} req/s   ratio {100 * rate / base:5.1f}%   "
               f"target {target} {'met' if rate >= target else 'MISS'}")
-    print(f"  {'batch inject (100,000 events)':34s} {batch_rate:10.0f} ev/s    target 1000000 {'met' if batch_rate >= 1e6 else 'MISS'}")
+    print(f"  {'batch inject (100,000 events)':34s} {batch_rate:10.0f} ev/s    target 1000000 {'met' if batch_rate >= 1e6 else 'MISS'}"
+          f"   (median of 5 after 2 warm-up batches; each: {', '.join(f'{100_000 / t / 1e6:.2f}' for t in times)} M)")
     print(f"  {'idle RSS':34s} {idle:10.1f} MB      target <= 10 MB {'met' if idle <= 10 else 'MISS'}")
     print(f"  {'start to /health':34s} {startup * 1000:10.1f} ms      target < 100 ms {'met' if startup < 0.1 else 'MISS'}")
     print(f"  outputs produced by the inject runs: {outputs}")
