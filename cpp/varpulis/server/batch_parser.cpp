@@ -152,10 +152,38 @@ class EventReader {
     std::array<RecentName, 16> recent_{};
 };
 
+dom::parser& thread_parser() {
+    thread_local dom::parser parser;  // keeps its buffers between requests
+    return parser;
+}
+
 }  // namespace
 
+Result<ParsedEvent> parse_event_body(std::string_view body, int64_t default_ts, const engine::EventLimits& limits, std::string& code) {
+    dom::element doc;
+    if (auto err = thread_parser().parse(body.data(), body.size()).get(doc); err) {
+        code = "invalid_json";
+        return Status(ErrorCode::Invalid, std::string("malformed JSON: ") + simdjson::error_message(err));
+    }
+    ParsedEvent out;
+    std::string error;
+    EventReader reader(limits);
+    out.event = reader.read(doc, default_ts, error, code);
+    if (!out.event) return Status(code == "limit_exceeded" ? ErrorCode::LimitExceeded : ErrorCode::Invalid, error);
+    dom::element cap;
+    if (doc.type() == dom::element_type::OBJECT && doc["max_output_events"].get(cap) == simdjson::SUCCESS) {
+        uint64_t n = 0;
+        if (cap.get(n) == simdjson::SUCCESS) {
+            out.max_output_events = n;
+        } else {
+            out.max_output_events_invalid = true;
+        }
+    }
+    return out;
+}
+
 Result<ParsedBatch> parse_batch(std::string_view body, int64_t default_ts, const engine::EventLimits& limits) {
-    thread_local dom::parser parser;  // keeps its buffers between requests
+    dom::parser& parser = thread_parser();
     dom::element doc;
     if (auto err = parser.parse(body.data(), body.size()).get(doc); err) {
         return Status(ErrorCode::Invalid, std::string("malformed JSON: ") + simdjson::error_message(err));

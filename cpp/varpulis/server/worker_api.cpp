@@ -37,29 +37,6 @@ HttpResponse deploy_error(const DeployError& err) {
     return error_response(500, "state_error", err.status.message());
 }
 
-/// {"event_type": "...", "fields": {...}, "timestamp": ns?} → event, or a 400 with the reason.
-common::Result<engine::EventPtr> parse_event(const json& j, const engine::EventLimits& limits) {
-    using common::ErrorCode;
-    using common::Status;
-    if (!j.is_object()) return Status(ErrorCode::Invalid, "an event is a JSON object {\"event_type\": ..., \"fields\": {...}}");
-    auto type = j.find("event_type");
-    if (type == j.end() || !type->is_string() || type->get_ref<const std::string&>().empty()) {
-        return Status(ErrorCode::Invalid, "\"event_type\" must be a non-empty string");
-    }
-    json fields = j.value("fields", json::object());
-    if (!fields.is_object()) return Status(ErrorCode::Invalid, "\"fields\" must be a JSON object");
-    int64_t ts = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    if (j.contains("timestamp")) {
-        if (!j["timestamp"].is_number_integer()) return Status(ErrorCode::Invalid, "\"timestamp\" must be integer nanoseconds since the epoch");
-        ts = j["timestamp"].get<int64_t>();
-    }
-    return engine::event_from_json(type->get_ref<const std::string&>(), fields, ts, limits);
-}
-
-std::string status_code_name(common::ErrorCode c) {
-    return c == common::ErrorCode::LimitExceeded ? "limit_exceeded" : "invalid_event";
-}
-
 constexpr size_t kMaxOutputsPerResponse = 1'000'000;
 
 /// A 200 answer: `head` plus "output_events" (at most `max`) and, when capped,
@@ -322,26 +299,27 @@ HttpResponse WorkerApi::list(const HttpRequest& req) const {
 }
 
 HttpResponse WorkerApi::inject(const HttpRequest& req, Pipeline& p) {
-    HttpResponse error;
-    auto body = parse_json_body(req, error);
-    if (!body) return error;
-    auto event = parse_event(*body, options_.event_limits);
-    if (!event) return error_response(400, status_code_name(event.status().code()), event.status().message());
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::string code;
+    auto parsed = parse_event_body(req.body, now, options_.event_limits, code);
+    if (!parsed) {
+        HttpResponse error;
+        // simdjson says what is wrong but not where: the JSON library's message has the line and column.
+        if (code == "invalid_json" && !parse_json_body(req, error)) return error;
+        return error_response(400, code, parsed.status().message());
+    }
     // A client that wants every output (the Mandelbrot demo's 62,500 pixels per tile) may raise
     // the cap per request, up to the server's hard limit.
     size_t cap = options_.max_outputs_in_response;
-    if (body->contains("max_output_events")) {
-        const auto& m = (*body)["max_output_events"];
-        if (!m.is_number_unsigned() || m.get<size_t>() > kMaxOutputsPerResponse) {
-            return error_response(400, "invalid_request", "max_output_events must be an integer from 0 to " +
-                                                              std::to_string(kMaxOutputsPerResponse));
-        }
-        cap = m.get<size_t>();
+    if (parsed->max_output_events_invalid || parsed->max_output_events.value_or(0) > kMaxOutputsPerResponse) {
+        return error_response(400, "invalid_request", "max_output_events must be an integer from 0 to " + std::to_string(kMaxOutputsPerResponse));
     }
+    if (parsed->max_output_events) cap = *parsed->max_output_events;
     std::vector<engine::EventPtr> outputs;
-    common::Status st = p.process({*event}, outputs);
+    common::Status st = p.process({parsed->event}, outputs);
     if (!st.is_ok()) return error_response(422, "engine_error", st.message());
-    return response_with_outputs({{"accepted", true}}, outputs, cap);
+    static const json accepted = {{"accepted", true}};
+    return response_with_outputs(accepted, outputs, cap);
 }
 
 HttpResponse WorkerApi::inject_batch(const HttpRequest& req, Pipeline& p) {

@@ -87,6 +87,33 @@ TEST_F(WorkerApiTest, BadBodiesAre400) {
     }
 }
 
+TEST_F(WorkerApiTest, SingleInjectErrorsNameTheirCause) {
+    std::string id = deploy("stream S = A .emit(v: v)");
+    auto events = "/api/v1/pipelines/" + id + "/events";
+    auto malformed = call("POST", events, "{\"event_type\": \"A\",\n \"fields\": {]}");
+    EXPECT_EQ(body(malformed)["code"], "invalid_json");
+    EXPECT_NE(body(malformed)["error"].get<std::string>().find("line 2"), std::string::npos) << malformed.body;
+    EXPECT_EQ(body(call("POST", events, R"({"fields": {}})"))["error"], "\"event_type\" must be a non-empty string");
+    std::string many = R"({"event_type": "A", "fields": {)";
+    for (int i = 0; i < 1025; ++i) many += (i ? ",\"f" : "\"f") + std::to_string(i) + "\": 1";
+    EXPECT_EQ(body(call("POST", events, many + "}}"))["code"], "limit_exceeded");
+    for (const char* cap : {"-1", "1.5", "\"3\"", "1000001"}) {
+        auto r = call("POST", events, std::string(R"({"event_type": "A", "fields": {"v": 1}, "max_output_events": )") + cap + "}");
+        EXPECT_EQ(r.status, 400) << cap;
+        EXPECT_EQ(body(r)["code"], "invalid_request") << cap;
+    }
+}
+
+TEST_F(WorkerApiTest, SingleInjectHonoursTimestampAndOutputCap) {
+    std::string id = deploy("stream S = A .emit(v: v)");
+    auto events = "/api/v1/pipelines/" + id + "/events";
+    auto capped = body(call("POST", events, R"({"event_type": "A", "fields": {"v": 1}, "max_output_events": 0})"));
+    EXPECT_EQ(capped["output_events"], json::array());
+    EXPECT_EQ(capped["output_count"], 1);
+    EXPECT_EQ(call("POST", events, R"({"event_type": "A", "fields": {"v": 1}, "timestamp": 1700000000000000000})").status, 200);
+    EXPECT_EQ(body(call("POST", events, R"({"event_type": "A", "fields": {"v": 1}, "timestamp": 1.5})"))["code"], "invalid_event");
+}
+
 TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
     EXPECT_TRUE(constant_time_equal("abc", "abc"));
     EXPECT_FALSE(constant_time_equal("abc", "abd"));
