@@ -56,16 +56,18 @@ std::string request_head(const std::string& method, const Url& u, size_t body_si
 
 /// A kept-alive connection and its read buffer, which keeps its room from one answer to the next.
 struct Connection {
-    explicit Connection(asio::io_context& io) : stream(asio::make_strand(io)) {}
+    Connection(asio::io_context& io, bool one_io_thread)
+        : stream(one_io_thread ? asio::any_io_executor(io.get_executor()) : asio::any_io_executor(asio::make_strand(io))) {}
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
 };
 
 class AsyncHttpClient::Pool {
   public:
-    Pool(asio::io_context& i, std::chrono::milliseconds t) : io(i), timeout(t) {}
+    Pool(asio::io_context& i, std::chrono::milliseconds t, bool one) : io(i), timeout(t), one_io_thread(one) {}
     asio::io_context& io;
     std::chrono::milliseconds timeout;
+    bool one_io_thread;
     std::mutex mutex;
     std::multimap<std::string, std::unique_ptr<Connection>> idle;
 
@@ -101,7 +103,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   private:
     void connect() {
-        conn_ = std::make_unique<Connection>(pool_->io);
+        conn_ = std::make_unique<Connection>(pool_->io, pool_->one_io_thread);
         // Beast reads at most the buffer's free capacity: without room, a large answer (a batch's
         // outputs) arrives in ~500-byte reads.
         conn_->buffer.reserve(64 * 1024);
@@ -176,8 +178,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
 }  // namespace
 
-AsyncHttpClient::AsyncHttpClient(asio::io_context& io, std::chrono::milliseconds timeout)
-    : pool_(std::make_shared<Pool>(io, timeout)) {}
+AsyncHttpClient::AsyncHttpClient(asio::io_context& io, std::chrono::milliseconds timeout, bool one_io_thread)
+    : pool_(std::make_shared<Pool>(io, timeout, one_io_thread)) {}
 AsyncHttpClient::~AsyncHttpClient() = default;
 
 void AsyncHttpClient::request(const std::string& method, const std::string& url, std::string body,
@@ -198,7 +200,7 @@ void AsyncHttpClient::request(const std::string& method, const std::string& url,
 
 class HttpClient::Impl {
   public:
-    explicit Impl(std::chrono::milliseconds timeout) : client(std::in_place, ioc, timeout), thread([this] { ioc.run(); }) {}
+    explicit Impl(std::chrono::milliseconds timeout) : client(std::in_place, ioc, timeout, true), thread([this] { ioc.run(); }) {}
     ~Impl() {
         client.reset();
         work.reset();

@@ -51,7 +51,10 @@ using HttpCallback = std::function<void(common::Result<HttpResult>)>;
 /// exchanges in flight (they finish, or end when `io` is destroyed), but not after `io`.
 class AsyncHttpClient {
   public:
-    AsyncHttpClient(boost::asio::io_context& io, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// `one_io_thread`: `io` is run by a single thread, so a connection's handlers cannot run
+    /// concurrently and need no strand.
+    AsyncHttpClient(boost::asio::io_context& io, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                    bool one_io_thread = false);
     ~AsyncHttpClient();
     AsyncHttpClient(const AsyncHttpClient&) = delete;
     AsyncHttpClient& operator=(const AsyncHttpClient&) = delete;

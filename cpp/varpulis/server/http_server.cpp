@@ -337,7 +337,7 @@ class TlsSession : public Session<TlsSession>, public std::enable_shared_from_th
 }  // namespace
 
 void HttpServer::Impl::accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    auto on_accept = [this](beast::error_code ec, tcp::socket socket) {
         if (ec || stopping) return;
         if (connections >= options.max_connections) {
             beast::error_code ignored;
@@ -348,7 +348,15 @@ void HttpServer::Impl::accept() {
             std::make_shared<PlainSession>(*this, std::move(socket))->run();
         }
         accept();
-    });
+    };
+    // A connection's handlers must not run concurrently. With one I/O thread they cannot (handler
+    // threads hand their answers over through the io_context), and a strand would only add its
+    // cost to every operation.
+    if (options.io_threads <= 1) {
+        acceptor.async_accept(ioc.get_executor(), std::move(on_accept));
+    } else {
+        acceptor.async_accept(asio::make_strand(ioc), std::move(on_accept));
+    }
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
