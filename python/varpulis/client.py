@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 from typing import Any, Iterator, Mapping, Optional, Sequence
 from urllib.parse import urlencode, urlsplit
@@ -19,16 +20,17 @@ class _HttpClient:
     that have ended are closed explicitly (a thread-local would drop them unclosed).
     """
 
-    def __init__(self, url: str, api_key: Optional[str] = None, timeout: float = 30.0):
+    def __init__(self, url: str, api_key: Optional[str] = None, timeout: float = 30.0, ca_file: Optional[str] = None):
+        """``ca_file``: PEM certificates an https server's certificate must chain to (default: the system's)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected an http(s)://host:port URL, got {url!r}")
         self.url = url.rstrip("/")
-        self._scheme = parts.scheme
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._api_key = api_key
         self._timeout = timeout
+        self._tls = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
         self._lock = threading.Lock()
         self._conns: dict[int, http.client.HTTPConnection] = {}
 
@@ -38,9 +40,13 @@ class _HttpClient:
             conn = self._conns.get(me)
             if conn is None:
                 self._close_finished_threads()
-                cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-                conn = self._conns[me] = cls(self._host, self._port, timeout=self._timeout)
+                conn = self._conns[me] = self._connect(self._timeout)
         return conn
+
+    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        if self._tls is not None:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=self._tls)
+        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 
     def _close_finished_threads(self) -> None:
         alive = {t.ident for t in threading.enumerate()}
@@ -170,8 +176,7 @@ class WorkerClient(_HttpClient):
 
     def logs(self, pipeline_id: str, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
         """Follow a pipeline's outputs (Server-Sent Events) on a dedicated connection."""
-        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        conn = cls(self._host, self._port, timeout=timeout)
+        conn = self._connect(timeout)
         try:
             conn.request("GET", f"/api/v1/pipelines/{pipeline_id}/logs", headers=self._headers())
             response = conn.getresponse()

@@ -65,3 +65,19 @@ def free_port():
 def wait_until():
     """``wait_until(predicate, timeout=10, what=...)``: poll with a deadline instead of sleeping."""
     return _wait_until
+
+
+def make_tls_files(folder) -> dict[str, str]:
+    """A CA and a server certificate for 127.0.0.1, made with the openssl command line."""
+    files = {name: str(folder / name) for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "san.ext")}
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=varpulis-test-ca",
+            "-keyout", files["ca.key"], "-out", files["ca.crt"])
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", files["server.key"], "-out", files["server.csr"])
+    openssl("x509", "-req", "-in", files["server.csr"], "-CA", files["ca.crt"], "-CAkey", files["ca.key"], "-CAcreateserial",
+            "-days", "2", "-extfile", files["san.ext"], "-out", files["server.crt"])
+    return files

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
 
 import pytest
 
-from varpulis import ApiError, CoordinatorClient, LocalCluster
+from varpulis import ApiError, CoordinatorClient, LocalCluster, WorkerClient
 
 pytestmark = [pytest.mark.integration]
 
@@ -423,3 +424,42 @@ def test_routes_that_join_again_without_a_cycle_deploy(tmp_path):
         routes = [{"from_pipeline": f, "to_pipeline": t, "event_types": ["*"]} for f, t in (("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"))]
         group = cluster.coordinator.deploy_group("diamond", [{"name": n, "source": "stream S = A .emit(v: 1)"} for n in names], routes)
         assert len(group["placements"]) == 4
+
+
+def start_worker_process(varpulis_bin, coordinator_url, worker_id, *extra):
+    """A worker process registering with `coordinator_url`; returns it and its port (from its banner)."""
+    proc = subprocess.Popen([varpulis_bin, "server", "--port", "0", "--api-key", "test", "--coordinator", coordinator_url,
+                             "--worker-id", worker_id, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    text = "".join(proc.stdout.readline() for _ in range(3))
+    return proc, int(re.search(r":(\d+)/api", text).group(1))
+
+
+def test_a_cluster_over_tls(varpulis_bin, tmp_path):
+    from conftest import make_tls_files
+    tls = make_tls_files(tmp_path)
+    cert = ["--tls-cert", tls["server.crt"], "--tls-key", tls["server.key"]]
+    coord, port = start_fast_coordinator(varpulis_bin, 0, *cert, "--tls-ca", tls["ca.crt"])
+    url = f"https://127.0.0.1:{port}"
+    trusting, trusting_port = start_worker_process(varpulis_bin, url, "trusting", *cert, "--tls-ca", tls["ca.crt"])
+    # This one trusts only the system's certificates: it cannot verify the coordinator's.
+    wary, wary_port = start_worker_process(varpulis_bin, url, "wary", *cert)
+    try:
+        c = CoordinatorClient(url, "admin", ca_file=tls["ca.crt"])
+        wait_until(lambda: [w["id"] for w in c.workers()["workers"]] == ["trusting"], what="the trusting worker registered")
+        assert c.workers()["workers"][0]["address"] == f"https://127.0.0.1:{trusting_port}"
+        group = c.deploy_group("tls", [{"name": "pipeline-a", "source": PIPELINE_A}])
+        out = c.inject(group["id"], "EventA", {})
+        assert out["worker_id"] == "trusting" and out["worker_response"]["output_events"] == [{"event_type": "A", "result": "from-a"}]
+        assert c.inject_batch(group["id"], [{"event_type": "EventA", "fields": {}}] * 3)["accepted"] == 3
+        with pytest.raises(ssl.SSLCertVerificationError):
+            CoordinatorClient(url, "admin").health()  # a client without the CA refuses the coordinator
+        wary_client = WorkerClient(f"https://127.0.0.1:{wary_port}", "test", ca_file=tls["ca.crt"])
+        with pytest.raises(ApiError) as not_ready:
+            wary_client.request("GET", "/ready")
+        assert not_ready.value.status == 503
+    finally:
+        stop_processes(trusting)
+        wary.terminate()
+        _, wary_err = wary.communicate(timeout=10)
+        stop_processes(coord)
+    assert "certificate verify failed" in wary_err

@@ -16,6 +16,7 @@ import pytest
 import varpulis
 from conftest import _free_port as free_port
 from conftest import _wait_until
+from conftest import make_tls_files
 from varpulis import VplError
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian installs it in sbin
@@ -451,22 +452,6 @@ def test_a_broker_that_does_not_resolve_yet_is_retried_and_deleting_does_not_wai
     finally:
         err = worker.stop()
     assert "cannot reach the broker at broker.invalid:1883" in err
-
-
-def make_tls_files(folder) -> dict[str, str]:
-    """A CA and a server certificate for 127.0.0.1, made with the openssl command line."""
-    files = {name: str(folder / name) for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "san.ext")}
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=varpulis-test-ca",
-            "-keyout", files["ca.key"], "-out", files["ca.crt"])
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", files["server.key"], "-out", files["server.csr"])
-    openssl("x509", "-req", "-in", files["server.csr"], "-CA", files["ca.crt"], "-CAkey", files["ca.key"], "-CAcreateserial",
-            "-days", "2", "-extfile", files["san.ext"], "-out", files["server.crt"])
-    return files
 
 
 def test_events_reach_a_subscriber_over_tls(tmp_path):

@@ -24,7 +24,11 @@ int cmd_coordinator(const std::vector<std::string>& args) {
                       {"worker-expiry", 0, "SECONDS", "Silence after which an unhealthy worker running nothing is forgotten (0: never)",
                        "", "3600"},
                       {"state-dir", 0, "DIR", "Keep workers, groups and placements here across restarts", "VARPULIS_STATE_DIR", ""},
-                      {"mqtt-broker", 0, "HOST:PORT", "MQTT broker that carries routes between pipelines", "VARPULIS_MQTT_BROKER", ""}}};
+                      {"mqtt-broker", 0, "HOST:PORT", "MQTT broker that carries routes between pipelines", "VARPULIS_MQTT_BROKER", ""},
+                      {"tls-cert", 0, "FILE", "PEM certificate: serve HTTPS (with --tls-key)", "VARPULIS_TLS_CERT", ""},
+                      {"tls-key", 0, "FILE", "PEM private key for --tls-cert", "VARPULIS_TLS_KEY", ""},
+                      {"tls-ca", 0, "FILE", "PEM CA certificates https workers must chain to (default: the system's)",
+                       "VARPULIS_TLS_CA", ""}}};
     for (auto& flag : log_flags()) spec.flags.push_back(flag);
     int exit_code = kExitOk;
     auto parsed = parse_command(spec, args, exit_code);
@@ -49,6 +53,9 @@ int cmd_coordinator(const std::vector<std::string>& args) {
     options.join_token = parsed->get("join-token");
     options.state_dir = parsed->get("state-dir");
     options.mqtt_broker = parsed->get("mqtt-broker");
+    options.tls_cert_file = parsed->get("tls-cert");
+    options.tls_key_file = parsed->get("tls-key");
+    options.tls_ca_file = parsed->get("tls-ca");
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
@@ -61,7 +68,8 @@ int cmd_coordinator(const std::vector<std::string>& args) {
         std::cerr << "error: " << port_bound.status().message() << "\n";
         return kExitUsage;
     }
-    std::cout << "Varpulis Coordinator\n=======================\nAPI:       http://" << parsed->get("bind") << ":" << *port_bound
+    const char* scheme = options.tls_cert_file.empty() ? "http" : "https";
+    std::cout << "Varpulis Coordinator\n=======================\nAPI:       " << scheme << "://" << parsed->get("bind") << ":" << *port_bound
               << "/api/v1/cluster/\nAuth:      "
               << (options.api_key.empty() ? "disabled (no --api-key): every request is accepted" : "enabled (API key required)")
               << "\n"

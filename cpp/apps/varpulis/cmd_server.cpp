@@ -32,7 +32,9 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"worker-id", 0, "ID", "This worker's id in the cluster (default: a random UUID)", "VARPULIS_WORKER_ID", ""},
                       {"advertise-address", 0, "URL", "Address the coordinator uses to reach this worker (default: http://BIND:PORT)",
                        "VARPULIS_ADVERTISE_ADDRESS", ""},
-                      {"join-token", 0, "TOKEN", "Token the coordinator requires to register", "VARPULIS_JOIN_TOKEN", ""}}};
+                      {"join-token", 0, "TOKEN", "Token the coordinator requires to register", "VARPULIS_JOIN_TOKEN", ""},
+                      {"tls-ca", 0, "FILE", "PEM CA certificates an https coordinator must chain to (default: the system's)",
+                       "VARPULIS_TLS_CA", ""}}};
     for (auto& flag : log_flags()) spec.flags.push_back(flag);
     int exit_code = kExitOk;
     auto parsed = parse_command(spec, args, exit_code);
@@ -113,6 +115,7 @@ int cmd_server(const std::vector<std::string>& args) {
                                   : std::string(srv->tls() ? "https" : "http") + "://" + http.bind + ":" + std::to_string(srv->port());
         a.api_key = api_options.api_key;
         a.join_token = parsed->get("join-token");
+        a.tls_ca_file = parsed->get("tls-ca");
         agent = std::make_unique<cluster::WorkerAgent>(a, [&api] {
             const auto connectors = api.connector_summary();
             return cluster::WorkerLoad{api.events_processed(), api.registry().size(), connectors.total, connectors.connected};

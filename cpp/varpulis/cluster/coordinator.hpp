@@ -35,6 +35,10 @@ struct CoordinatorOptions {
     /// "host:port" of the MQTT broker that carries routes between pipelines; empty: such routes
     /// are kept in the topology but carry nothing.
     std::string mqtt_broker;
+    std::string tls_cert_file;  ///< with tls_key_file: serve HTTPS
+    std::string tls_key_file;
+    /// PEM certificates that https workers' certificates must chain to; empty: the system's.
+    std::string tls_ca_file;
 };
 
 enum class WorkerStatus { Registering, Ready, Busy, Unhealthy, Draining };

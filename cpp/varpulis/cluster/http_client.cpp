@@ -4,6 +4,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <array>
 #include <future>
 #include <mutex>
@@ -15,6 +16,7 @@ namespace varpulis::cluster {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using common::ErrorCode;
 using common::Result;
@@ -23,20 +25,22 @@ using common::Status;
 namespace {
 
 struct Url {
+    bool tls = false;
     std::string host, port, target;
+    std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
 };
 
 std::optional<Url> parse_url(const std::string& url) {
-    const std::string prefix = "http://";
-    if (url.rfind(prefix, 0) != 0) return std::nullopt;
-    std::string rest = url.substr(prefix.size());
+    Url u;
+    u.tls = url.rfind("https://", 0) == 0;
+    if (!u.tls && url.rfind("http://", 0) != 0) return std::nullopt;
+    std::string rest = url.substr(u.tls ? 8 : 7);
     size_t slash = rest.find('/');
     std::string authority = rest.substr(0, slash);
-    Url u;
     u.target = slash == std::string::npos ? "/" : rest.substr(slash);
     size_t colon = authority.rfind(':');
     u.host = colon == std::string::npos ? authority : authority.substr(0, colon);
-    u.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+    u.port = colon == std::string::npos ? (u.tls ? "443" : "80") : authority.substr(colon + 1);
     if (u.host.empty()) return std::nullopt;
     return u;
 }
@@ -54,20 +58,64 @@ std::string request_head(const std::string& method, const Url& u, size_t body_si
 // ---- AsyncHttpClient: one Exchange object per request walks connect → write → read on the
 // stream's strand, and hands its connection back to the pool when the peer keeps it alive.
 
-/// A kept-alive connection and its read buffer, which keeps its room from one answer to the next.
+/// A kept-alive connection, plain or TLS, and its read buffer, which keeps its room from one
+/// answer to the next.
 struct Connection {
-    Connection(asio::io_context& io, bool one_io_thread)
-        : stream(one_io_thread ? asio::any_io_executor(io.get_executor()) : asio::any_io_executor(asio::make_strand(io))) {}
-    beast::tcp_stream stream;
+    Connection(const asio::any_io_executor& executor, ssl::context* tls_context) {
+        if (tls_context) {
+            tls.emplace(executor, *tls_context);
+        } else {
+            plain.emplace(executor);
+        }
+    }
+    beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+    /// Call `f` with the stream requests are written to and answers read from.
+    template <class F>
+    void with_stream(F&& f) {
+        if (tls) {
+            f(*tls);
+        } else {
+            f(*plain);
+        }
+    }
+    std::optional<beast::tcp_stream> plain;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
     beast::flat_buffer buffer;
 };
 
 class AsyncHttpClient::Pool {
   public:
-    Pool(asio::io_context& i, std::chrono::milliseconds t, bool one) : io(i), timeout(t), one_io_thread(one) {}
+    Pool(asio::io_context& i, std::chrono::milliseconds t, bool one, std::string ca)
+        : io(i), timeout(t), one_io_thread(one), ca_file(std::move(ca)) {}
     asio::io_context& io;
     std::chrono::milliseconds timeout;
     bool one_io_thread;
+    std::string ca_file;  ///< empty: the system's trusted certificates
+
+    asio::any_io_executor executor() {
+        if (one_io_thread) return io.get_executor();
+        return asio::make_strand(io);
+    }
+
+    /// The TLS context of https connections, made at the first one: peers' certificates are
+    /// verified against `ca_file` or the system's store.
+    Result<ssl::context*> tls_context() {
+        std::lock_guard lock(mutex);
+        if (!tls) {
+            auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+            beast::error_code ec;
+            if (ca_file.empty()) {
+                ctx->set_default_verify_paths(ec);
+            } else {
+                ctx->load_verify_file(ca_file, ec);
+            }
+            if (ec) return Status(ErrorCode::Io, "cannot use the CA certificates " + (ca_file.empty() ? "of the system" : ca_file) + ": " + ec.message());
+            ctx->set_verify_mode(ssl::verify_peer);
+            tls = std::move(ctx);
+        }
+        return tls.get();
+    }
+    std::unique_ptr<ssl::context> tls;
     std::mutex mutex;
     std::multimap<std::string, std::unique_ptr<Connection>> idle;
 
@@ -91,7 +139,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   public:
     Exchange(std::shared_ptr<AsyncHttpClient::Pool> pool, Url url, std::string head, std::string body, std::string what,
              HttpCallback done)
-        : pool_(std::move(pool)), url_(std::move(url)), key_(url_.host + ":" + url_.port), head_(std::move(head)),
+        : pool_(std::move(pool)), url_(std::move(url)), key_(url_.key()), head_(std::move(head)),
           body_(std::move(body)), what_(std::move(what)), done_(std::move(done)) {}
 
     void start() {
@@ -103,51 +151,80 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   private:
     void connect() {
-        conn_ = std::make_unique<Connection>(pool_->io, pool_->one_io_thread);
+        ssl::context* tls_context = nullptr;
+        if (url_.tls) {
+            auto ctx = pool_->tls_context();
+            if (!ctx) return finish(ctx.status());
+            tls_context = *ctx;
+        }
+        conn_ = std::make_unique<Connection>(pool_->executor(), tls_context);
         // Beast reads at most the buffer's free capacity: without room, a large answer (a batch's
         // outputs) arrives in ~500-byte reads.
         conn_->buffer.reserve(64 * 1024);
-        conn_->stream.expires_after(pool_->timeout);
+        conn_->tcp().expires_after(pool_->timeout);
         auto self = shared_from_this();
         auto on_connect = [self](beast::error_code ec, auto&&...) {
             if (ec) return self->finish(Status(ErrorCode::Io, "cannot connect to " + self->key_ + ": " + ec.message()));
+            if (self->conn_->tls) return self->handshake();
             self->send();
         };
         // Workers advertise numeric addresses in most set-ups: no resolver (and its thread) then.
         beast::error_code ec;
         auto address = asio::ip::make_address(url_.host, ec);
         uint16_t port = static_cast<uint16_t>(std::strtoul(url_.port.c_str(), nullptr, 10));
-        if (!ec) return conn_->stream.async_connect(tcp::endpoint(address, port), on_connect);
-        resolver_ = std::make_unique<tcp::resolver>(conn_->stream.get_executor());
+        if (!ec) return conn_->tcp().async_connect(tcp::endpoint(address, port), on_connect);
+        resolver_ = std::make_unique<tcp::resolver>(conn_->tcp().get_executor());
         resolver_->async_resolve(url_.host, url_.port, [self, on_connect](beast::error_code rec, tcp::resolver::results_type found) {
             if (rec) return self->finish(Status(ErrorCode::Io, "cannot resolve " + self->key_ + ": " + rec.message()));
-            self->conn_->stream.async_connect(found, on_connect);
+            self->conn_->tcp().async_connect(found, on_connect);
+        });
+    }
+
+    /// TLS: the name the peer's certificate must carry (SNI and verification), then the handshake.
+    void handshake() {
+        auto& stream = *conn_->tls;
+        if (!SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str())) {
+            return finish(Status(ErrorCode::Io, "cannot set the TLS server name " + url_.host));
+        }
+        // OpenSSL checks the name while it verifies the chain; an IP address is checked against
+        // the certificate's IP entries, not its DNS names.
+        beast::error_code ec;
+        asio::ip::make_address(url_.host, ec);
+        bool named = ec ? SSL_set1_host(stream.native_handle(), url_.host.c_str()) == 1
+                        : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.native_handle()), url_.host.c_str()) == 1;
+        if (!named) return finish(Status(ErrorCode::Io, "cannot check TLS certificates for " + url_.host));
+        conn_->tcp().expires_after(pool_->timeout);
+        stream.async_handshake(ssl::stream_base::client, [self = shared_from_this()](beast::error_code hec) {
+            if (hec) return self->finish(Status(ErrorCode::Io, "TLS handshake with " + self->key_ + " failed: " + hec.message()));
+            self->send();
         });
     }
 
     void send() {
-        conn_->stream.expires_after(pool_->timeout);
+        conn_->tcp().expires_after(pool_->timeout);
         std::array<asio::const_buffer, 2> request{asio::buffer(head_), asio::buffer(body_)};
-        asio::async_write(conn_->stream, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        auto on_sent = [self = shared_from_this()](beast::error_code ec, std::size_t) {
             if (ec) return self->retry_or_fail(ec);
             self->receive();
-        });
+        };
+        conn_->with_stream([&](auto& stream) { asio::async_write(stream, request, on_sent); });
     }
 
     void receive() {
         parser_.emplace();
         parser_->body_limit(64u << 20);
         conn_->buffer.clear();
-        http::async_read(conn_->stream, conn_->buffer, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        auto on_answer = [self = shared_from_this()](beast::error_code ec, std::size_t) {
             if (ec) return self->retry_or_fail(ec);
             auto& res = self->parser_->get();
             HttpResult out{static_cast<int>(res.result_int()), std::move(res.body())};
             if (res.keep_alive()) {
-                self->conn_->stream.expires_never();  // an idle connection has no deadline
+                self->conn_->tcp().expires_never();  // an idle connection has no deadline
                 self->pool_->give_back(self->key_, std::move(self->conn_));
             }
             self->finish(std::move(out));
-        });
+        };
+        conn_->with_stream([&](auto& stream) { http::async_read(stream, conn_->buffer, *parser_, on_answer); });
     }
 
     // A kept-alive connection may have been closed by the peer: one retry on a fresh one.
@@ -178,8 +255,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
 }  // namespace
 
-AsyncHttpClient::AsyncHttpClient(asio::io_context& io, std::chrono::milliseconds timeout, bool one_io_thread)
-    : pool_(std::make_shared<Pool>(io, timeout, one_io_thread)) {}
+AsyncHttpClient::AsyncHttpClient(asio::io_context& io, std::chrono::milliseconds timeout, bool one_io_thread, std::string ca_file)
+    : pool_(std::make_shared<Pool>(io, timeout, one_io_thread, std::move(ca_file))) {}
 AsyncHttpClient::~AsyncHttpClient() = default;
 
 void AsyncHttpClient::request(const std::string& method, const std::string& url, std::string body,
@@ -187,7 +264,7 @@ void AsyncHttpClient::request(const std::string& method, const std::string& url,
     auto u = parse_url(url);
     if (!u) {
         // Called back on an I/O thread like every other answer, never inside request().
-        Status bad(ErrorCode::Invalid, "unsupported URL '" + url + "' (expected http://host:port/...)");
+        Status bad(ErrorCode::Invalid, "unsupported URL '" + url + "' (expected http:// or https://host:port/...)");
         return asio::post(pool_->io, [done = std::move(done), bad]() mutable { done(bad); });
     }
     std::string head = request_head(method, *u, body.size(), headers);
@@ -200,7 +277,8 @@ void AsyncHttpClient::request(const std::string& method, const std::string& url,
 
 class HttpClient::Impl {
   public:
-    explicit Impl(std::chrono::milliseconds timeout) : client(std::in_place, ioc, timeout, true), thread([this] { ioc.run(); }) {}
+    Impl(std::chrono::milliseconds timeout, std::string ca_file)
+        : client(std::in_place, ioc, timeout, true, std::move(ca_file)), thread([this] { ioc.run(); }) {}
     ~Impl() {
         client.reset();
         work.reset();
@@ -213,7 +291,7 @@ class HttpClient::Impl {
     std::thread thread;
 };
 
-HttpClient::HttpClient(std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>(timeout)) {}
+HttpClient::HttpClient(std::chrono::milliseconds timeout, std::string ca_file) : impl_(std::make_unique<Impl>(timeout, std::move(ca_file))) {}
 HttpClient::~HttpClient() = default;
 
 Result<HttpResult> HttpClient::request(const std::string& method, const std::string& url, const std::string& body,

@@ -28,12 +28,14 @@ struct HttpResult {
 
 class HttpClient {
   public:
-    explicit HttpClient(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    /// `ca_file`: PEM certificates that https peers' certificates must chain to; empty: the
+    /// system's trusted certificates.
+    explicit HttpClient(std::chrono::milliseconds timeout = std::chrono::seconds(10), std::string ca_file = {});
     ~HttpClient();
     HttpClient(const HttpClient&) = delete;
     HttpClient& operator=(const HttpClient&) = delete;
 
-    /// Send a request to `url` (http://host:port/path). A transport failure (refused, timeout)
+    /// Send a request to `url` (http://host:port/path or https://...). A transport failure (refused, timeout)
     /// is an error status; any HTTP answer, 4xx and 5xx included, is a result.
     common::Result<HttpResult> request(const std::string& method, const std::string& url, const std::string& body = {},
                                        const std::map<std::string, std::string>& headers = {});
@@ -54,7 +56,7 @@ class AsyncHttpClient {
     /// `one_io_thread`: `io` is run by a single thread, so a connection's handlers cannot run
     /// concurrently and need no strand.
     AsyncHttpClient(boost::asio::io_context& io, std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                    bool one_io_thread = false);
+                    bool one_io_thread = false, std::string ca_file = {});
     ~AsyncHttpClient();
     AsyncHttpClient(const AsyncHttpClient&) = delete;
     AsyncHttpClient& operator=(const AsyncHttpClient&) = delete;

@@ -12,7 +12,7 @@ namespace varpulis::cluster {
 using json = nlohmann::json;
 
 WorkerAgent::WorkerAgent(WorkerAgentOptions options, std::function<WorkerLoad()> load)
-    : options_(std::move(options)), load_(std::move(load)) {}
+    : options_(std::move(options)), load_(std::move(load)), client_(std::chrono::seconds(10), options_.tls_ca_file) {}
 
 WorkerAgent::~WorkerAgent() { stop(); }
 

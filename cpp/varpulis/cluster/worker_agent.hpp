@@ -18,11 +18,13 @@
 namespace varpulis::cluster {
 
 struct WorkerAgentOptions {
-    std::string coordinator_url;  ///< http://host:port
+    std::string coordinator_url;  ///< http://host:port or https://host:port
     std::string worker_id;
     std::string advertise_address;  ///< the URL the coordinator uses to call this worker
     std::string api_key;            ///< this worker's key (the coordinator calls it with this)
     std::string join_token;
+    /// PEM certificates an https coordinator's certificate must chain to; empty: the system's.
+    std::string tls_ca_file;
     size_t max_pipelines = 100;
 };
 
@@ -52,7 +54,7 @@ class WorkerAgent {
 
     WorkerAgentOptions options_;
     std::function<WorkerLoad()> load_;
-    HttpClient client_{std::chrono::seconds(10)};
+    HttpClient client_;
     std::atomic<bool> registered_{false};
     std::string token_;
     std::chrono::milliseconds interval_{5000};
