@@ -486,7 +486,9 @@ void Coordinator::reconcile(const std::string& worker_id) {
     if (!r || r->status != 200) return;  // the next registration or sweep tries again
     std::vector<std::string> running;
     try {
-        for (const auto& p : json::parse(r->body).at("pipelines")) running.push_back(p.at("id"));
+        // Named: a range-for over a member of a temporary would read the temporary after its end.
+        const json listed = json::parse(r->body);
+        for (const auto& p : listed.at("pipelines")) running.push_back(p.at("id"));
     } catch (...) {
         return;
     }
