@@ -184,6 +184,56 @@ class HttpClientTest : public ::testing::Test {
         for (auto& respond : held) respond({200, "text/plain", "released", {}, {}});
     }
 
+    /// One POST of `body` to /echo through the client under test; its result.
+    using Send = std::function<Result<HttpResult>(const std::string& body)>;
+
+    Send blocking_sender(HttpClient& client) {
+        return [this, &client](const std::string& body) { return client.request("POST", url("/echo"), body); };
+    }
+    Send async_sender() {
+        auto& client = async_client();  // one client for every request sent
+        return [this, &client](const std::string& body) -> Result<HttpResult> {
+            auto results = std::make_shared<Collector>(1);
+            client.request("POST", url("/echo"), body, {}, results->slot(0));
+            if (!results->wait(1)) return common::Status(ErrorCode::Internal, "no callback");
+            EXPECT_EQ(results->calls(0), 1);
+            return results->result(0);
+        };
+    }
+
+    /// Requests one after the other travel on one kept-alive connection (the connection is back
+    /// in the pool before the answer is handed over).
+    void expect_reuse(const Send& send) {
+        std::set<uint16_t> first;
+        for (int i = 0; i < 3; ++i) {
+            auto r = send(std::to_string(i));
+            ASSERT_TRUE(r) << "request " << i << ": " << r.status().to_string();
+            EXPECT_EQ(r->body, "POST||" + std::to_string(i));
+            auto ports = *client_ports(target_->port());
+            if (i == 0) first = ports;
+            EXPECT_EQ(first.size(), 1u) << "one kept-alive connection after request " << i;
+            EXPECT_EQ(ports, first) << "request " << i << " did not reuse the connection";
+        }
+    }
+
+    /// A pooled connection the peer has closed is replaced without the caller seeing it.
+    void expect_retry(const Send& send) {
+        auto first = send("first");
+        ASSERT_TRUE(first) << first.status().to_string();
+        auto pooled = client_ports(target_->port());
+        if (pooled) {
+            ASSERT_EQ(pooled->size(), 1u) << "the first request left no kept-alive connection";
+        }
+        // Destroying the server closes its end of the pooled connection; a new server takes the port.
+        uint16_t port = target_->port();
+        target_.reset();
+        target_ = start_target(port);
+        if (!target_) GTEST_SKIP() << "port " << port << " could not be bound again";
+        auto second = send("again");
+        ASSERT_TRUE(second) << second.status().to_string();
+        EXPECT_EQ(second->body, "POST||again");
+    }
+
     std::unique_ptr<HttpServer> target_;
     std::unique_ptr<HttpServer> home_;
     std::unique_ptr<AsyncHttpClient> async_;
@@ -259,34 +309,12 @@ TEST_F(HttpClientTest, BlockingRejectsUnsupportedUrls) {
 TEST_F(HttpClientTest, BlockingReusesTheKeptAliveConnection) {
     if (!client_ports(target_->port())) GTEST_SKIP() << "no /proc/net/tcp";
     HttpClient client;
-    std::set<uint16_t> first;
-    for (int i = 0; i < 3; ++i) {
-        auto r = client.request("POST", url("/echo"), std::to_string(i));
-        ASSERT_TRUE(r) << "request " << i << ": " << r.status().to_string();
-        EXPECT_EQ(r->body, "POST||" + std::to_string(i));
-        auto ports = *client_ports(target_->port());
-        if (i == 0) first = ports;
-        EXPECT_EQ(first.size(), 1u) << "one kept-alive connection after request " << i;
-        EXPECT_EQ(ports, first) << "request " << i << " did not reuse the connection";
-    }
+    expect_reuse(blocking_sender(client));
 }
 
 TEST_F(HttpClientTest, BlockingRetriesAKeptAliveConnectionThePeerClosed) {
     HttpClient client;
-    auto first = client.request("GET", url("/echo"));
-    ASSERT_TRUE(first) << first.status().to_string();
-    auto pooled = client_ports(target_->port());
-    if (pooled) {
-        ASSERT_EQ(pooled->size(), 1u) << "the first request left no kept-alive connection";
-    }
-    // Destroying the server closes its end of the pooled connection; a new server takes the port.
-    uint16_t port = target_->port();
-    target_.reset();
-    target_ = start_target(port);
-    if (!target_) GTEST_SKIP() << "port " << port << " could not be bound again";
-    auto second = client.request("POST", url("/echo"), "again");
-    ASSERT_TRUE(second) << second.status().to_string();
-    EXPECT_EQ(second->body, "POST||again");
+    expect_retry(blocking_sender(client));
 }
 
 // A silent peer must not hold the caller past the timeout (a first version bounded blocking reads
@@ -379,45 +407,10 @@ TEST_F(HttpClientTest, AsyncRejectsUnsupportedUrls) {
 
 TEST_F(HttpClientTest, AsyncReusesTheKeptAliveConnection) {
     if (!client_ports(target_->port())) GTEST_SKIP() << "no /proc/net/tcp";
-    auto& client = async_client();
-    auto results = std::make_shared<Collector>(3);
-    std::set<uint16_t> first;
-    // One after the other: the connection is back in the pool before the callback runs.
-    for (size_t i = 0; i < 3; ++i) {
-        client.request("POST", url("/echo"), std::to_string(i), {}, results->slot(i));
-        ASSERT_TRUE(results->wait(i + 1));
-        auto r = results->result(i);
-        ASSERT_TRUE(r) << "request " << i << ": " << r.status().to_string();
-        EXPECT_EQ(r->body, "POST||" + std::to_string(i));
-        auto ports = *client_ports(target_->port());
-        if (i == 0) first = ports;
-        EXPECT_EQ(first.size(), 1u) << "one kept-alive connection after request " << i;
-        EXPECT_EQ(ports, first) << "request " << i << " did not reuse the connection";
-    }
+    expect_reuse(async_sender());
 }
 
-TEST_F(HttpClientTest, AsyncRetriesAKeptAliveConnectionThePeerClosed) {
-    auto& client = async_client();
-    auto results = std::make_shared<Collector>(2);
-    client.request("GET", url("/echo"), {}, {}, results->slot(0));
-    ASSERT_TRUE(results->wait(1));
-    ASSERT_TRUE(results->result(0)) << results->result(0).status().to_string();
-    auto pooled = client_ports(target_->port());
-    if (pooled) {
-        ASSERT_EQ(pooled->size(), 1u) << "the first request left no kept-alive connection";
-    }
-    // Destroying the server closes its end of the pooled connection; a new server takes the port.
-    uint16_t port = target_->port();
-    target_.reset();
-    target_ = start_target(port);
-    if (!target_) GTEST_SKIP() << "port " << port << " could not be bound again";
-    client.request("POST", url("/echo"), "again", {}, results->slot(1));
-    ASSERT_TRUE(results->wait(2));
-    auto r = results->result(1);
-    ASSERT_TRUE(r) << r.status().to_string();
-    EXPECT_EQ(r->body, "POST||again");
-    EXPECT_EQ(results->calls(1), 1);
-}
+TEST_F(HttpClientTest, AsyncRetriesAKeptAliveConnectionThePeerClosed) { expect_retry(async_sender()); }
 
 TEST_F(HttpClientTest, AsyncTimesOutOnASilentPeer) {
     auto& client = async_client(300ms);
