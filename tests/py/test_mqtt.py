@@ -417,6 +417,11 @@ def test_two_routes_between_the_same_pipelines_deliver_each_event_once(broker):
     (["a", "c"], {"from_pipeline": "a", "to_pipeline": "c", "mqtt_topic": "x/#"}, "must not contain '+' or '#'"),
     (["a", "b", "c"], [{"from_pipeline": "a", "to_pipeline": "b"}, {"from_pipeline": "b", "to_pipeline": "c"},
                        {"from_pipeline": "c", "to_pipeline": "b"}], "routes b -> c -> b form a cycle"),
+    # c publishes on the topic b subscribes to: c -> b without a route that says so
+    (["a", "b", "c", "d"], [{"from_pipeline": "a", "to_pipeline": "b", "mqtt_topic": "t"}, {"from_pipeline": "b", "to_pipeline": "c"},
+                            {"from_pipeline": "c", "to_pipeline": "d", "mqtt_topic": "t"}], "routes b -> c -> b form a cycle"),
+    (["a", "b", "c"], [{"from_pipeline": "a", "to_pipeline": "b", "mqtt_topic": "t"},
+                       {"from_pipeline": "b", "to_pipeline": "c", "mqtt_topic": "t"}], "routes b -> b form a cycle"),
 ])
 def test_bad_routes_between_pipelines_are_refused(broker, names, route, message):
     with varpulis.LocalCluster(workers=1, mqtt_broker=f"127.0.0.1:{broker}") as cluster:

@@ -2,6 +2,7 @@
 // `varpulis server`: the worker's REST API.
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include <pthread.h>
@@ -116,6 +117,10 @@ int cmd_server(const std::vector<std::string>& args) {
         a.api_key = api_options.api_key;
         a.join_token = parsed->get("join-token");
         a.tls_ca_file = parsed->get("tls-ca");
+        if (!a.tls_ca_file.empty() && !std::ifstream(a.tls_ca_file)) {
+            std::cerr << "error: cannot read the CA certificates " << a.tls_ca_file << " (--tls-ca)\n";
+            return kExitUsage;
+        }
         agent = std::make_unique<cluster::WorkerAgent>(a, [&api] {
             const auto connectors = api.connector_summary();
             return cluster::WorkerLoad{api.events_processed(), api.registry().size(), connectors.total, connectors.connected};

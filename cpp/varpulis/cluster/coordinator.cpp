@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/cluster/coordinator.hpp"
 
+#include <fstream>
+
 
 #include "varpulis/cluster/coordinator_internal.hpp"
 #include "varpulis/common/log.hpp"
@@ -44,6 +46,9 @@ Coordinator::Coordinator(CoordinatorOptions options)
 Coordinator::~Coordinator() { stop(); }
 
 common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t port) {
+    if (!options_.tls_ca_file.empty() && !std::ifstream(options_.tls_ca_file)) {
+        return common::Status(common::ErrorCode::Io, "cannot read the CA certificates " + options_.tls_ca_file + " (--tls-ca)");
+    }
     server::HttpServerOptions http;
     http.bind = bind;
     http.port = port;

@@ -25,12 +25,18 @@ simdjson::dom::parser& thread_parser() {
     return parser;
 }
 
-/// A cycle among the routes between pipelines, as "a -> b -> a", if there is one (a self-route is
-/// refused earlier with its own message).
-std::optional<std::string> route_cycle(const std::vector<Route>& routes) {
+/// A cycle among the routes between pipelines, as "a -> b -> a", if there is one. What a route
+/// carries goes to every pipeline subscribed to its topic, so two routes that share a topic link
+/// each one's publisher to both subscribers (a -> b on t and c -> d on t: a -> d and c -> b too).
+std::optional<std::string> route_cycle(const std::vector<Route>& routes, const std::function<std::string(const Route&)>& topic_of) {
+    std::map<std::string, std::vector<std::string>> subscribers;  // topic -> pipelines
+    for (const auto& r : routes) {
+        if (r.from_pipeline != "_external") subscribers[topic_of(r)].push_back(r.to_pipeline);
+    }
     std::map<std::string, std::vector<std::string>> next;
     for (const auto& r : routes) {
-        if (r.from_pipeline != "_external") next[r.from_pipeline].push_back(r.to_pipeline);
+        if (r.from_pipeline == "_external") continue;
+        for (const auto& to : subscribers[topic_of(r)]) next[r.from_pipeline].push_back(to);
     }
     enum class Mark { Unseen, OnPath, Done };
     std::map<std::string, Mark> mark;
@@ -211,7 +217,7 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
         }
         group->routes.push_back(std::move(route));
     }
-    if (auto cycle = route_cycle(group->routes)) {
+    if (auto cycle = route_cycle(group->routes, [&](const Route& r) { return route_topic(*group, r); })) {
         return error_response(400, "invalid_request", "routes " + *cycle + " form a cycle: events would loop forever");
     }
     // Placement under the lock; deploys (HTTP) without it.
@@ -312,6 +318,10 @@ struct InjectTarget {
 
 /// A worker's answer, or the coordinator's error when the worker could not be reached.
 std::pair<int, std::string> worker_answer(const InjectTarget& t, common::Result<HttpResult>& r) {
+    if (!r && r.status().code() == common::ErrorCode::LimitExceeded) {
+        // The worker did take the events: only its answer could not be carried.
+        return {502, error_response(502, "worker_answer_too_large", "worker " + t.worker_id + ": " + r.status().message()).body};
+    }
     if (!r) return {502, error_response(502, "worker_unreachable", "worker " + t.worker_id + ": " + r.status().message()).body};
     return {r->status, std::move(r->body)};
 }

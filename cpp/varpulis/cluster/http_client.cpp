@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <algorithm>
 #include <array>
 #include <future>
 #include <mutex>
@@ -41,7 +42,10 @@ std::optional<Url> parse_url(const std::string& url) {
     size_t colon = authority.rfind(':');
     u.host = colon == std::string::npos ? authority : authority.substr(0, colon);
     u.port = colon == std::string::npos ? (u.tls ? "443" : "80") : authority.substr(colon + 1);
-    if (u.host.empty()) return std::nullopt;
+    if (u.host.empty() || u.port.empty() || u.port.size() > 5 || u.port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(u.port) > 65535) {
+        return std::nullopt;
+    }
     return u;
 }
 
@@ -55,8 +59,9 @@ std::string request_head(const std::string& method, const Url& u, size_t body_si
 
 }  // namespace
 
-// ---- AsyncHttpClient: one Exchange object per request walks connect → write → read on the
-// stream's strand, and hands its connection back to the pool when the peer keeps it alive.
+// ---- AsyncHttpClient: one Exchange object per request walks connect → write → read on its
+// connection's executor (a strand, or the io_context itself when one thread runs it), and hands
+// its connection back to the pool when the peer keeps it alive.
 
 /// A kept-alive connection, plain or TLS, and its read buffer, which keeps its room from one
 /// answer to the next.
@@ -116,24 +121,64 @@ class AsyncHttpClient::Pool {
         return tls.get();
     }
     std::unique_ptr<ssl::context> tls;
-    std::mutex mutex;
-    std::multimap<std::string, std::unique_ptr<Connection>> idle;
+
+    // Kept-alive connections by "scheme://host:port", the most recently used last: taking the
+    // freshest makes a connection the peer has closed meanwhile rare. A connection idle for longer
+    // than kIdleLimit (under the servers' 60 s idle timeout) is closed, so workers that went away
+    // leave nothing behind.
+    static constexpr auto kIdleLimit = std::chrono::seconds(30);
+    static constexpr size_t kIdlePerPeer = 64;
+    static constexpr size_t kIdleTotal = 512;
 
     std::unique_ptr<Connection> take(const std::string& key) {
         std::lock_guard lock(mutex);
+        prune();
         auto it = idle.find(key);
         if (it == idle.end()) return nullptr;
-        auto s = std::move(it->second);
-        idle.erase(it);
-        return s;
+        auto conn = std::move(it->second.back().conn);
+        it->second.pop_back();
+        --idle_total;
+        if (it->second.empty()) idle.erase(it);
+        return conn;
     }
-    void give_back(const std::string& key, std::unique_ptr<Connection> s) {
+    void give_back(const std::string& key, std::unique_ptr<Connection> conn) {
         std::lock_guard lock(mutex);
-        if (idle.count(key) < 64) idle.emplace(key, std::move(s));
+        prune();
+        auto& kept = idle[key];
+        if (kept.size() >= kIdlePerPeer || idle_total >= kIdleTotal) return;  // closed
+        kept.push_back({std::move(conn), std::chrono::steady_clock::now()});
+        ++idle_total;
     }
+
+  private:
+    struct Idle {
+        std::unique_ptr<Connection> conn;
+        std::chrono::steady_clock::time_point since;
+    };
+
+    /// Close what has been idle too long (at most once a second: it walks every peer).
+    void prune() {
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_prune_ < std::chrono::seconds(1)) return;
+        last_prune_ = now;
+        for (auto it = idle.begin(); it != idle.end();) {
+            auto& kept = it->second;
+            auto fresh = std::find_if(kept.begin(), kept.end(), [&](const Idle& i) { return now - i.since < kIdleLimit; });
+            idle_total -= static_cast<size_t>(fresh - kept.begin());
+            kept.erase(kept.begin(), fresh);
+            it = kept.empty() ? idle.erase(it) : std::next(it);
+        }
+    }
+
+    std::mutex mutex;
+    std::map<std::string, std::vector<Idle>> idle;
+    size_t idle_total = 0;
+    std::chrono::steady_clock::time_point last_prune_;
 };
 
 namespace {
+
+constexpr std::uint64_t kAnswerLimit = 64u << 20;
 
 class Exchange : public std::enable_shared_from_this<Exchange> {
   public:
@@ -154,7 +199,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         ssl::context* tls_context = nullptr;
         if (url_.tls) {
             auto ctx = pool_->tls_context();
-            if (!ctx) return finish(ctx.status());
+            if (!ctx) {
+                // Answered on an I/O thread like every other failure, never inside request().
+                return asio::post(pool_->io, [self = shared_from_this(), status = ctx.status()] { self->finish(status); });
+            }
             tls_context = *ctx;
         }
         conn_ = std::make_unique<Connection>(pool_->executor(), tls_context);
@@ -183,15 +231,15 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     /// TLS: the name the peer's certificate must carry (SNI and verification), then the handshake.
     void handshake() {
         auto& stream = *conn_->tls;
-        if (!SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str())) {
-            return finish(Status(ErrorCode::Io, "cannot set the TLS server name " + url_.host));
-        }
-        // OpenSSL checks the name while it verifies the chain; an IP address is checked against
+        // OpenSSL checks the name while it verifies the chain. A DNS name is also sent as the
+        // server name (SNI, which must not carry an IP address); an IP address is checked against
         // the certificate's IP entries, not its DNS names.
         beast::error_code ec;
         asio::ip::make_address(url_.host, ec);
-        bool named = ec ? SSL_set1_host(stream.native_handle(), url_.host.c_str()) == 1
-                        : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.native_handle()), url_.host.c_str()) == 1;
+        bool is_name = static_cast<bool>(ec);
+        bool named = is_name ? SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str()) == 1 &&
+                                   SSL_set1_host(stream.native_handle(), url_.host.c_str()) == 1
+                             : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.native_handle()), url_.host.c_str()) == 1;
         if (!named) return finish(Status(ErrorCode::Io, "cannot check TLS certificates for " + url_.host));
         conn_->tcp().expires_after(pool_->timeout);
         stream.async_handshake(ssl::stream_base::client, [self = shared_from_this()](beast::error_code hec) {
@@ -204,7 +252,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         conn_->tcp().expires_after(pool_->timeout);
         std::array<asio::const_buffer, 2> request{asio::buffer(head_), asio::buffer(body_)};
         auto on_sent = [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) return self->retry_or_fail(ec);
+            if (ec) return self->retry_or_fail(ec, false);
             self->receive();
         };
         conn_->with_stream([&](auto& stream) { asio::async_write(stream, request, on_sent); });
@@ -212,10 +260,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
     void receive() {
         parser_.emplace();
-        parser_->body_limit(64u << 20);
+        parser_->body_limit(kAnswerLimit);
         conn_->buffer.clear();
         auto on_answer = [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) return self->retry_or_fail(ec);
+            if (ec) return self->retry_or_fail(ec, self->parser_->got_some());
             auto& res = self->parser_->get();
             HttpResult out{static_cast<int>(res.result_int()), std::move(res.body())};
             if (res.keep_alive()) {
@@ -227,11 +275,18 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         conn_->with_stream([&](auto& stream) { http::async_read(stream, conn_->buffer, *parser_, on_answer); });
     }
 
-    // A kept-alive connection may have been closed by the peer: one retry on a fresh one.
-    void retry_or_fail(beast::error_code ec) {
-        if (reused_ && ec != beast::error::timeout) {
+    // A kept-alive connection the peer had closed fails at once, before any byte of an answer:
+    // then, and only then, the request goes again on a fresh connection. Any other failure may
+    // come after the peer processed the request, and a resent inject would be processed twice.
+    void retry_or_fail(beast::error_code ec, bool answer_started) {
+        bool closed_by_peer = ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+                              ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
+        if (reused_ && closed_by_peer && !answer_started) {
             reused_ = false;
             return connect();
+        }
+        if (ec == http::error::body_limit) {
+            return finish(Status(ErrorCode::LimitExceeded, what_ + ": the answer is larger than 64 MiB"));
         }
         finish(Status(ErrorCode::Io, what_ + " failed: " + ec.message()));
     }

@@ -38,7 +38,10 @@ class EventReader {
         for (auto [key, value] : obj) {
             if (key == "event_type") {
                 std::string_view type;
-                if (value.get(type) != simdjson::SUCCESS || type.empty()) break;
+                if (value.get(type) != simdjson::SUCCESS || type.empty()) {
+                    has_type = false;
+                    break;
+                }
                 e->type = symbol(type);
                 has_type = true;
             } else if (key == "timestamp") {
@@ -69,7 +72,7 @@ class EventReader {
                         code = "limit_exceeded";
                         return nullptr;
                     }
-                    e->fields.emplace_back(field_symbol(name, e->fields.size()), std::move(*converted));
+                    add_field(*e, field_symbol(name, e->fields.size()), std::move(*converted));
                 }
             }
         }
@@ -82,6 +85,17 @@ class EventReader {
     }
 
   private:
+    /// A name given twice keeps its last value, as JSON libraries read such objects.
+    static void add_field(engine::Event& e, engine::Symbol name, Value value) {
+        for (auto& [existing, old] : e.fields) {
+            if (existing == name) {
+                old = std::move(value);
+                return;
+            }
+        }
+        e.fields.emplace_back(name, std::move(value));
+    }
+
     Result<Value> convert(dom::element v, size_t depth) {
         if (depth > limits_.max_depth) {
             return Status(ErrorCode::LimitExceeded, "value nested deeper than " + std::to_string(limits_.max_depth) + " levels");

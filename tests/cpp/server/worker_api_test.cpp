@@ -188,4 +188,19 @@ TEST(BatchParserTest, FieldNamesAreRightWhateverTheirOrderFromEventToEvent) {
 }
 
 }  // namespace
+TEST(BatchParserTest, ANameGivenTwiceKeepsItsLastValueAndABadSecondTypeIsRefused) {
+    auto batch = parse_batch(R"({"events": [
+        {"event_type": "A", "fields": {"v": 1, "w": 2, "v": 3}},
+        {"event_type": "A", "event_type": 5, "fields": {"v": 1}}]})",
+                             0, engine::EventLimits{});
+    ASSERT_TRUE(batch.is_ok()) << batch.status().message();
+    ASSERT_EQ(batch->events.size(), 1u);
+    const auto& fields = batch->events[0]->fields;
+    ASSERT_EQ(fields.size(), 2u);
+    EXPECT_EQ(fields[0].second.as_int(), 3);
+    ASSERT_EQ(batch->errors.size(), 1u);
+    EXPECT_EQ(batch->errors[0].index, 1u);
+}
+
 }  // namespace varpulis::server
+
