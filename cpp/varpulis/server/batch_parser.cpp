@@ -171,9 +171,15 @@ dom::parser& thread_parser() {
     return parser;
 }
 
+/// A UTF-8 byte order mark before the JSON is allowed (RFC 8259 lets parsers ignore it).
+std::string_view without_bom(std::string_view body) {
+    return body.starts_with("\xEF\xBB\xBF") ? body.substr(3) : body;
+}
+
 }  // namespace
 
 Result<ParsedEvent> parse_event_body(std::string_view body, int64_t default_ts, const engine::EventLimits& limits, std::string& code) {
+    body = without_bom(body);
     dom::element doc;
     if (auto err = thread_parser().parse(body.data(), body.size()).get(doc); err) {
         code = "invalid_json";
@@ -198,6 +204,7 @@ Result<ParsedEvent> parse_event_body(std::string_view body, int64_t default_ts, 
 
 Result<ParsedBatch> parse_batch(std::string_view body, int64_t default_ts, const engine::EventLimits& limits) {
     dom::parser& parser = thread_parser();
+    body = without_bom(body);
     dom::element doc;
     if (auto err = parser.parse(body.data(), body.size()).get(doc); err) {
         return Status(ErrorCode::Invalid, std::string("malformed JSON: ") + simdjson::error_message(err));

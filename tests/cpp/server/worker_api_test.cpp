@@ -107,6 +107,7 @@ TEST_F(WorkerApiTest, SingleInjectErrorsNameTheirCause) {
 TEST_F(WorkerApiTest, SingleInjectHonoursTimestampAndOutputCap) {
     std::string id = deploy("stream S = A .emit(v: v)");
     auto events = "/api/v1/pipelines/" + id + "/events";
+    EXPECT_EQ(call("POST", events, "\xEF\xBB\xBF{\"event_type\": \"A\", \"fields\": {\"v\": 1}}").status, 200);  // a byte order mark
     auto capped = body(call("POST", events, R"({"event_type": "A", "fields": {"v": 1}, "max_output_events": 0})"));
     EXPECT_EQ(capped["output_events"], json::array());
     EXPECT_EQ(capped["output_count"], 1);
