@@ -7,6 +7,7 @@ import http.client
 import json
 import ssl
 import threading
+import time
 from typing import Any, Iterator, Mapping, Optional, Sequence
 from urllib.parse import urlencode, urlsplit
 
@@ -32,16 +33,27 @@ class _HttpClient:
         self._timeout = timeout
         self._tls = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
         self._lock = threading.Lock()
-        self._conns: dict[int, http.client.HTTPConnection] = {}
+        self._conns: dict[int, list] = {}  # thread id -> [connection, last use (monotonic)]
 
-    def _connection(self) -> http.client.HTTPConnection:
+    # An idle connection is closed before the servers close theirs (after 60 s), so a request
+    # rarely meets a connection the server has closed.
+    _IDLE_LIMIT = 30.0
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection, and whether it has carried a request before."""
         me = threading.get_ident()
+        now = time.monotonic()
         with self._lock:
-            conn = self._conns.get(me)
-            if conn is None:
+            entry = self._conns.get(me)
+            if entry is not None and now - entry[1] > self._IDLE_LIMIT:
+                entry[0].close()
+                entry = None
+            if entry is None:
                 self._close_finished_threads()
-                conn = self._conns[me] = self._connect(self._timeout)
-        return conn
+                self._conns[me] = [self._connect(self._timeout), now]
+                return self._conns[me][0], False
+            entry[1] = now
+            return entry[0], True
 
     def _connect(self, timeout: float) -> http.client.HTTPConnection:
         if self._tls is not None:
@@ -51,13 +63,13 @@ class _HttpClient:
     def _close_finished_threads(self) -> None:
         alive = {t.ident for t in threading.enumerate()}
         for ident in [i for i in self._conns if i not in alive]:
-            self._conns.pop(ident).close()
+            self._conns.pop(ident)[0].close()
 
     def _drop_connection(self) -> None:
         with self._lock:
-            conn = self._conns.pop(threading.get_ident(), None)
-        if conn is not None:
-            conn.close()
+            entry = self._conns.pop(threading.get_ident(), None)
+        if entry is not None:
+            entry[0].close()
 
     def _headers(self, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -73,16 +85,17 @@ class _HttpClient:
             path += "?" + urlencode(query)
         data = None if body is None else json.dumps(body).encode()
         for attempt in (0, 1):
-            conn = self._connection()
+            conn, reused = self._connection()
             try:
                 conn.request(method, path, body=data, headers=self._headers())
                 response = conn.getresponse()
                 payload = response.read()
                 break
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # The server closed a kept-alive connection; reconnect once.
+                # A kept-alive connection the server had closed: send once more on a fresh one.
+                # A fresh connection that fails is reported: the server may have taken the request.
                 self._drop_connection()
-                if attempt:
+                if attempt or not reused:
                     raise
         if response.status >= 400:
             try:
@@ -97,8 +110,8 @@ class _HttpClient:
     def close(self) -> None:
         """Close the connections of every thread."""
         with self._lock:
-            conns, self._conns = list(self._conns.values()), {}
-        for conn in conns:
+            entries, self._conns = list(self._conns.values()), {}
+        for conn, _ in entries:
             conn.close()
 
     def __del__(self) -> None:

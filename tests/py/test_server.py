@@ -470,3 +470,47 @@ def test_in_process_server(tmp_path):
         assert c.inject(pid, "TemperatureReading", {"sensor_id": "a", "temperature": 101})["output_events"][0]["sensor_id"] == "a"
     with varpulis.Server(api_key="k", state_dir=str(tmp_path)) as s:
         assert s.client().pipeline(pid)["name"] == "t"
+
+
+def test_the_client_resends_only_over_a_kept_alive_connection_the_server_closed():
+    # A stand-in server: the requests whose number is in `drop` are read, then the connection is
+    # closed without an answer.
+    import http.client
+    import http.server
+    seen: list[str] = []
+    drop = {1, 2, 3}
+
+    class Server(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            seen.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            if len(seen) - 1 in drop:
+                self.close_connection = True
+                return
+            payload = b'{"ok": true}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = WorkerClient(f"http://127.0.0.1:{server.server_port}", "k")
+        assert client.request("POST", "/x", {"n": 0}) == {"ok": True}
+        # request 1 goes over the kept-alive connection, which the server closes: sent again (as request 2,
+        # which is dropped too, on a fresh connection: reported, not sent a third time)
+        with pytest.raises(http.client.RemoteDisconnected):
+            client.request("POST", "/x", {"n": 1})
+        assert seen == ['{"n": 0}', '{"n": 1}', '{"n": 1}']
+        # a fresh connection that fails is not resent either
+        with pytest.raises(http.client.RemoteDisconnected):
+            WorkerClient(f"http://127.0.0.1:{server.server_port}", "k").request("POST", "/x", {"n": 3})
+        assert seen[3:] == ['{"n": 3}']
+    finally:
+        server.shutdown()
+        server.server_close()
