@@ -134,7 +134,7 @@ class AsyncHttpClient::Pool {
         std::lock_guard lock(mutex);
         prune();
         auto it = idle.find(key);
-        if (it == idle.end()) return nullptr;
+        if (it == idle.end() || it->second.empty()) return nullptr;
         auto conn = std::move(it->second.back().conn);
         it->second.pop_back();
         --idle_total;
@@ -144,8 +144,9 @@ class AsyncHttpClient::Pool {
     void give_back(const std::string& key, std::unique_ptr<Connection> conn) {
         std::lock_guard lock(mutex);
         prune();
+        if (idle_total >= kIdleTotal) return;  // closed
         auto& kept = idle[key];
-        if (kept.size() >= kIdlePerPeer || idle_total >= kIdleTotal) return;  // closed
+        if (kept.size() >= kIdlePerPeer) return;  // closed
         kept.push_back({std::move(conn), std::chrono::steady_clock::now()});
         ++idle_total;
     }
