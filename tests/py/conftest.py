@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -81,3 +84,31 @@ def make_tls_files(folder) -> dict[str, str]:
     openssl("x509", "-req", "-in", files["server.csr"], "-CA", files["ca.crt"], "-CAkey", files["ca.key"], "-CAcreateserial",
             "-days", "2", "-extfile", files["san.ext"], "-out", files["server.crt"])
     return files
+
+
+class StandIn(http.server.BaseHTTPRequestHandler):
+    """The handler of a stand-in HTTP/1.1 server (a worker or server that misbehaves on purpose):
+    subclasses define do_POST / do_GET and answer with ``answer``."""
+
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, status: int, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving(handler: type[StandIn]):
+    """Serve ``handler`` on a free loopback port for the ``with`` block; yields the server."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

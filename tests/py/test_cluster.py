@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from conftest import StandIn, serving
 from varpulis import ApiError, CoordinatorClient, LocalCluster, WorkerClient
 
 pytestmark = [pytest.mark.integration]
@@ -469,13 +470,9 @@ def test_an_inject_whose_answer_breaks_off_is_not_sent_again(varpulis_bin):
     # A worker stand-in: deploys succeed; the first inject is answered, the second is cut off half
     # way through its answer. A kept-alive connection that fails after the worker took the request
     # must not carry it again (the worker would process it twice).
-    import http.server
-    import threading
     injects = []
 
-    class Worker(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Worker(StandIn):
         def do_POST(self):  # noqa: N802 - the stdlib's name
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if self.path == "/api/v1/pipelines":
@@ -493,28 +490,16 @@ def test_an_inject_whose_answer_breaks_off_is_not_sent_again(varpulis_bin):
         def do_GET(self):  # noqa: N802
             self.answer(200, b'{"pipelines": [], "total": 0}')
 
-        def answer(self, status, payload):
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Worker)
-    threading.Thread(target=fake.serve_forever, daemon=True).start()
-    coord, port = start_fast_coordinator(varpulis_bin, 0, "--heartbeat-timeout", "60")
-    try:
-        c = CoordinatorClient(f"http://127.0.0.1:{port}", "admin")
-        c.request("POST", "/api/v1/cluster/workers/register", {"worker_id": "fake", "address": f"http://127.0.0.1:{fake.server_port}"})
-        gid = c.deploy_group("g", [{"name": "p", "source": PIPELINE_A}])["id"]
-        assert c.inject(gid, "EventA", {"n": 1})["worker_response"] == {"accepted": True, "output_events": []}
-        with pytest.raises(ApiError) as broken:
-            c.inject(gid, "EventA", {"n": 2})
-        assert broken.value.status == 502
-        assert len(injects) == 2, injects
-    finally:
-        fake.shutdown()
-        fake.server_close()
-        stop_processes(coord)
+    with serving(Worker) as fake:
+        coord, port = start_fast_coordinator(varpulis_bin, 0, "--heartbeat-timeout", "60")
+        try:
+            c = CoordinatorClient(f"http://127.0.0.1:{port}", "admin")
+            c.request("POST", "/api/v1/cluster/workers/register", {"worker_id": "fake", "address": f"http://127.0.0.1:{fake.server_port}"})
+            gid = c.deploy_group("g", [{"name": "p", "source": PIPELINE_A}])["id"]
+            assert c.inject(gid, "EventA", {"n": 1})["worker_response"] == {"accepted": True, "output_events": []}
+            with pytest.raises(ApiError) as broken:
+                c.inject(gid, "EventA", {"n": 2})
+            assert broken.value.status == 502
+            assert len(injects) == 2, injects
+        finally:
+            stop_processes(coord)

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conftest import StandIn, serving
 from varpulis import ApiError, WorkerClient
 
 pytestmark = pytest.mark.integration
@@ -476,30 +477,18 @@ def test_the_client_resends_only_over_a_kept_alive_connection_the_server_closed(
     # A stand-in server: the requests whose number is in `drop` are read, then the connection is
     # closed without an answer.
     import http.client
-    import http.server
     seen: list[str] = []
     drop = {1, 2, 3}
 
-    class Server(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Server(StandIn):
         def do_POST(self):  # noqa: N802 - the stdlib's name
             seen.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
             if len(seen) - 1 in drop:
                 self.close_connection = True
                 return
-            payload = b'{"ok": true}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.answer(200, b'{"ok": true}')
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(Server) as server:
         client = WorkerClient(f"http://127.0.0.1:{server.server_port}", "k")
         assert client.request("POST", "/x", {"n": 0}) == {"ok": True}
         # request 1 goes over the kept-alive connection, which the server closes: sent again (as request 2,
@@ -511,6 +500,3 @@ def test_the_client_resends_only_over_a_kept_alive_connection_the_server_closed(
         with pytest.raises(http.client.RemoteDisconnected):
             WorkerClient(f"http://127.0.0.1:{server.server_port}", "k").request("POST", "/x", {"n": 3})
         assert seen[3:] == ['{"n": 3}']
-    finally:
-        server.shutdown()
-        server.server_close()
