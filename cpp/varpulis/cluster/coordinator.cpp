@@ -12,20 +12,7 @@
 
 namespace varpulis::cluster {
 
-namespace {
-
-std::vector<std::string> split_path(std::string_view path) {
-    std::vector<std::string> parts;
-    while (!path.empty()) {
-        size_t slash = path.find('/');
-        if (slash != 0) parts.emplace_back(path.substr(0, slash));
-        if (slash == std::string_view::npos) break;
-        path.remove_prefix(slash + 1);
-    }
-    return parts;
-}
-
-}  // namespace
+using server::split_path;
 
 const char* worker_status_name(WorkerStatus s) {
     switch (s) {

@@ -250,19 +250,26 @@ struct IfStmt final : TStmt {
     }
 };
 
+/// A while loop over `body` as long as `holds()`, with the runaway-loop guard checked every 4,096
+/// turns. A template, so each loop's condition is inlined into it.
+template <typename Cond>
+TFlow run_while(Cond&& holds, const TBlock& body, TFrame& f) {
+    int64_t n = 0;
+    while (holds()) {
+        if ((++n & 0xFFF) == 0) check_loop_guard(n, f);
+        TFlow flow = run_block(body, f);
+        if (flow == TFlow::Break) break;
+        if (flow == TFlow::Return) return flow;
+    }
+    check_loop_guard(n, f);
+    return TFlow::Next;
+}
+
 struct WhileStmt final : TStmt {
     NodePtr<bool> cond;
     TBlock body;
     TFlow exec(TFrame& f) const override {
-        int64_t n = 0;
-        while (cond->eval(f)) {
-            if ((++n & 0xFFF) == 0) check_loop_guard(n, f);
-            TFlow flow = run_block(body, f);
-            if (flow == TFlow::Break) break;
-            if (flow == TFlow::Return) return flow;
-        }
-        check_loop_guard(n, f);
-        return TFlow::Next;
+        return run_while([&] { return cond->eval(f); }, body, f);
     }
 };
 
@@ -327,15 +334,7 @@ struct WhileBinStmt final : TStmt {
     B b;
     TBlock body;
     TFlow exec(TFrame& f) const override {
-        int64_t n = 0;
-        while (Op::apply(a.get(f), b.get(f))) {
-            if ((++n & 0xFFF) == 0) check_loop_guard(n, f);
-            TFlow flow = run_block(body, f);
-            if (flow == TFlow::Break) break;
-            if (flow == TFlow::Return) return flow;
-        }
-        check_loop_guard(n, f);
-        return TFlow::Next;
+        return run_while([&] { return Op::apply(a.get(f), b.get(f)); }, body, f);
     }
 };
 

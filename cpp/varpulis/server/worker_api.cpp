@@ -69,19 +69,6 @@ json pipeline_json(const Pipeline& p) {
             {"uptime_secs", static_cast<double>(now_ms() - p.created_at_ms) / 1000.0}};
 }
 
-std::vector<std::string> split_path(const std::string& path) {
-    std::vector<std::string> parts;
-    size_t start = 1;
-    while (start <= path.size()) {
-        size_t slash = path.find('/', start);
-        std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-        if (!part.empty()) parts.push_back(part);
-        if (slash == std::string::npos) break;
-        start = slash + 1;
-    }
-    return parts;
-}
-
 /// A Prometheus label value: backslash, double quote and newline escaped (names are user input).
 std::string label_value(std::string_view text) {
     std::string out;

@@ -68,6 +68,7 @@ TEST_F(WorkerApiTest, RoutesAndMethods) {
     std::string id = deploy("stream S = A .emit(v: v)");
     EXPECT_EQ(call("GET", "/api/v1/pipelines/" + id + "/events").status, 405);
     EXPECT_EQ(call("GET", "/api/v1/pipelines/" + id + "/frobnicate").status, 404);
+    EXPECT_EQ(call("GET", "xapi/v1/pipelines").status, 404);  // a target that is not a path
     EXPECT_EQ(body(call("DELETE", "/api/v1/pipelines/" + id))["deleted"], true);
 }
 
