@@ -295,7 +295,7 @@ HttpResponse Coordinator::teardown_group(const std::string& id) {
 
 /// Where an event type goes in a group: the first matching external route, else the first pipeline.
 static const Placement* target_of(const PipelineGroup& group, std::string_view type) {
-    std::string name = group.pipelines.front().name;
+    std::string_view name = group.pipelines.front().name;
     for (const auto& r : group.routes) {
         if (r.from_pipeline != "_external") continue;
         if (std::any_of(r.event_types.begin(), r.event_types.end(),
@@ -329,7 +329,9 @@ std::pair<int, std::string> worker_answer(const InjectTarget& t, common::Result<
 /// {"routed_to", "worker_id", ["status",] "worker_response"}: the worker's answer spliced in as it came.
 std::string routed_answer(std::string_view pipeline, std::string_view worker_id, std::string_view worker_response,
                           std::optional<int> status = std::nullopt) {
-    std::string out = "{\"routed_to\":";
+    std::string out;
+    out.reserve(64 + pipeline.size() + worker_id.size() + worker_response.size());
+    out += "{\"routed_to\":";
     common::append_json_string(out, pipeline);
     out += ",\"worker_id\":";
     common::append_json_string(out, worker_id);
@@ -404,6 +406,7 @@ std::optional<HttpResponse> Coordinator::inject(const HttpRequest& req, const st
     }
     ++injects_;
     std::vector<std::optional<InjectTarget>> targets;
+    targets.reserve(types.size());
     std::shared_ptr<AsyncHttpClient> forwarder;
     {
         std::lock_guard lock(mutex_);
@@ -424,17 +427,19 @@ std::optional<HttpResponse> Coordinator::inject(const HttpRequest& req, const st
         }
     }
     if (!forwarder) return error_response(503, "not_serving", "the coordinator is starting or stopping");
-    auto send = [&forwarder](const InjectTarget& t, const std::string& path, std::string payload, HttpCallback done) {
+    auto send = [&forwarder](const InjectTarget& t, const char* path, std::string payload, HttpCallback done) {
         forwarder->request("POST", t.address + "/api/v1/pipelines/" + t.pipeline_id + path, std::move(payload),
                            {{"x-api-key", t.api_key}}, std::move(done));
     };
     if (!batch) {
         if (!targets[0]) return error_response(503, "pipeline_unavailable", "no running pipeline for " + std::string(types[0]));
-        send(*targets[0], "/events", req.body, [respond, target = *targets[0]](common::Result<HttpResult> result) {
-            auto [status, body] = worker_answer(target, result);
+        // Shared with the callback, not copied into it: five strings.
+        auto target = std::make_shared<const InjectTarget>(std::move(*targets[0]));
+        send(*target, "/events", req.body, [respond, target](common::Result<HttpResult> result) {
+            auto [status, body] = worker_answer(*target, result);
             HttpResponse r;
             r.status = status;
-            r.body = status >= 300 ? std::move(body) : routed_answer(target.pipeline, target.worker_id, body);
+            r.body = status >= 300 ? std::move(body) : routed_answer(target->pipeline, target->worker_id, body);
             respond(std::move(r));
         });
         return std::nullopt;

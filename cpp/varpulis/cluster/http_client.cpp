@@ -28,19 +28,25 @@ namespace {
 struct Url {
     bool tls = false;
     std::string host, port, target;
-    std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
+    /// host:port, an IPv6 host in brackets
+    std::string authority() const { return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port; }
+    std::string key() const { return (tls ? "https://" : "http://") + authority(); }
 };
 
 std::optional<Url> parse_url(const std::string& url) {
     Url u;
     u.tls = url.rfind("https://", 0) == 0;
     if (!u.tls && url.rfind("http://", 0) != 0) return std::nullopt;
-    std::string rest = url.substr(u.tls ? 8 : 7);
+    std::string_view rest = std::string_view(url).substr(u.tls ? 8 : 7);
     size_t slash = rest.find('/');
-    std::string authority = rest.substr(0, slash);
+    std::string_view authority = rest.substr(0, slash);
     u.target = slash == std::string::npos ? "/" : rest.substr(slash);
-    size_t colon = authority.rfind(':');
-    u.host = colon == std::string::npos ? authority : authority.substr(0, colon);
+    // An IPv6 literal is bracketed ("[::1]:9000"): its colons are not the port's.
+    size_t host_end = authority.starts_with('[') ? authority.find(']') : 0;
+    if (host_end == std::string_view::npos) return std::nullopt;
+    size_t colon = authority.find(':', host_end);
+    if (host_end > 0 && colon != host_end + 1 && host_end + 1 != authority.size()) return std::nullopt;
+    u.host = host_end > 0 ? authority.substr(1, host_end - 1) : authority.substr(0, colon);
     u.port = colon == std::string::npos ? (u.tls ? "443" : "80") : authority.substr(colon + 1);
     if (u.host.empty() || u.port.empty() || u.port.size() > 5 || u.port.find_first_not_of("0123456789") != std::string::npos ||
         std::stoul(u.port) > 65535) {
@@ -51,9 +57,23 @@ std::optional<Url> parse_url(const std::string& url) {
 
 /// The request head, written by hand: it goes out with the body in one gathered write.
 std::string request_head(const std::string& method, const Url& u, size_t body_size, const std::map<std::string, std::string>& headers) {
-    std::string head = method + " " + u.target + " HTTP/1.1\r\nHost: " + u.host + "\r\nContent-Type: application/json\r\n";
-    for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
-    head += "Content-Length: " + std::to_string(body_size) + "\r\n\r\n";
+    std::string head;
+    head.reserve(128 + u.target.size() + u.host.size());
+    head += method;
+    head += ' ';
+    head += u.target;
+    head += " HTTP/1.1\r\nHost: ";
+    head += u.authority();
+    head += "\r\nContent-Type: application/json\r\n";
+    for (const auto& [k, v] : headers) {
+        head += k;
+        head += ": ";
+        head += v;
+        head += "\r\n";
+    }
+    head += "Content-Length: ";
+    head += std::to_string(body_size);
+    head += "\r\n\r\n";
     return head;
 }
 
@@ -138,8 +158,7 @@ class AsyncHttpClient::Pool {
         auto conn = std::move(it->second.back().conn);
         it->second.pop_back();
         --idle_total;
-        if (it->second.empty()) idle.erase(it);
-        return conn;
+        return conn;  // an emptied list stays for the connection's return; prune() drops it
     }
     void give_back(const std::string& key, std::unique_ptr<Connection> conn) {
         std::lock_guard lock(mutex);
@@ -183,10 +202,10 @@ constexpr std::uint64_t kAnswerLimit = 64u << 20;
 
 class Exchange : public std::enable_shared_from_this<Exchange> {
   public:
-    Exchange(std::shared_ptr<AsyncHttpClient::Pool> pool, Url url, std::string head, std::string body, std::string what,
+    Exchange(std::shared_ptr<AsyncHttpClient::Pool> pool, Url url, std::string head, std::string body, std::string method,
              HttpCallback done)
         : pool_(std::move(pool)), url_(std::move(url)), key_(url_.key()), head_(std::move(head)),
-          body_(std::move(body)), what_(std::move(what)), done_(std::move(done)) {}
+          body_(std::move(body)), method_(std::move(method)), done_(std::move(done)) {}
 
     void start() {
         conn_ = pool_->take(key_);
@@ -222,8 +241,18 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         auto address = asio::ip::make_address(url_.host, ec);
         uint16_t port = static_cast<uint16_t>(std::strtoul(url_.port.c_str(), nullptr, 10));
         if (!ec) return conn_->tcp().async_connect(tcp::endpoint(address, port), on_connect);
+        // Name resolution has the same deadline as the rest of the exchange: the stream's timer
+        // does not cover the resolver, so a timer of its own cancels it.
         resolver_ = std::make_unique<tcp::resolver>(conn_->tcp().get_executor());
+        resolve_deadline_ = std::make_unique<asio::steady_timer>(conn_->tcp().get_executor(), pool_->timeout);
+        resolve_deadline_->async_wait([self](beast::error_code tec) {
+            if (!tec) self->resolver_->cancel();
+        });
         resolver_->async_resolve(url_.host, url_.port, [self, on_connect](beast::error_code rec, tcp::resolver::results_type found) {
+            self->resolve_deadline_->cancel();
+            if (rec == asio::error::operation_aborted) {
+                return self->finish(Status(ErrorCode::Io, "cannot resolve " + self->url_.host + ": timed out"));
+            }
             if (rec) return self->finish(Status(ErrorCode::Io, "cannot resolve " + self->key_ + ": " + rec.message()));
             self->conn_->tcp().async_connect(found, on_connect);
         });
@@ -287,10 +316,13 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
             return connect();
         }
         if (ec == http::error::body_limit) {
-            return finish(Status(ErrorCode::LimitExceeded, what_ + ": the answer is larger than 64 MiB"));
+            return finish(Status(ErrorCode::LimitExceeded, what() + ": the answer is larger than 64 MiB"));
         }
-        finish(Status(ErrorCode::Io, what_ + " failed: " + ec.message()));
+        finish(Status(ErrorCode::Io, what() + " failed: " + ec.message()));
     }
+
+    /// "POST http://host:port/path", for messages: built only when one is needed.
+    std::string what() const { return method_ + " " + key_ + url_.target; }
 
     void finish(Result<HttpResult> result) {
         auto done = std::move(done_);
@@ -301,10 +333,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     Url url_;
     std::string key_;
     std::string head_, body_;
-    std::string what_;
+    std::string method_;
     HttpCallback done_;
     std::unique_ptr<Connection> conn_;
     std::unique_ptr<tcp::resolver> resolver_;
+    std::unique_ptr<asio::steady_timer> resolve_deadline_;
     std::optional<http::response_parser<http::string_body>> parser_;
     bool reused_ = false;
 };
@@ -324,7 +357,7 @@ void AsyncHttpClient::request(const std::string& method, const std::string& url,
         return asio::post(pool_->io, [done = std::move(done), bad]() mutable { done(bad); });
     }
     std::string head = request_head(method, *u, body.size(), headers);
-    std::make_shared<Exchange>(pool_, std::move(*u), std::move(head), std::move(body), method + " " + url, std::move(done))->start();
+    std::make_shared<Exchange>(pool_, std::move(*u), std::move(head), std::move(body), method, std::move(done))->start();
 }
 
 // ---- HttpClient: the asynchronous client on a thread of its own, waited for. Its deadlines

@@ -134,8 +134,9 @@ class Session {
         if (q != std::string::npos) req.query = parse_query(std::string_view(req.target).substr(q + 1));
         for (const auto& field : msg) {
             std::string name(field.name_string());
-            std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-            req.headers[name] = std::string(field.value());
+            // ASCII only, as HTTP field names are; libc's tolower consults the locale per byte.
+            for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+            req.headers.insert_or_assign(std::move(name), std::string(field.value()));
         }
         req.body = std::move(msg.body());
         req.client = peer_address();
@@ -194,24 +195,35 @@ class Session {
         bool keep_alive = keep_alive_ && !server_.stopping;
         // The head is written by hand and sent with the body in one gathered write: Beast's
         // serializer walks its buffer views per byte range and cost more than the syscall.
-        auto out = std::make_shared<std::pair<std::string, std::string>>(response_head(response, keep_alive), std::move(response.body));
+        // The session owns what is being written: it lives until the write completes.
+        out_head_ = response_head(response, keep_alive);
+        out_body_ = std::move(response.body);
         beast::get_lowest_layer(derived().stream()).expires_after(server_.options.request_timeout);
-        std::array<asio::const_buffer, 2> buffers{asio::buffer(out->first), asio::buffer(out->second)};
-        asio::async_write(derived().stream(), buffers, [self = derived().shared_from_this(), out, keep_alive](beast::error_code ec, std::size_t) {
+        std::array<asio::const_buffer, 2> buffers{asio::buffer(out_head_), asio::buffer(out_body_)};
+        asio::async_write(derived().stream(), buffers, [self = derived().shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
             self->on_write(ec, !keep_alive);
         });
     }
 
     std::string response_head(const HttpResponse& response, bool keep_alive) const {
-        std::string head = version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+        std::string head;
+        head.reserve(160 + response.content_type.size());
+        head += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
         head += std::to_string(response.status);
         head += ' ';
         head += http::obsolete_reason(static_cast<http::status>(response.status));
         head += "\r\nServer: varpulis\r\nContent-Type: ";
         head += response.content_type;
         head += "\r\n";
-        for (const auto& [k, v] : response.headers) head += k + ": " + v + "\r\n";
-        head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
+        for (const auto& [k, v] : response.headers) {
+            head += k;
+            head += ": ";
+            head += v;
+            head += "\r\n";
+        }
+        head += "Content-Length: ";
+        head += std::to_string(response.body.size());
+        head += "\r\n";
         if (!keep_alive && version_ != 10) head += "Connection: close\r\n";
         if (keep_alive && version_ == 10) head += "Connection: keep-alive\r\n";
         head += "\r\n";
@@ -219,6 +231,7 @@ class Session {
     }
 
     void on_write(beast::error_code ec, bool close) {
+        out_body_ = {};  // an idle connection keeps no answer
         if (ec || close) return derived().close();
         read_request();
     }
@@ -287,6 +300,7 @@ class Session {
     unsigned version_ = 11;
     bool first_ = true;
     std::optional<std::string> peer_;
+    std::string out_head_, out_body_;  ///< the response being written
     std::shared_ptr<SseChannel> sse_;
     std::unique_ptr<asio::steady_timer> timer_;
     std::string pending_;

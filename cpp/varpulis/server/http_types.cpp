@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/server/http_types.hpp"
 
+#include <algorithm>
+
 #include "varpulis/server/json_http.hpp"
 
 #include <nlohmann/json.hpp>
@@ -65,6 +67,7 @@ size_t SseChannel::dropped() const {
 std::vector<std::string> split_path(std::string_view path) {
     std::vector<std::string> parts;
     if (!path.starts_with('/')) return parts;
+    parts.reserve(static_cast<size_t>(std::count(path.begin(), path.end(), '/')));
     while (!path.empty()) {
         size_t slash = path.find('/');
         if (slash != 0) parts.emplace_back(path.substr(0, slash));

@@ -306,6 +306,32 @@ TEST_F(HttpClientTest, BlockingRejectsUnsupportedUrls) {
     }
 }
 
+TEST_F(HttpClientTest, BlockingRejectsMalformedIpv6Literals) {
+    HttpClient client;
+    for (const std::string bad : {"http://[::1/x", "http://[::1]x/x", "http://::1:80/x", "http://[]:80/x"}) {
+        auto r = client.request("GET", bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.status().code(), ErrorCode::Invalid) << bad << ": " << r.status().to_string();
+    }
+}
+
+TEST_F(HttpClientTest, BlockingReachesAnIpv6LiteralAndSendsItBracketedAsHost) {
+    HttpServerOptions options;
+    options.bind = "::1";
+    auto started = HttpServer::start(std::move(options), [](const HttpRequest& req, const HttpResponder& respond) {
+        respond({200, "text/plain", req.header("host"), {}, {}});
+    });
+    if (!started) GTEST_SKIP() << "no IPv6 loopback: " << started.status().to_string();
+    auto v6 = std::move(started).value();
+    std::string authority = "[::1]:" + std::to_string(v6->port());
+    HttpClient client;
+    auto r = client.request("GET", "http://" + authority + "/host");
+    v6->stop();
+    ASSERT_TRUE(r) << r.status().to_string();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, authority);
+}
+
 TEST_F(HttpClientTest, BlockingReusesTheKeptAliveConnection) {
     if (!client_ports(target_->port())) GTEST_SKIP() << "no /proc/net/tcp";
     HttpClient client;
