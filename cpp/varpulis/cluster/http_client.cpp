@@ -108,10 +108,10 @@ struct Connection {
     beast::flat_buffer buffer;
 };
 
-class AsyncHttpClient::Pool {
+class AsyncHttpClient::Pool : public std::enable_shared_from_this<AsyncHttpClient::Pool> {
   public:
     Pool(asio::io_context& i, std::chrono::milliseconds t, bool one, std::string ca)
-        : io(i), timeout(t), one_io_thread(one), ca_file(std::move(ca)) {}
+        : io(i), timeout(t), one_io_thread(one), ca_file(std::move(ca)), sweep_timer_(i) {}
     asio::io_context& io;
     std::chrono::milliseconds timeout;
     bool one_io_thread;
@@ -144,15 +144,19 @@ class AsyncHttpClient::Pool {
 
     // Kept-alive connections by "scheme://host:port", the most recently used last: taking the
     // freshest makes a connection the peer has closed meanwhile rare. A connection idle for longer
-    // than kIdleLimit (under the servers' 60 s idle timeout) is closed, so workers that went away
-    // leave nothing behind.
+    // than kIdleLimit (under the servers' 60 s idle timeout) is closed by a sweep that runs once a
+    // second while any connection is kept, so workers that went away leave nothing behind.
+    //
+    // The sweep's near deadline also spares a system call or three per request: asio reprograms
+    // its kernel timer (timerfd_settime) only when a new deadline is the earliest one, and with
+    // the sweep pending the exchanges' 10 s deadlines never are. Measured at one connection
+    // through the coordinator: 3 timerfd_settime calls per forward without it.
     static constexpr auto kIdleLimit = std::chrono::seconds(30);
     static constexpr size_t kIdlePerPeer = 64;
     static constexpr size_t kIdleTotal = 512;
 
     std::unique_ptr<Connection> take(const std::string& key) {
         std::lock_guard lock(mutex);
-        prune();
         auto it = idle.find(key);
         if (it == idle.end() || it->second.empty()) return nullptr;
         auto conn = std::move(it->second.back().conn);
@@ -162,12 +166,12 @@ class AsyncHttpClient::Pool {
     }
     void give_back(const std::string& key, std::unique_ptr<Connection> conn) {
         std::lock_guard lock(mutex);
-        prune();
         if (idle_total >= kIdleTotal) return;  // closed
         auto& kept = idle[key];
         if (kept.size() >= kIdlePerPeer) return;  // closed
         kept.push_back({std::move(conn), std::chrono::steady_clock::now()});
         ++idle_total;
+        if (!sweeping_) schedule_sweep();
     }
 
   private:
@@ -176,11 +180,28 @@ class AsyncHttpClient::Pool {
         std::chrono::steady_clock::time_point since;
     };
 
-    /// Close what has been idle too long (at most once a second: it walks every peer).
+    /// Called with the mutex held.
+    void schedule_sweep() {
+        sweeping_ = true;
+        sweep_timer_.expires_after(std::chrono::seconds(1));
+        sweep_timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+            if (auto pool = weak.lock(); pool && !ec) pool->sweep();
+        });
+    }
+
+    void sweep() {
+        std::lock_guard lock(mutex);
+        prune();
+        if (idle_total > 0) {
+            schedule_sweep();
+        } else {
+            sweeping_ = false;
+        }
+    }
+
+    /// Close what has been idle too long.
     void prune() {
         auto now = std::chrono::steady_clock::now();
-        if (now - last_prune_ < std::chrono::seconds(1)) return;
-        last_prune_ = now;
         for (auto it = idle.begin(); it != idle.end();) {
             auto& kept = it->second;
             auto fresh = std::find_if(kept.begin(), kept.end(), [&](const Idle& i) { return now - i.since < kIdleLimit; });
@@ -193,7 +214,8 @@ class AsyncHttpClient::Pool {
     std::mutex mutex;
     std::map<std::string, std::vector<Idle>> idle;
     size_t idle_total = 0;
-    std::chrono::steady_clock::time_point last_prune_;
+    asio::steady_timer sweep_timer_;
+    bool sweeping_ = false;
 };
 
 namespace {
