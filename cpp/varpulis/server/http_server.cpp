@@ -132,11 +132,12 @@ class Session {
         size_t q = req.target.find('?');
         req.path = req.target.substr(0, q);
         if (q != std::string::npos) req.query = parse_query(std::string_view(req.target).substr(q + 1));
+        req.headers.reserve(8);
         for (const auto& field : msg) {
             std::string name(field.name_string());
             // ASCII only, as HTTP field names are; libc's tolower consults the locale per byte.
             for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-            req.headers.insert_or_assign(std::move(name), std::string(field.value()));
+            req.headers.emplace_back(std::move(name), field.value());
         }
         req.body = std::move(msg.body());
         req.client = peer_address();

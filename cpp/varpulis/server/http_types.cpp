@@ -9,10 +9,12 @@
 
 namespace varpulis::server {
 
-const std::string& HttpRequest::header(const std::string& lower_name) const {
+const std::string& HttpRequest::header(std::string_view lower_name) const {
     static const std::string kEmpty;
-    auto it = headers.find(lower_name);
-    return it == headers.end() ? kEmpty : it->second;
+    for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
+        if (it->first == lower_name) return it->second;
+    }
+    return kEmpty;
 }
 
 void SseChannel::push(std::string data) {

@@ -22,11 +22,14 @@ struct HttpRequest {
     std::string target;  ///< path and query as sent
     std::string path;    ///< without the query
     std::map<std::string, std::string> query;
-    std::map<std::string, std::string> headers;  ///< lower-case names
+    /// Lower-case names, in the order received. A handful per request: a list costs less than a
+    /// map's node per header.
+    std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     std::string client;  ///< peer address
 
-    const std::string& header(const std::string& lower_name) const;
+    /// The value of a header ("" when absent); of a repeated header, the last one.
+    const std::string& header(std::string_view lower_name) const;
 };
 
 /// A Server-Sent Events channel: the handler pushes events, the transport writes them.

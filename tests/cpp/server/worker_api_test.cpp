@@ -23,7 +23,7 @@ class WorkerApiTest : public ::testing::Test {
         req.path = path;
         req.target = path;
         req.body = body;
-        if (!key.empty()) req.headers["x-api-key"] = key;
+        if (!key.empty()) req.headers.emplace_back("x-api-key", key);
         return api_.handle(req);
     }
     static json body(const HttpResponse& r) { return json::parse(r.body); }
@@ -202,6 +202,14 @@ TEST(BatchParserTest, ANameGivenTwiceKeepsItsLastValueAndABadSecondTypeIsRefused
     EXPECT_EQ(fields[0].second.as_int(), 3);
     ASSERT_EQ(batch->errors.size(), 1u);
     EXPECT_EQ(batch->errors[0].index, 1u);
+}
+
+TEST(HttpRequestTest, HeaderIsTheLastValueOfARepeatedNameAndEmptyWhenAbsent) {
+    HttpRequest req;
+    req.headers = {{"x-api-key", "first"}, {"content-type", "application/json"}, {"x-api-key", "second"}};
+    EXPECT_EQ(req.header("x-api-key"), "second");
+    EXPECT_EQ(req.header("content-type"), "application/json");
+    EXPECT_EQ(req.header("host"), "");
 }
 
 }  // namespace varpulis::server
