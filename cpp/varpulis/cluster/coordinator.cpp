@@ -61,8 +61,7 @@ common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t po
     http_ = std::move(*started);
     {
         std::lock_guard lock(mutex_);
-        forwarder_ = std::make_shared<AsyncHttpClient>(http_->io_context(), std::chrono::seconds(10), /*one_io_thread=*/true,
-                                                       options_.tls_ca_file);
+        forwarder_ = std::make_shared<AsyncHttpClient>(http_->io_context(), std::chrono::seconds(10), options_.tls_ca_file);
     }
     start_sweep();
     return http_->port();

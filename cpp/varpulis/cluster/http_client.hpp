@@ -4,8 +4,8 @@
 // Small HTTP/1.1 clients with kept-alive connections per host (the coordinator calls workers;
 // workers call the coordinator): an asynchronous one that runs on a server's I/O threads so a
 // forwarded request never parks a thread, and a blocking one, which is the asynchronous one on a
-// thread of its own. The timeout bounds each step (connect, write, read). Beast stays inside
-// http_client.cpp.
+// thread of its own. The timeout bounds a whole exchange (resolve, connect, write, read). Beast
+// stays inside http_client.cpp.
 
 #include <chrono>
 #include <functional>
@@ -48,15 +48,13 @@ class HttpClient {
 
 using HttpCallback = std::function<void(common::Result<HttpResult>)>;
 
-/// The same exchanges without blocking: each runs on `io` (an HttpServer's I/O threads) and calls
-/// back there. Requests may be started from any thread; the client may be destroyed with
-/// exchanges in flight (they finish, or end when `io` is destroyed), but not after `io`.
+/// The same exchanges without blocking: each runs on `io`, which must be run by one thread (an
+/// HttpServer with one I/O thread, such as the coordinator's), and calls back there. Requests may
+/// be started from any thread; the client may be destroyed with exchanges in flight (they finish,
+/// or end when `io` is destroyed), but not after `io`. The timeout bounds a whole exchange.
 class AsyncHttpClient {
   public:
-    /// `one_io_thread`: `io` is run by a single thread, so a connection's handlers cannot run
-    /// concurrently and need no strand.
-    AsyncHttpClient(boost::asio::io_context& io, std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                    bool one_io_thread = false, std::string ca_file = {});
+    AsyncHttpClient(boost::asio::io_context& io, std::chrono::milliseconds timeout = std::chrono::seconds(10), std::string ca_file = {});
     ~AsyncHttpClient();
     AsyncHttpClient(const AsyncHttpClient&) = delete;
     AsyncHttpClient& operator=(const AsyncHttpClient&) = delete;

@@ -37,9 +37,10 @@ using namespace std::chrono_literals;
 constexpr auto kDeadline = 5s;
 
 /// Start a server on 127.0.0.1; nullptr (and a test failure) when it cannot.
-std::unique_ptr<HttpServer> start_server(server::HttpHandler handler, uint16_t port = 0) {
+std::unique_ptr<HttpServer> start_server(server::HttpHandler handler, uint16_t port = 0, int io_threads = 2) {
     HttpServerOptions options;
     options.port = port;
+    options.io_threads = io_threads;
     auto started = HttpServer::start(std::move(options), std::move(handler));
     if (!started) {
         ADD_FAILURE() << started.status().to_string();
@@ -160,9 +161,9 @@ class HttpClientTest : public ::testing::Test {
 
     /// Create the asynchronous client on a second server's I/O threads (its "home").
     AsyncHttpClient& async_client(std::chrono::milliseconds timeout = 10s) {
-        home_ = start_server([](const HttpRequest&, const HttpResponder& respond) {
-            respond({404, "text/plain", "home", {}, {}});
-        });
+        // One I/O thread, as the client requires (the coordinator's server has one).
+        home_ = start_server([](const HttpRequest&, const HttpResponder& respond) { respond({404, "text/plain", "home", {}, {}}); },
+                             0, 1);
         EXPECT_NE(home_, nullptr);
         async_ = std::make_unique<AsyncHttpClient>(home_->io_context(), timeout);
         return *async_;
