@@ -12,6 +12,8 @@
 #include <optional>
 #include <thread>
 
+#include "varpulis/server/write_now.hpp"
+
 namespace varpulis::cluster {
 
 namespace asio = boost::asio;
@@ -272,6 +274,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         auto on_connect = [self](beast::error_code ec, auto&&...) {
             if (ec) return self->fail("cannot connect to " + self->key_, ec);
             self->conn_->socket().set_option(tcp::no_delay(true), ec);
+            self->conn_->socket().non_blocking(true, ec);  // for write_now
             if (self->conn_->tls) return self->handshake();
             self->send();
         };
@@ -308,6 +311,15 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
     void send() {
         std::array<asio::const_buffer, 2> request{asio::buffer(head_), asio::buffer(body_)};
+        if (conn_->plain) {  // a TLS write goes through OpenSSL's records
+            beast::error_code ec;
+            request = server::write_now(*conn_->plain, request, ec);
+            if (ec) {
+                // Reported like every other failure, never inside request().
+                return asio::post(pool_->io, [self = shared_from_this(), ec] { self->retry_or_fail(ec, false); });
+            }
+            if (asio::buffer_size(request) == 0) return receive();
+        }
         auto on_sent = [self = shared_from_this()](beast::error_code ec, std::size_t) {
             if (ec) return self->retry_or_fail(ec, false);
             self->receive();

@@ -11,6 +11,8 @@
 #include <boost/beast/ssl.hpp>
 #include <thread>
 
+#include "varpulis/server/write_now.hpp"
+
 namespace varpulis::server {
 
 namespace asio = boost::asio;
@@ -203,6 +205,12 @@ class Session {
         out_body_ = std::move(response.body);
         set_deadline(server_.options.request_timeout);
         std::array<asio::const_buffer, 2> buffers{asio::buffer(out_head_), asio::buffer(out_body_)};
+        if constexpr (Derived::kPlain) {  // a TLS write goes through OpenSSL's records
+            beast::error_code ec;
+            buffers = write_now(derived().socket(), buffers, ec);
+            if (ec) return on_write(ec, true);
+            if (asio::buffer_size(buffers) == 0) return on_write({}, !keep_alive);
+        }
         asio::async_write(derived().stream(), buffers, [self = derived().shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
             self->on_write(ec, !keep_alive);
         });
@@ -355,12 +363,15 @@ template <class Executor>
 class PlainSession : public Session<PlainSession<Executor>, Executor>, public std::enable_shared_from_this<PlainSession<Executor>> {
   public:
     using Socket = asio::basic_stream_socket<tcp, Executor>;
+    static constexpr bool kPlain = true;
     PlainSession(HttpServer::Impl& server, Socket socket)
         : Session<PlainSession, Executor>(server, socket.get_executor()), socket_(std::move(socket)) {}
     Socket& stream() { return socket_; }
     Socket& socket() { return socket_; }
     void run() {
-        socket_.set_option(tcp::no_delay(true));
+        beast::error_code ec;
+        socket_.set_option(tcp::no_delay(true), ec);
+        socket_.non_blocking(true, ec);  // for write_now
         asio::dispatch(socket_.get_executor(), [self = this->shared_from_this()] { self->read_request(); });
     }
     void close() {
@@ -378,6 +389,7 @@ template <class Executor>
 class TlsSession : public Session<TlsSession<Executor>, Executor>, public std::enable_shared_from_this<TlsSession<Executor>> {
   public:
     using Socket = asio::basic_stream_socket<tcp, Executor>;
+    static constexpr bool kPlain = false;
     TlsSession(HttpServer::Impl& server, Socket socket, ssl::context& ctx)
         : Session<TlsSession, Executor>(server, socket.get_executor()), stream_(std::move(socket), ctx) {}
     ssl::stream<Socket>& stream() { return stream_; }
