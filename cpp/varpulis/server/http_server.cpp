@@ -266,6 +266,7 @@ class Session {
     void cancel_deadline() {
         clear_deadline();
         deadline_.cancel();
+        deadline_waiting_ = false;  // the cancelled wait ends with operation_aborted
     }
 
     void on_deadline(beast::error_code ec) {
