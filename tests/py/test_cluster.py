@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -433,6 +434,29 @@ def start_worker_process(varpulis_bin, coordinator_url, worker_id, *extra):
                              "--worker-id", worker_id, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     text = "".join(proc.stdout.readline() for _ in range(3))
     return proc, int(re.search(r":(\d+)/api", text).group(1))
+
+
+def test_a_worker_on_ipv6_loopback_is_reached_through_its_bracketed_address(varpulis_bin):
+    import varpulis
+
+    probe = socket.socket(socket.AF_INET6)
+    try:
+        probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    finally:
+        probe.close()
+    with varpulis.Coordinator(api_key="admin", heartbeat_interval=0.3, heartbeat_timeout=1.0) as coordinator:
+        c = coordinator.client()
+        worker, port = start_worker_process(varpulis_bin, coordinator.url, "v6", "--bind", "::1")
+        try:
+            wait_until(lambda: c.workers()["total"] == 1, what="registration")
+            assert c.workers()["workers"][0]["address"] == f"http://[::1]:{port}"
+            gid = c.deploy_group("g", [{"name": "p", "source": PIPELINE_A}])["id"]
+            assert c.inject(gid, "EventA", {})["worker_response"]["output_events"] == [{"event_type": "A", "result": "from-a"}]
+            assert c.inject_batch(gid, [{"event_type": "EventA", "fields": {}}] * 2)["accepted"] == 2
+        finally:
+            stop_processes(worker)
 
 
 def test_a_cluster_over_tls(varpulis_bin, tmp_path):

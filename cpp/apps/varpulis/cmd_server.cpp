@@ -111,9 +111,11 @@ int cmd_server(const std::vector<std::string>& args) {
         a.coordinator_url = parsed->get("coordinator");
         while (!a.coordinator_url.empty() && a.coordinator_url.back() == '/') a.coordinator_url.pop_back();
         a.worker_id = parsed->has("worker-id") ? parsed->get("worker-id") : server::new_uuid();
+        // An IPv6 bind address is bracketed in the URL ("http://[::1]:9000").
+        std::string host = http.bind.find(':') != std::string::npos ? "[" + http.bind + "]" : http.bind;
         a.advertise_address = parsed->has("advertise-address")
                                   ? parsed->get("advertise-address")
-                                  : std::string(srv->tls() ? "https" : "http") + "://" + http.bind + ":" + std::to_string(srv->port());
+                                  : std::string(srv->tls() ? "https" : "http") + "://" + host + ":" + std::to_string(srv->port());
         a.api_key = api_options.api_key;
         a.join_token = parsed->get("join-token");
         a.tls_ca_file = parsed->get("tls-ca");
