@@ -251,7 +251,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     /// reports the timeout.
     void expire() {
         timed_out_ = true;
-        if (resolver_) resolver_->cancel();
+        if (resolving_) {
+            // getaddrinfo runs on a thread of Asio's that cancel() cannot stop: answer now, and the
+            // resolution's late result is dropped.
+            resolver_->cancel();
+            return fail("cannot resolve " + url_.host, asio::error::timed_out);
+        }
         beast::error_code ignored;
         if (conn_) conn_->socket().close(ignored);
     }
@@ -272,7 +277,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         conn_->buffer.reserve(64 * 1024);
         auto self = shared_from_this();
         auto on_connect = [self](beast::error_code ec, auto&&...) {
-            if (ec) return self->fail("cannot connect to " + self->key_, ec);
+            if (ec || self->timed_out_) return self->fail("cannot connect to " + self->key_, ec);
             self->conn_->socket().set_option(tcp::no_delay(true), ec);
             self->conn_->socket().non_blocking(true, ec);  // for write_now
             if (self->conn_->tls) return self->handshake();
@@ -284,7 +289,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         uint16_t port = static_cast<uint16_t>(std::strtoul(url_.port.c_str(), nullptr, 10));
         if (!ec) return conn_->socket().async_connect(tcp::endpoint(address, port), on_connect);
         resolver_ = std::make_unique<Resolver>(pool_->io.get_executor());
+        resolving_ = true;
         resolver_->async_resolve(url_.host, url_.port, [self, on_connect](beast::error_code rec, tcp::resolver::results_type found) {
+            self->resolving_ = false;
+            if (!self->done_) return;  // the deadline answered already
             if (rec) return self->fail("cannot resolve " + self->url_.host, rec);
             asio::async_connect(self->conn_->socket(), found, on_connect);
         });
@@ -304,7 +312,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
                              : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.native_handle()), url_.host.c_str()) == 1;
         if (!named) return finish(Status(ErrorCode::Io, "cannot check TLS certificates for " + url_.host));
         stream.async_handshake(ssl::stream_base::client, [self = shared_from_this()](beast::error_code hec) {
-            if (hec) return self->fail("TLS handshake with " + self->key_ + " failed", hec);
+            if (hec || self->timed_out_) return self->fail("TLS handshake with " + self->key_ + " failed", hec);
             self->send();
         });
     }
@@ -321,7 +329,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
             if (asio::buffer_size(request) == 0) return receive();
         }
         auto on_sent = [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) return self->retry_or_fail(ec, false);
+            if (ec || self->timed_out_) return self->retry_or_fail(ec, false);
             self->receive();
         };
         conn_->with_stream([&](auto& stream) { asio::async_write(stream, request, on_sent); });
@@ -385,6 +393,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     HttpCallback done_;
     Timer deadline_;
     bool timed_out_ = false;
+    bool resolving_ = false;
     std::unique_ptr<Connection> conn_;
     std::unique_ptr<Resolver> resolver_;
     std::optional<http::response_parser<http::string_body>> parser_;

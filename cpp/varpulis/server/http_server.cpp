@@ -110,8 +110,8 @@ class Session {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
         parser_->body_limit(std::max<size_t>(server_.options.body_limit("/large"), 16u << 20));
-        // First request: the whole request must arrive within the request timeout; between
-        // keep-alive requests the idle timeout applies to the first byte, then the request one.
+        // First request: the whole request must arrive within the request timeout; a later one on
+        // a kept-alive connection, within the idle timeout (its wait and its bytes together).
         set_deadline(first_ ? server_.options.request_timeout : server_.options.idle_timeout);
         first_ = false;
         http::async_read(derived().stream(), buffer_, *parser_,
@@ -155,6 +155,7 @@ class Session {
         }
         clear_deadline();  // the handler may take its time
         ++server_.in_flight;
+        answer_pending_ = true;
         auto self = derived().shared_from_this();
         // dispatch, not post: a response produced on an I/O thread (the fast path, a forward's
         // completion) is written at once on that thread instead of waking another one to do it.
@@ -191,10 +192,15 @@ class Session {
     void send_error(int status, const std::string& code, const std::string& message, bool keep_alive) {
         keep_alive_ = keep_alive;
         ++server_.in_flight;
+        answer_pending_ = true;
         write(error_response(status, code, message));
     }
 
     void write(HttpResponse response) {
+        // One answer per request: a handler that answered and then threw is answered once, and
+        // the write in progress keeps its buffers.
+        if (!answer_pending_) return;
+        answer_pending_ = false;
         --server_.in_flight;
         if (response.sse) return start_sse(std::move(response));
         bool keep_alive = keep_alive_ && !server_.stopping;
@@ -348,6 +354,7 @@ class Session {
     bool keep_alive_ = false;
     unsigned version_ = 11;
     bool first_ = true;
+    bool answer_pending_ = false;  ///< a request was read and is not answered yet
     std::optional<std::string> peer_;
     std::string out_head_, out_body_;  ///< the response being written
     std::shared_ptr<SseChannel> sse_;

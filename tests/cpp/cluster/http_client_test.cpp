@@ -4,6 +4,9 @@
 // their retry, timeouts, and the asynchronous client's lifetime.
 #include "varpulis/cluster/http_client.hpp"
 
+#include <dlfcn.h>
+#include <netdb.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -20,6 +23,18 @@
 #include <vector>
 
 #include "varpulis/server/http_server.hpp"
+
+// Slow name resolution on demand: this test program's getaddrinfo takes 1.5 s for the name
+// "slow-dns.test" and then resolves it as localhost; every other name goes to the C library's.
+extern "C" int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res) {
+    using Real = int (*)(const char*, const char*, const struct addrinfo*, struct addrinfo**);
+    static Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "getaddrinfo"));
+    if (node != nullptr && std::string(node) == "slow-dns.test") {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        return real("localhost", service, hints, res);
+    }
+    return real(node, service, hints, res);
+}
 
 namespace varpulis::cluster {
 namespace {
@@ -357,6 +372,20 @@ TEST_F(HttpClientTest, BlockingTimesOutOnASilentPeer) {
     ASSERT_TRUE(done) << "a request with a 300 ms timeout was still waiting after 5 s";
     ASSERT_FALSE(r) << "status " << r->status;
     EXPECT_EQ(r.status().code(), ErrorCode::Io);
+}
+
+// The deadline covers name resolution, which Asio runs on a thread of its own that cancelling
+// cannot stop: the caller is answered at the deadline, not when the resolution returns.
+TEST_F(HttpClientTest, BlockingTimesOutWhileTheNameIsStillBeingResolved) {
+    HttpClient client(300ms);
+    auto started = std::chrono::steady_clock::now();
+    auto r = client.request("POST", "http://slow-dns.test:" + std::to_string(target_->port()) + "/echo", "x");
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(r) << "status " << r->status;
+    EXPECT_EQ(r.status().code(), ErrorCode::Io);
+    EXPECT_NE(r.status().message().find("cannot resolve slow-dns.test: timeout"), std::string::npos) << r.status().message();
+    EXPECT_GE(elapsed, 250ms);
+    EXPECT_LT(elapsed, 1200ms) << "answered when the resolution returned, not at the deadline";
 }
 
 // ---- AsyncHttpClient, on a second server's I/O threads

@@ -136,5 +136,22 @@ TEST(HttpServerTest, AnAnswerLargerThanTheSocketBufferArrivesWholeAndTheConnecti
     server->stop();
 }
 
+// A handler that answers twice (say, answered and then threw) gets its first answer sent, once.
+TEST(HttpServerTest, ASecondAnswerToOneRequestIsDropped) {
+    auto started = HttpServer::start(HttpServerOptions{}, [](const HttpRequest&, HttpResponder respond) {
+        respond({200, "text/plain", "first", {}, {}});
+        respond({500, "text/plain", "second", {}, {}});
+    });
+    ASSERT_TRUE(started) << started.status().to_string();
+    auto server = std::move(started).value();
+    RawClient client(server->port(), 5000ms);
+    ASSERT_TRUE(client.connected());
+    for (int round = 0; round < 3; ++round) {
+        ASSERT_TRUE(client.send(kGet));
+        EXPECT_EQ(client.answer(), "first") << "round " << round;
+    }
+    server->stop();
+}
+
 }  // namespace
 }  // namespace varpulis::server
