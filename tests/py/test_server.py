@@ -368,6 +368,35 @@ def test_slow_clients_time_out_without_blocking_others(varpulis_bin):
         s.stop()
 
 
+def test_an_event_stream_whose_client_stops_reading_is_closed_after_the_request_timeout(varpulis_bin):
+    s = ServerProcess(varpulis_bin, "--request-timeout", "2")
+    try:
+        c = s.client()
+        pid = c.deploy("p", "stream S = A .emit(v: v, pad: pad)")["id"]
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # little room: the server's writes block soon
+        sock.connect(("127.0.0.1", s.port))
+        sock.sendall(f"GET /api/v1/pipelines/{pid}/logs HTTP/1.1\r\nHost: x\r\nx-api-key: test\r\n\r\n".encode())
+        sock.settimeout(5)
+        assert b"text/event-stream" in sock.recv(4096)
+        pad = "x" * 1000
+        for _ in range(10):  # ~10 MB of lines, far more than both socket buffers hold
+            c.inject_batch(pid, [{"event_type": "A", "fields": {"v": i, "pad": pad}} for i in range(1000)])
+        time.sleep(3.5)  # the client reads nothing for longer than the request timeout
+        received, closed = 0, False
+        try:
+            while not closed:
+                chunk = sock.recv(65536)
+                closed = not chunk  # closed by the server
+                received += len(chunk)
+        except TimeoutError:
+            pytest.fail(f"the stream was still open, silent for 5 s, after {received} bytes")
+        sock.close()
+        assert c.health()["status"] == "healthy"
+    finally:
+        s.stop()
+
+
 def test_state_dir_survives_restart_and_corruption(varpulis_bin, tmp_path):
     state = tmp_path / "state"
     s = ServerProcess(varpulis_bin, "--state-dir", str(state))

@@ -302,9 +302,9 @@ class Session {
         sse_->set_notifier([weak] {
             if (auto s = weak.lock()) asio::post(s->derived().stream().get_executor(), [s] { s->pump_sse(); });
         });
-        writing_ = true;
+        begin_sse_write();
         asio::async_write(derived().stream(), asio::buffer(*header), [self, header](beast::error_code ec, std::size_t) {
-            self->writing_ = false;
+            self->end_sse_write();
             if (ec) return self->end_sse();
             self->keep_alive_timer();
             self->pump_sse();
@@ -332,12 +332,23 @@ class Session {
         }
         auto out = std::make_shared<std::string>(std::move(pending_));
         pending_.clear();
-        writing_ = true;
+        begin_sse_write();
         asio::async_write(derived().stream(), asio::buffer(*out), [self = derived().shared_from_this(), out](beast::error_code ec, std::size_t) {
-            self->writing_ = false;
+            self->end_sse_write();
             if (ec) return self->end_sse();
             self->pump_sse();
         });
+    }
+
+    // A stream's write has the request timeout, as an answer's has: a client that stops reading
+    // is closed instead of holding its session (and its unsent lines) for ever.
+    void begin_sse_write() {
+        writing_ = true;
+        set_deadline(server_.options.request_timeout);
+    }
+    void end_sse_write() {
+        writing_ = false;
+        clear_deadline();
     }
 
     void end_sse() {
