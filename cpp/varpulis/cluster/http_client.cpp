@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <future>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -119,6 +118,8 @@ struct Connection {
     beast::flat_buffer buffer;
 };
 
+/// The client's shared state. Every exchange and the sweep run on the io_context's one thread, so
+/// it needs no lock.
 class AsyncHttpClient::Pool : public std::enable_shared_from_this<AsyncHttpClient::Pool> {
   public:
     Pool(asio::io_context& i, std::chrono::milliseconds t, std::string ca)
@@ -130,7 +131,6 @@ class AsyncHttpClient::Pool : public std::enable_shared_from_this<AsyncHttpClien
     /// The TLS context of https connections, made at the first one: peers' certificates are
     /// verified against `ca_file` or the system's store.
     Result<ssl::context*> tls_context() {
-        std::lock_guard lock(mutex);
         if (!tls) {
             auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
             beast::error_code ec;
@@ -161,7 +161,6 @@ class AsyncHttpClient::Pool : public std::enable_shared_from_this<AsyncHttpClien
     static constexpr size_t kIdleTotal = 512;
 
     std::unique_ptr<Connection> take(const std::string& key) {
-        std::lock_guard lock(mutex);
         auto it = idle.find(key);
         if (it == idle.end() || it->second.empty()) return nullptr;
         auto conn = std::move(it->second.back().conn);
@@ -170,7 +169,6 @@ class AsyncHttpClient::Pool : public std::enable_shared_from_this<AsyncHttpClien
         return conn;  // an emptied list stays for the connection's return; prune() drops it
     }
     void give_back(const std::string& key, std::unique_ptr<Connection> conn) {
-        std::lock_guard lock(mutex);
         if (idle_total >= kIdleTotal) return;  // closed
         auto& kept = idle[key];
         if (kept.size() >= kIdlePerPeer) return;  // closed
@@ -185,7 +183,6 @@ class AsyncHttpClient::Pool : public std::enable_shared_from_this<AsyncHttpClien
         std::chrono::steady_clock::time_point since;
     };
 
-    /// Called with the mutex held.
     void schedule_sweep() {
         sweeping_ = true;
         sweep_timer_.expires_after(std::chrono::seconds(1));
@@ -195,7 +192,6 @@ class AsyncHttpClient::Pool : public std::enable_shared_from_this<AsyncHttpClien
     }
 
     void sweep() {
-        std::lock_guard lock(mutex);
         prune();
         if (idle_total > 0) {
             schedule_sweep();
@@ -216,7 +212,6 @@ class AsyncHttpClient::Pool : public std::enable_shared_from_this<AsyncHttpClien
         }
     }
 
-    std::mutex mutex;
     std::map<std::string, std::vector<Idle>> idle;
     size_t idle_total = 0;
     Timer sweep_timer_;

@@ -261,7 +261,11 @@ class Session {
     void set_deadline(std::chrono::steady_clock::duration timeout) {
         deadline_at_ = std::chrono::steady_clock::now() + timeout;
         if (deadline_waiting_ && deadline_.expiry() <= deadline_at_) return;
-        deadline_.expires_at(deadline_at_);  // a later pending wait ends with operation_aborted
+        wait_for_deadline();  // a later pending wait ends with operation_aborted
+    }
+
+    void wait_for_deadline() {
+        deadline_.expires_at(deadline_at_);
         deadline_waiting_ = true;
         deadline_.async_wait([self = derived().shared_from_this()](beast::error_code ec) { self->on_deadline(ec); });
     }
@@ -279,12 +283,7 @@ class Session {
         if (ec == asio::error::operation_aborted) return;  // re-armed, or the connection closed
         deadline_waiting_ = false;
         if (deadline_at_ == std::chrono::steady_clock::time_point::max()) return;  // a handler runs: no deadline
-        if (std::chrono::steady_clock::now() < deadline_at_) {
-            deadline_.expires_at(deadline_at_);
-            deadline_waiting_ = true;
-            deadline_.async_wait([self = derived().shared_from_this()](beast::error_code e) { self->on_deadline(e); });
-            return;
-        }
+        if (std::chrono::steady_clock::now() < deadline_at_) return wait_for_deadline();
         // Closing the socket ends the pending read or write, whose handler then closes the session.
         timed_out_ = true;
         beast::error_code ignored;
