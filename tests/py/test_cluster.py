@@ -420,6 +420,41 @@ def test_concurrent_injects_through_the_coordinator_lose_nothing(cluster):
         assert metrics["events_processed"] == 400, metrics
 
 
+def test_concurrent_injects_go_to_the_worker_in_groups_and_each_gets_its_own_answer(tmp_path):
+    import threading
+    import urllib.request
+    with LocalCluster(workers=1, run_dir=str(tmp_path)) as cluster:
+        group = cluster.coordinator.deploy_group("g", [{"name": "p", "source": "stream Echo = Reading .emit(n: n)"}])
+        mismatches: list[tuple[int, object]] = []
+        failures: list[BaseException] = []
+
+        def send(thread: int) -> None:
+            client = CoordinatorClient(cluster.coordinator_url, "admin")
+            try:
+                for i in range(150):
+                    n = thread * 1000 + i
+                    out = client.inject(group["id"], "Reading", {"n": n})
+                    got = out["worker_response"]["output_events"]
+                    if got != [{"event_type": "Echo", "n": n}]:
+                        mismatches.append((n, got))
+            except BaseException as e:  # noqa: BLE001 - reported below
+                failures.append(e)
+
+        threads = [threading.Thread(target=send, args=(t,)) for t in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not failures, failures[0]
+        assert not mismatches, mismatches[:3]
+        metrics = urllib.request.urlopen(group["placements"][0]["worker_address"] + "/metrics", timeout=10).read().decode()
+        events = sum(int(n) for n in re.findall(r'varpulis_events_total\{[^}]*\} (\d+)', metrics))
+        requests = sum(int(n) for n in re.findall(r'varpulis_http_requests_total\{status="200"\} (\d+)', metrics))
+        assert events == 16 * 150
+        # Injects that met one in flight went together, as events-each requests.
+        assert requests < events, (requests, events)
+
+
 def test_routes_that_join_again_without_a_cycle_deploy(tmp_path):
     with LocalCluster(workers=1, run_dir=str(tmp_path)) as cluster:
         names = ["a", "b", "c", "d"]

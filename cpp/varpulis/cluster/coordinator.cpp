@@ -62,6 +62,7 @@ common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t po
     {
         std::lock_guard lock(mutex_);
         forwarder_ = std::make_shared<AsyncHttpClient>(http_->io_context(), std::chrono::seconds(10), options_.tls_ca_file);
+        coalescer_ = std::make_shared<InjectCoalescer>(http_->io_context(), forwarder_);
     }
     start_sweep();
     return http_->port();
@@ -87,6 +88,7 @@ void Coordinator::stop() {
     {
         std::lock_guard lock(mutex_);
         forwarder_.reset();
+        coalescer_.reset();
     }
     http_.reset();
     {

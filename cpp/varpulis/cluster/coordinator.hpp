@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "varpulis/cluster/http_client.hpp"
+#include "varpulis/cluster/inject_coalescer.hpp"
 #include "varpulis/server/http_server.hpp"
 
 namespace varpulis::cluster {
@@ -163,6 +164,7 @@ class Coordinator {
     HttpClient client_;  ///< control calls (deploys, deletes), from pool and sweep threads
     std::unique_ptr<server::HttpServer> http_;
     std::shared_ptr<AsyncHttpClient> forwarder_;  ///< injects, on http_'s I/O threads; set under mutex_
+    std::shared_ptr<InjectCoalescer> coalescer_;  ///< single injects, through forwarder_; set under mutex_
     std::thread sweeper_;
     std::condition_variable wake_;
     bool stopping_ = false;

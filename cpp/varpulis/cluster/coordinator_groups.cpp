@@ -408,9 +408,11 @@ std::optional<HttpResponse> Coordinator::inject(const HttpRequest& req, const st
     std::vector<std::optional<InjectTarget>> targets;
     targets.reserve(types.size());
     std::shared_ptr<AsyncHttpClient> forwarder;
+    std::shared_ptr<InjectCoalescer> coalescer;
     {
         std::lock_guard lock(mutex_);
         forwarder = forwarder_;
+        coalescer = coalescer_;
         std::shared_ptr<PipelineGroup> group;
         for (const auto& g : groups_) {
             if (g->id == group_id) group = g;
@@ -426,7 +428,7 @@ std::optional<HttpResponse> Coordinator::inject(const HttpRequest& req, const st
             }
         }
     }
-    if (!forwarder) return error_response(503, "not_serving", "the coordinator is starting or stopping");
+    if (!forwarder || !coalescer) return error_response(503, "not_serving", "the coordinator is starting or stopping");
     auto send = [&forwarder](const InjectTarget& t, const char* path, std::string payload, HttpCallback done) {
         forwarder->request("POST", t.address + "/api/v1/pipelines/" + t.pipeline_id + path, std::move(payload),
                            {{"x-api-key", t.api_key}}, std::move(done));
@@ -435,7 +437,8 @@ std::optional<HttpResponse> Coordinator::inject(const HttpRequest& req, const st
         if (!targets[0]) return error_response(503, "pipeline_unavailable", "no running pipeline for " + std::string(types[0]));
         // Shared with the callback, not copied into it: five strings.
         auto target = std::make_shared<const InjectTarget>(std::move(*targets[0]));
-        send(*target, "/events", req.body, [respond, target](common::Result<HttpResult> result) {
+        coalescer->submit(target->address + "/api/v1/pipelines/" + target->pipeline_id, target->api_key, req.body,
+                          [respond, target](common::Result<HttpResult> result) {
             auto [status, body] = worker_answer(*target, result);
             HttpResponse r;
             r.status = status;

@@ -65,7 +65,8 @@ std::string request_head(const std::string& method, const Url& u, size_t body_si
     head += u.target;
     head += " HTTP/1.1\r\nHost: ";
     head += u.authority();
-    head += "\r\nContent-Type: application/json\r\n";
+    head += "\r\n";
+    if (!headers.contains("Content-Type")) head += "Content-Type: application/json\r\n";
     for (const auto& [k, v] : headers) {
         head += k;
         head += ": ";

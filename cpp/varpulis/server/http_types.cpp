@@ -96,12 +96,16 @@ HttpResponse json_response(int status, const nlohmann::ordered_json& body) {
 }
 
 std::optional<nlohmann::ordered_json> parse_json_body(const HttpRequest& req, HttpResponse& error) {
+    return parse_json_body(std::string_view(req.body), error);
+}
+
+std::optional<nlohmann::ordered_json> parse_json_body(std::string_view body, HttpResponse& error) {
     try {
-        return nlohmann::ordered_json::parse(req.body);
+        return nlohmann::ordered_json::parse(body);
     } catch (const nlohmann::ordered_json::exception& e) {  // parse_error, and out_of_range for 1e400
         std::string what = e.what();
         if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-        error = error_response(400, "invalid_json", req.body.empty() ? "request body is empty; a JSON object is required"
+        error = error_response(400, "invalid_json", body.empty() ? "request body is empty; a JSON object is required"
                                                                      : "malformed JSON: " + what);
         return std::nullopt;
     }

@@ -16,5 +16,6 @@ HttpResponse json_response(int status, const nlohmann::ordered_json& body);
 
 /// Parse a request body as JSON, or set `error` to a 400 `invalid_json` that says what and where.
 std::optional<nlohmann::ordered_json> parse_json_body(const HttpRequest& req, HttpResponse& error);
+std::optional<nlohmann::ordered_json> parse_json_body(std::string_view body, HttpResponse& error);
 
 }  // namespace varpulis::server

@@ -100,6 +100,18 @@ HttpResponse method_not_allowed(const HttpRequest& req, const std::string& allow
     return r;
 }
 
+/// The events of an events-each body: one per line, a last newline optional.
+std::vector<std::string_view> each_lines(std::string_view body) {
+    std::vector<std::string_view> lines;
+    while (!body.empty()) {
+        size_t nl = body.find('\n');
+        lines.push_back(body.substr(0, nl));
+        if (nl == std::string_view::npos) break;
+        body.remove_prefix(nl + 1);
+    }
+    return lines;
+}
+
 }  // namespace
 
 bool constant_time_equal(const std::string& a, const std::string& b) {
@@ -120,7 +132,7 @@ WorkerApi::WorkerApi(WorkerApiOptions options) : options_(std::move(options)), r
 std::vector<std::string> WorkerApi::restore() { return registry_.restore(); }
 
 size_t WorkerApi::body_limit(const std::string& path) const {
-    bool large = path == "/large" || path.ends_with("/events-batch") || path.ends_with("/restore");
+    bool large = path == "/large" || path.ends_with("/events-batch") || path.ends_with("/events-each") || path.ends_with("/restore");
     return large ? options_.large_body_limit : options_.json_body_limit;
 }
 
@@ -164,7 +176,7 @@ bool WorkerApi::authorised(const HttpRequest& req) const {
     return constant_time_equal(req.header("x-api-key"), options_.api_key);
 }
 
-bool WorkerApi::rate_limited(const std::string& client) {
+bool WorkerApi::rate_limited(const std::string& client, double cost) {
     if (options_.rate_limit <= 0) return false;
     std::lock_guard lock(rate_mutex_);
     auto now = std::chrono::steady_clock::now();
@@ -173,8 +185,8 @@ bool WorkerApi::rate_limited(const std::string& client) {
     Bucket& b = it->second;
     b.tokens = std::min(options_.rate_limit, b.tokens + options_.rate_limit * std::chrono::duration<double>(now - b.last).count());
     b.last = now;
-    if (b.tokens < 1) return true;
-    b.tokens -= 1;
+    if (b.tokens < cost) return true;
+    b.tokens -= cost;
     return false;
 }
 
@@ -191,7 +203,9 @@ HttpResponse WorkerApi::route(const HttpRequest& req) {
         return error_response(401, "unauthorized", req.header("x-api-key").empty() ? "missing x-api-key header"
                                                                                      : "invalid API key");
     }
-    if (rate_limited(req.client)) return error_response(429, "rate_limited", "too many requests from " + req.client);
+    // events-each carries one request per line, and is charged like them.
+    double cost = req.path.ends_with("/events-each") ? static_cast<double>(std::max<size_t>(1, each_lines(req.body).size())) : 1.0;
+    if (rate_limited(req.client, cost)) return error_response(429, "rate_limited", "too many requests from " + req.client);
     if (parts[2] == "usage" && parts.size() == 3) return m == "GET" ? usage() : method_not_allowed(req, "GET");
     if (parts[2] != "pipelines") return error_response(404, "not_found", "no route for " + req.path);
     if (parts.size() == 3) {
@@ -213,7 +227,8 @@ HttpResponse WorkerApi::route(const HttpRequest& req) {
     const std::string& action = parts[4];
     auto post = [&](auto&& f) { return m == "POST" ? f() : method_not_allowed(req, "POST"); };
     auto get = [&](auto&& f) { return m == "GET" ? f() : method_not_allowed(req, "GET"); };
-    if (action == "events") return post([&] { return inject(req, *pipeline); });
+    if (action == "events") return post([&] { return inject(req.body, *pipeline); });
+    if (action == "events-each") return post([&] { return inject_each(req, *pipeline); });
     if (action == "events-batch") return post([&] { return inject_batch(req, *pipeline); });
     if (action == "reload") return post([&] { return reload(req, *pipeline); });
     if (action == "checkpoint") return post([&] { return checkpoint(*pipeline); });
@@ -285,14 +300,14 @@ HttpResponse WorkerApi::list(const HttpRequest& req) const {
                                 {{"total", all.size()}, {"limit", *limit}, {"offset", *offset}, {"has_more", *offset + *limit < all.size()}}}});
 }
 
-HttpResponse WorkerApi::inject(const HttpRequest& req, Pipeline& p) {
+HttpResponse WorkerApi::inject(std::string_view body, Pipeline& p) {
     int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     std::string code;
-    auto parsed = parse_event_body(req.body, now, options_.event_limits, code);
+    auto parsed = parse_event_body(body, now, options_.event_limits, code);
     if (!parsed) {
         HttpResponse error;
         // simdjson says what is wrong but not where: the JSON library's message has the line and column.
-        if (code == "invalid_json" && !parse_json_body(req, error)) return error;
+        if (code == "invalid_json" && !parse_json_body(body, error)) return error;
         return error_response(400, code, parsed.status().message());
     }
     // A client that wants every output (the Mandelbrot demo's 62,500 pixels per tile) may raise
@@ -307,6 +322,22 @@ HttpResponse WorkerApi::inject(const HttpRequest& req, Pipeline& p) {
     if (!st.is_ok()) return error_response(422, "engine_error", st.message());
     static const json accepted = {{"accepted", true}};
     return response_with_outputs(accepted, outputs, cap);
+}
+
+HttpResponse WorkerApi::inject_each(const HttpRequest& req, Pipeline& p) {
+    auto lines = each_lines(req.body);
+    if (lines.empty()) return error_response(400, "invalid_request", "events-each takes one event per line (JSON lines), and the body is empty");
+    HttpResponse r;
+    r.content_type = "application/x-ndjson";
+    for (auto line : lines) {
+        HttpResponse one = inject(line, p);
+        r.body += "{\"status\":";
+        r.body += std::to_string(one.status);
+        r.body += ",\"response\":";
+        r.body += one.body;
+        r.body += "}\n";
+    }
+    return r;
 }
 
 HttpResponse WorkerApi::inject_batch(const HttpRequest& req, Pipeline& p) {

@@ -67,7 +67,10 @@ class WorkerApi {
     HttpResponse prometheus() const;
     HttpResponse deploy(const HttpRequest& req);
     HttpResponse list(const HttpRequest& req) const;
-    HttpResponse inject(const HttpRequest& req, Pipeline& p);
+    HttpResponse inject(std::string_view body, Pipeline& p);
+    /// POST .../events-each: JSON lines in, each processed as POST .../events would be, and one
+    /// line per event out, {"status", "response"}, in order (the coordinator's coalesced injects).
+    HttpResponse inject_each(const HttpRequest& req, Pipeline& p);
     HttpResponse inject_batch(const HttpRequest& req, Pipeline& p);
     HttpResponse metrics(const Pipeline& p) const;
     HttpResponse reload(const HttpRequest& req, Pipeline& p);
@@ -75,7 +78,7 @@ class WorkerApi {
     HttpResponse restore_checkpoint(const HttpRequest& req, Pipeline& p);
     HttpResponse usage() const;
     bool authorised(const HttpRequest& req) const;
-    bool rate_limited(const std::string& client);
+    bool rate_limited(const std::string& client, double cost);
     void count(int status);
 
     WorkerApiOptions options_;

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/async_results.hpp"
 #include "varpulis/server/http_server.hpp"
 
 // Slow name resolution on demand: this test program's getaddrinfo takes 1.5 s for the name
@@ -47,9 +48,6 @@ using server::HttpResponse;
 using server::HttpServer;
 using server::HttpServerOptions;
 using namespace std::chrono_literals;
-
-/// How long a test waits for something that should take milliseconds.
-constexpr auto kDeadline = 5s;
 
 /// Start a server on 127.0.0.1; nullptr (and a test failure) when it cannot.
 std::unique_ptr<HttpServer> start_server(server::HttpHandler handler, uint16_t port = 0, int io_threads = 2) {
@@ -97,52 +95,6 @@ std::optional<std::set<uint16_t>> client_ports(uint16_t server_port) {
     }
     return out;
 }
-
-/// Results of asynchronous requests, one slot per request, with the number of calls per slot.
-/// Callbacks hold it by shared_ptr: one may run (or be destroyed) after the test body returned.
-class Collector : public std::enable_shared_from_this<Collector> {
-  public:
-    explicit Collector(size_t n) : results_(n), calls_(n, 0) {}
-
-    /// Return the callback that fills slot `i`.
-    HttpCallback slot(size_t i) {
-        return [self = shared_from_this(), i](Result<HttpResult> r) {
-            std::lock_guard lock(self->mutex_);
-            ++self->calls_[i];
-            ++self->total_;
-            self->results_[i].emplace(std::move(r));
-            self->cv_.notify_all();
-        };
-    }
-
-    /// Wait until `n` callbacks in all have run; false when the deadline passes first.
-    bool wait(size_t n, std::chrono::milliseconds deadline = kDeadline) {
-        std::unique_lock lock(mutex_);
-        return cv_.wait_for(lock, deadline, [&] { return total_ >= n; });
-    }
-
-    Result<HttpResult> result(size_t i) {
-        std::lock_guard lock(mutex_);
-        if (!results_[i])
-            return common::Status(ErrorCode::Internal, "no callback for slot " + std::to_string(i));
-        return *results_[i];
-    }
-    int calls(size_t i) {
-        std::lock_guard lock(mutex_);
-        return calls_[i];
-    }
-    size_t total() {
-        std::lock_guard lock(mutex_);
-        return total_;
-    }
-
-  private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<std::optional<Result<HttpResult>>> results_;
-    std::vector<int> calls_;
-    size_t total_ = 0;
-};
 
 /// A target server whose handler echoes /echo as "METHOD|x-api-key|body" (status from ?status=),
 /// holds /hold requests unanswered until the test releases them, and answers 404 otherwise.

@@ -76,6 +76,7 @@ TEST_F(WorkerApiTest, BodyLimitsDependOnTheRoute) {
     EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/events"), 1u << 20);
     EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/events-batch"), 16u << 20);
     EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/restore"), 16u << 20);
+    EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/events-each"), 16u << 20);
 }
 
 TEST_F(WorkerApiTest, BadBodiesAre400) {
@@ -114,6 +115,51 @@ TEST_F(WorkerApiTest, SingleInjectHonoursTimestampAndOutputCap) {
     EXPECT_EQ(capped["output_count"], 1);
     EXPECT_EQ(call("POST", events, R"({"event_type": "A", "fields": {"v": 1}, "timestamp": 1700000000000000000})").status, 200);
     EXPECT_EQ(body(call("POST", events, R"({"event_type": "A", "fields": {"v": 1}, "timestamp": 1.5})"))["code"], "invalid_event");
+}
+
+TEST_F(WorkerApiTest, EventsEachAnswersEveryLineAsEventsWould) {
+    std::string id = deploy("stream S = A .where(v > 1) .emit(v: v)");
+    std::vector<std::string> lines = {R"({"event_type": "A", "fields": {"v": 2}})", R"({"event_type": "A", "fields": {"v": 1}})",
+                                      "{\"event_type\": ", "", R"({"fields": {}})", R"({"event_type": "A", "fields": {"v": 3}})"};
+    std::string each;
+    for (const auto& l : lines) each += l + "\n";
+    auto r = call("POST", "/api/v1/pipelines/" + id + "/events-each", each);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.content_type, "application/x-ndjson");
+    // Line for line what POST .../events answers (the pipeline keeps no state between events).
+    std::string expected;
+    for (const auto& l : lines) {
+        auto one = call("POST", "/api/v1/pipelines/" + id + "/events", l);
+        expected += "{\"status\":" + std::to_string(one.status) + ",\"response\":" + one.body + "}\n";
+    }
+    EXPECT_EQ(r.body, expected);
+    EXPECT_NE(r.body.find(R"({"status":200,"response":{"accepted":true,"output_events":[{"event_type":"S","v":3}]}})"), std::string::npos);
+    // The last newline is optional; an empty body is refused.
+    auto last = call("POST", "/api/v1/pipelines/" + id + "/events-each", lines[0]);
+    EXPECT_EQ(last.body, R"({"status":200,"response":{"accepted":true,"output_events":[{"event_type":"S","v":2}]}})" "\n");
+    auto empty = call("POST", "/api/v1/pipelines/" + id + "/events-each", "");
+    EXPECT_EQ(empty.status, 400);
+    EXPECT_EQ(body(empty)["code"], "invalid_request");
+    EXPECT_EQ(call("GET", "/api/v1/pipelines/" + id + "/events-each").status, 405);
+}
+
+TEST(WorkerApiRateTest, EventsEachIsChargedOneRequestPerLine) {
+    WorkerApi api(WorkerApiOptions{"", "", 1 << 20, 16 << 20, {}, 10'000, 4});
+    api.set_ready(true);
+    auto call = [&](const std::string& path, const std::string& body) {
+        HttpRequest req;
+        req.method = "POST";
+        req.path = req.target = path;
+        req.body = body;
+        req.client = "10.0.0.1";
+        return api.handle(req);
+    };
+    auto deployed = call("/api/v1/pipelines", R"J({"name": "p", "source": "stream S = A .emit(v: v)"})J");  // 1 of 4
+    ASSERT_EQ(deployed.status, 201) << deployed.body;
+    std::string path = "/api/v1/pipelines/" + json::parse(deployed.body)["id"].get<std::string>() + "/events-each";
+    std::string event = R"({"event_type": "A", "fields": {"v": 1}})" "\n";
+    EXPECT_EQ(call(path, event + event + event + event).status, 429);  // 4 more than the 3 left
+    EXPECT_EQ(call(path, event + event).status, 200);                  // 2 of the 3
 }
 
 TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
