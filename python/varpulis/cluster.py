@@ -144,7 +144,7 @@ class LocalCluster:
     def __init__(self, workers: int = 4, api_key: str = "admin", worker_key: str = "test", *,
                  heartbeat_interval: float = 0.5, heartbeat_timeout: float = 1.5,
                  run_dir: Optional[str] = None, binary: Optional[str] = None, start_timeout: float = 15,
-                 coordinator_port: int = 0, mqtt_broker: Optional[str] = None):
+                 coordinator_port: int = 0, mqtt_broker: Optional[str] = None, coordinator_args: Sequence[str] = ()):
         self.binary = binary or find_binary()
         self.api_key, self.worker_key = api_key, worker_key
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="varpulis-cluster-"))
@@ -153,6 +153,7 @@ class LocalCluster:
         self._timeout = start_timeout
         self._coordinator_port = coordinator_port
         self._mqtt_broker = mqtt_broker
+        self._coordinator_args = list(coordinator_args)  # more flags of `varpulis coordinator`, e.g. --busy-poll-us
         self._procs: dict[str, subprocess.Popen] = {}
         # Children run in their own session (Ctrl-C in a terminal does not reach them), so stop
         # them when this object is collected or the interpreter exits without stop().
@@ -191,7 +192,8 @@ class LocalCluster:
         interval, timeout = self._heartbeat
         proc = self._spawn("coordinator", ["coordinator", "--port", str(self._coordinator_port), "--api-key", self.api_key,
                                            "--heartbeat-interval", str(interval), "--heartbeat-timeout", str(timeout),
-                                           *(["--mqtt-broker", self._mqtt_broker] if self._mqtt_broker else [])])
+                                           *(["--mqtt-broker", self._mqtt_broker] if self._mqtt_broker else []),
+                                           *self._coordinator_args])
         self._ports["coordinator"] = _read_port(proc, self.run_dir / "coordinator.log", r"127\.0\.0\.1:(\d+)/api", self._timeout)
 
     def start_worker(self, worker_id: str, port: int = 0) -> WorkerClient:

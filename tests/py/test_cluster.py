@@ -455,6 +455,33 @@ def test_concurrent_injects_go_to_the_worker_in_groups_and_each_gets_its_own_ans
         assert requests < events, (requests, events)
 
 
+def test_a_busy_polling_coordinator_routes_and_still_sleeps_when_idle(tmp_path):
+    with LocalCluster(workers=1, run_dir=str(tmp_path), coordinator_args=["--busy-poll-us", "200"]) as cluster:
+        group = cluster.coordinator.deploy_group("g", [{"name": "p", "source": "stream Echo = Reading .emit(n: n)"}])
+        for n in range(200):
+            out = cluster.coordinator.inject(group["id"], "Reading", {"n": n})
+            assert out["worker_response"]["output_events"] == [{"event_type": "Echo", "n": n}]
+        stat = f"/proc/{cluster._procs['coordinator'].pid}/stat"
+
+        def cpu() -> float:
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        before, start = cpu(), time.monotonic()
+        time.sleep(1.0)
+        # Idle but for heartbeats: it polls for 200 µs after each, then sleeps (a loop that never
+        # slept would use the whole second).
+        assert (cpu() - before) / (time.monotonic() - start) < 0.3
+
+
+def test_busy_poll_takes_a_number_of_microseconds(run_cli):
+    for bad in ("-1", "fast", "2000000"):
+        result = run_cli("coordinator", "--port", "0", "--busy-poll-us", bad, timeout=10)
+        assert result.returncode == 2, (bad, result.stderr)
+        assert "--busy-poll-us" in result.stderr, result.stderr
+
+
 def test_routes_that_join_again_without_a_cycle_deploy(tmp_path):
     with LocalCluster(workers=1, run_dir=str(tmp_path)) as cluster:
         names = ["a", "b", "c", "d"]

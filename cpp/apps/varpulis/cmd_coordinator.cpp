@@ -28,7 +28,10 @@ int cmd_coordinator(const std::vector<std::string>& args) {
                       {"tls-cert", 0, "FILE", "PEM certificate: serve HTTPS (with --tls-key)", "VARPULIS_TLS_CERT", ""},
                       {"tls-key", 0, "FILE", "PEM private key for --tls-cert", "VARPULIS_TLS_KEY", ""},
                       {"tls-ca", 0, "FILE", "PEM CA certificates https workers must chain to (default: the system's)",
-                       "VARPULIS_TLS_CA", ""}}};
+                       "VARPULIS_TLS_CA", ""},
+                      {"busy-poll-us", 0, "MICROSECONDS",
+                       "Keep polling this long after work before sleeping: lower latency for a core's time while traffic flows (0: off)",
+                       "VARPULIS_BUSY_POLL_US", "0"}}};
     for (auto& flag : log_flags()) spec.flags.push_back(flag);
     int exit_code = kExitOk;
     auto parsed = parse_command(spec, args, exit_code);
@@ -41,8 +44,13 @@ int cmd_coordinator(const std::vector<std::string>& args) {
         options.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-interval")) * 1000));
         options.heartbeat_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-timeout")) * 1000));
         options.worker_expiry = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("worker-expiry")) * 1000));
+        options.busy_poll = std::chrono::microseconds(std::stoll(parsed->get("busy-poll-us")));
     } catch (...) {
-        std::cerr << "error: --port, --heartbeat-interval, --heartbeat-timeout and --worker-expiry take numbers\n";
+        std::cerr << "error: --port, --heartbeat-interval, --heartbeat-timeout, --worker-expiry and --busy-poll-us take numbers\n";
+        return kExitUsage;
+    }
+    if (options.busy_poll.count() < 0 || options.busy_poll > std::chrono::seconds(1)) {
+        std::cerr << "error: --busy-poll-us must be from 0 to 1000000\n";
         return kExitUsage;
     }
     if (options.heartbeat_interval.count() <= 0 || options.heartbeat_timeout < options.heartbeat_interval) {

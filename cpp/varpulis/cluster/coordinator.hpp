@@ -40,6 +40,8 @@ struct CoordinatorOptions {
     std::string tls_key_file;
     /// PEM certificates that https workers' certificates must chain to; empty: the system's.
     std::string tls_ca_file;
+    /// Busy polling of the I/O thread (HttpServerOptions::busy_poll); zero: off.
+    std::chrono::microseconds busy_poll{0};
 };
 
 enum class WorkerStatus { Registering, Ready, Busy, Unhealthy, Draining };

@@ -95,7 +95,9 @@ class InjectCoalescer::Lanes : public std::enable_shared_from_this<InjectCoalesc
             lane.url = std::move(url);
             lane.api_key = std::move(api_key);
         }
-        if (lane.in_flight == 0) {
+        // An event that asks for more outputs than the default cap goes alone: grouped, such
+        // answers could pass the client's 64 MiB answer limit together.
+        if (lane.in_flight == 0 || event.find("\"max_output_events\"") != std::string::npos) {
             std::vector<Waiting> alone;
             alone.push_back({std::move(event), std::move(done)});
             return send(key, lane, std::move(alone));

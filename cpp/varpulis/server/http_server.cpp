@@ -31,6 +31,22 @@ size_t handler_threads(int requested) {
     return std::max(2u, std::thread::hardware_concurrency());
 }
 
+/// Run `io` until it stops. With busy polling, after handlers ran the thread polls (a
+/// non-blocking epoll_wait) for up to `spin` before it blocks in the kernel again.
+void run_io(asio::io_context& io, std::chrono::microseconds spin) {
+    if (spin.count() <= 0) {
+        io.run();
+        return;
+    }
+    while (!io.stopped()) {
+        if (io.run_one() == 0) return;  // stopped, or out of work
+        auto until = std::chrono::steady_clock::now() + spin;
+        while (!io.stopped() && std::chrono::steady_clock::now() < until) {
+            if (io.poll() > 0) until = std::chrono::steady_clock::now() + spin;
+        }
+    }
+}
+
 }  // namespace
 
 class HttpServer::Impl {
@@ -497,7 +513,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
     impl->port = impl->acceptor.local_endpoint().port();
     impl->accept();
     for (int i = 0; i < std::max(1, impl->options.io_threads); ++i) {
-        impl->io_threads.emplace_back([io = &impl->ioc] { io->run(); });
+        impl->io_threads.emplace_back([io = &impl->ioc, spin = impl->options.busy_poll] { run_io(*io, spin); });
     }
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

@@ -114,6 +114,14 @@ TEST_F(InjectCoalescerTest, InjectsOfOneTurnGoTogetherAndEachGetsItsOwnAnswer) {
     EXPECT_EQ(worker_requests(200), 2u);
 }
 
+TEST_F(InjectCoalescerTest, AnEventThatRaisesItsOutputCapGoesAlone) {
+    std::string raised = R"({"event_type": "A", "fields": {"v": 7}, "max_output_events": 100000})";
+    auto results = submit_in_one_turn({event(1), raised, event(2), event(3)}, pipeline_url_);
+    EXPECT_EQ(results->result(1)->body, answer(7));
+    EXPECT_EQ(results->result(3)->body, answer(3));
+    EXPECT_EQ(worker_requests(200), 3u);  // 1 alone, the raised one alone, then 2 and 3 together
+}
+
 TEST_F(InjectCoalescerTest, AGroupIsAtMostMaxEvents) {
     constexpr int kEvents = 300;
     std::vector<std::string> events;
