@@ -7,8 +7,8 @@
 // and each is answered with its own line of the worker's answer, exactly what POST .../events
 // would have answered. One group is in flight per pipeline (a full one goes anyway), so under
 // load groups grow instead of multiplying: the worker then wakes, reads and answers once per
-// group rather than once per event (measured: at 16 connections through the coordinator, 52 K
-// forwards/s alone and 61 K with groups averaging 7 events).
+// group rather than once per event: at 16 connections, routed injects went from 34-40 % of the
+// direct rate to 69-77 %, with groups of 7 events on average (docs/performance.md).
 
 #include <memory>
 #include <string>
