@@ -139,6 +139,7 @@ class LocalCluster:
 
     Logs of every process are kept in ``run_dir`` (a new temporary folder by default). Use as a
     context manager; every process it started is stopped on exit (or ``.stop()``).
+    ``coordinator_args`` are more flags for ``varpulis coordinator`` (``["--busy-poll-us", "50"]``).
     """
 
     def __init__(self, workers: int = 4, api_key: str = "admin", worker_key: str = "test", *,
