@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -35,6 +36,24 @@ def wait_until(predicate, timeout=10.0, what="condition"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_in_threads(count: int, work) -> None:
+    """Run ``work(thread)`` on ``count`` threads at once; the first exception any raised fails the test."""
+    failures: list[BaseException] = []
+
+    def guarded(thread: int) -> None:
+        try:
+            work(thread)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failures.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(t,)) for t in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[0]
 
 
 @pytest.fixture
@@ -390,29 +409,19 @@ def test_forwards_to_a_dead_worker_answer_502_and_the_others_still_go_through(tm
 
 
 def test_concurrent_injects_through_the_coordinator_lose_nothing(cluster):
-    import threading
     c = cluster.coordinator
     gid = c.deploy_group("g", [{"name": "pipeline-a", "source": PIPELINE_A, "worker_affinity": "worker-0"},
                                {"name": "pipeline-b", "source": PIPELINE_B, "worker_affinity": "worker-1"}], ROUTES)["id"]
     answers: list[str] = []
-    failures: list[BaseException] = []
 
     def send(thread: int) -> None:
         client = CoordinatorClient(cluster.coordinator_url, "admin")
-        try:
-            for i in range(100):
-                kind = "EventA" if (thread + i) % 2 else "EventB"
-                out = client.inject(gid, kind, {"n": i})
-                answers.append(out["worker_response"]["output_events"][0]["result"])
-        except BaseException as e:  # noqa: BLE001 - reported below
-            failures.append(e)
+        for i in range(100):
+            kind = "EventA" if (thread + i) % 2 else "EventB"
+            out = client.inject(gid, kind, {"n": i})
+            answers.append(out["worker_response"]["output_events"][0]["result"])
 
-    threads = [threading.Thread(target=send, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures[0]
+    run_in_threads(8, send)
     assert sorted(answers) == sorted(["from-a"] * 400 + ["from-b"] * 400)
     placements = {p["pipeline_name"]: p for p in c.group(gid)["placements"]}
     for name, worker in (("pipeline-a", "worker-0"), ("pipeline-b", "worker-1")):
@@ -421,31 +430,21 @@ def test_concurrent_injects_through_the_coordinator_lose_nothing(cluster):
 
 
 def test_concurrent_injects_go_to_the_worker_in_groups_and_each_gets_its_own_answer(tmp_path):
-    import threading
     import urllib.request
     with LocalCluster(workers=1, run_dir=str(tmp_path)) as cluster:
         group = cluster.coordinator.deploy_group("g", [{"name": "p", "source": "stream Echo = Reading .emit(n: n)"}])
         mismatches: list[tuple[int, object]] = []
-        failures: list[BaseException] = []
 
         def send(thread: int) -> None:
             client = CoordinatorClient(cluster.coordinator_url, "admin")
-            try:
-                for i in range(150):
-                    n = thread * 1000 + i
-                    out = client.inject(group["id"], "Reading", {"n": n})
-                    got = out["worker_response"]["output_events"]
-                    if got != [{"event_type": "Echo", "n": n}]:
-                        mismatches.append((n, got))
-            except BaseException as e:  # noqa: BLE001 - reported below
-                failures.append(e)
+            for i in range(150):
+                n = thread * 1000 + i
+                out = client.inject(group["id"], "Reading", {"n": n})
+                got = out["worker_response"]["output_events"]
+                if got != [{"event_type": "Echo", "n": n}]:
+                    mismatches.append((n, got))
 
-        threads = [threading.Thread(target=send, args=(t,)) for t in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not failures, failures[0]
+        run_in_threads(16, send)
         assert not mismatches, mismatches[:3]
         metrics = urllib.request.urlopen(group["placements"][0]["worker_address"] + "/metrics", timeout=10).read().decode()
         events = sum(int(n) for n in re.findall(r'varpulis_events_total\{[^}]*\} (\d+)', metrics))
