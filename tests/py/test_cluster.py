@@ -475,7 +475,7 @@ def test_a_busy_polling_coordinator_routes_and_still_sleeps_when_idle(tmp_path):
 
 
 def test_busy_poll_takes_a_number_of_microseconds(run_cli):
-    for bad in ("-1", "fast", "2000000"):
+    for bad in ("-1", "fast", "2000000", "50us", "1.5", ""):
         result = run_cli("coordinator", "--port", "0", "--busy-poll-us", bad, timeout=10)
         assert result.returncode == 2, (bad, result.stderr)
         assert "--busy-poll-us" in result.stderr, result.stderr

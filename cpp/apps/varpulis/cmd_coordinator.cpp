@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `varpulis coordinator`: the cluster control plane.
+#include <charconv>
 #include <csignal>
 #include <iostream>
 
@@ -44,15 +45,18 @@ int cmd_coordinator(const std::vector<std::string>& args) {
         options.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-interval")) * 1000));
         options.heartbeat_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-timeout")) * 1000));
         options.worker_expiry = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("worker-expiry")) * 1000));
-        options.busy_poll = std::chrono::microseconds(std::stoll(parsed->get("busy-poll-us")));
     } catch (...) {
-        std::cerr << "error: --port, --heartbeat-interval, --heartbeat-timeout, --worker-expiry and --busy-poll-us take numbers\n";
+        std::cerr << "error: --port, --heartbeat-interval, --heartbeat-timeout and --worker-expiry take numbers\n";
         return kExitUsage;
     }
-    if (options.busy_poll.count() < 0 || options.busy_poll > std::chrono::seconds(1)) {
-        std::cerr << "error: --busy-poll-us must be from 0 to 1000000\n";
+    const std::string& busy_poll = parsed->get("busy-poll-us");
+    int64_t busy_poll_us = -1;
+    auto [end, ec] = std::from_chars(busy_poll.data(), busy_poll.data() + busy_poll.size(), busy_poll_us);
+    if (ec != std::errc() || end != busy_poll.data() + busy_poll.size() || busy_poll_us < 0 || busy_poll_us > 1'000'000) {
+        std::cerr << "error: --busy-poll-us takes a whole number of microseconds from 0 to 1000000, not '" << busy_poll << "'\n";
         return kExitUsage;
     }
+    options.busy_poll = std::chrono::microseconds(busy_poll_us);
     if (options.heartbeat_interval.count() <= 0 || options.heartbeat_timeout < options.heartbeat_interval) {
         std::cerr << "error: --heartbeat-interval must be positive and --heartbeat-timeout at least as long\n";
         return kExitUsage;

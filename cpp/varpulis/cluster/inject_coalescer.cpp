@@ -8,6 +8,8 @@
 #include <charconv>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace varpulis::cluster {
@@ -48,12 +50,19 @@ std::optional<HttpResult> parse_answer_line(std::string_view line) {
     return HttpResult{status, std::string(line)};
 }
 
+/// A worker that does not know events-each (an older release) answers it with its "no route" 404.
+bool events_each_unknown(const Result<HttpResult>& result) {
+    return result && result->status == 404 && result->body.find("\"code\":\"not_found\"") != std::string::npos;
+}
+
 /// Hand each waiting forward its line of the worker's events-each answer. A failure, or an answer
-/// for the whole request (401, 404, 429), is every event's answer.
-void answer_each(std::vector<Waiting>& group, Result<HttpResult>& result) {
+/// for the whole request (401, 404, 429), is every event's answer. Returns the events the worker
+/// did not process (status 0: its group's budget was spent), to be sent again.
+std::vector<Waiting> answer_each(std::vector<Waiting>& group, Result<HttpResult>& result) {
+    std::vector<Waiting> again;
     if (!result || result->status != 200) {
         for (auto& w : group) w.done(result);
-        return;
+        return again;
     }
     std::string_view body = result->body;
     std::vector<std::string_view> lines;
@@ -67,16 +76,23 @@ void answer_each(std::vector<Waiting>& group, Result<HttpResult>& result) {
         Status bad(ErrorCode::Io, "the worker answered " + std::to_string(lines.size()) + " lines to an events-each of " +
                                       std::to_string(group.size()) + " events");
         for (auto& w : group) w.done(bad);
-        return;
+        return again;
     }
     for (size_t i = 0; i < group.size(); ++i) {
         auto answer = parse_answer_line(lines[i]);
-        if (answer) {
-            group[i].done(std::move(*answer));
-        } else {
+        if (!answer) {
             group[i].done(Status(ErrorCode::Io, "malformed events-each answer line from the worker"));
+        } else if (answer->status == 0) {
+            again.push_back(std::move(group[i]));
+        } else {
+            group[i].done(std::move(*answer));
         }
     }
+    if (again.size() == group.size()) {  // the worker keeps its first line: never all of them
+        for (auto& w : again) w.done(Status(ErrorCode::Io, "the worker processed no event of an events-each"));
+        again.clear();
+    }
+    return again;
 }
 
 }  // namespace
@@ -95,9 +111,9 @@ class InjectCoalescer::Lanes : public std::enable_shared_from_this<InjectCoalesc
             lane.url = std::move(url);
             lane.api_key = std::move(api_key);
         }
-        // An event that asks for more outputs than the default cap goes alone: grouped, such
-        // answers could pass the client's 64 MiB answer limit together.
-        if (lane.in_flight == 0 || event.find("\"max_output_events\"") != std::string::npos) {
+        // An event that sets its own output cap goes alone (its answer may be large by design),
+        // and so does every event for a worker without events-each.
+        if (lane.in_flight == 0 || event.find("\"max_output_events\"") != std::string::npos || singles_only_.contains(lane.url)) {
             std::vector<Waiting> alone;
             alone.push_back({std::move(event), std::move(done)});
             return send(key, lane, std::move(alone));
@@ -119,6 +135,14 @@ class InjectCoalescer::Lanes : public std::enable_shared_from_this<InjectCoalesc
     /// One group in flight per lane: what arrives meanwhile waits for its answer and makes the
     /// next group, so under load groups grow rather than multiply. A full group goes at once.
     void flush(const std::string& key, Lane& lane) {
+        if (singles_only_.contains(lane.url)) {
+            for (auto& w : std::exchange(lane.waiting, {})) {
+                std::vector<Waiting> alone;
+                alone.push_back(std::move(w));
+                send(key, lane, std::move(alone));
+            }
+            return;
+        }
         while (!lane.waiting.empty()) {
             size_t n = 0, bytes = 0;
             while (n < lane.waiting.size() && n < kMaxEvents && (n == 0 || bytes + lane.waiting[n].event.size() < kMaxBytes)) {
@@ -146,34 +170,48 @@ class InjectCoalescer::Lanes : public std::enable_shared_from_this<InjectCoalesc
         // JSON lines. A raw newline in valid JSON can only be whitespace (in a string it is
         // escaped), so a pretty-printed event becomes one line with spaces.
         std::string lines;
-        for (auto& w : group) {
+        for (const auto& w : group) {
             size_t at = lines.size();
             lines += w.event;
             std::replace(lines.begin() + static_cast<std::ptrdiff_t>(at), lines.end(), '\n', ' ');
-            lines += '\n';
-            w.event = {};
+            lines += '\n';  // the event stays: sent again if the worker does not process it
         }
         ++lane.groups_in_flight;
         auto done = [self, key, group = std::move(group)](Result<HttpResult> r) mutable {
-            self->answered(key, true);
-            answer_each(group, r);
+            std::vector<Waiting> again;
+            if (events_each_unknown(r)) {
+                self->singles_only_.insert(self->lanes_.at(key).url);
+                again = std::move(group);
+            } else {
+                again = answer_each(group, r);
+            }
+            self->answered(key, std::move(again));
         };
         client_->request("POST", lane.url + "/events-each", std::move(lines),
                          {{"x-api-key", lane.api_key}, {"Content-Type", "application/x-ndjson"}}, std::move(done));
     }
 
-    void answered(const std::string& key, bool group = false) {
+    /// A single forward was answered.
+    void answered(const std::string& key) {
         auto it = lanes_.find(key);
-        if (it == lanes_.end()) return;
+        if (--it->second.in_flight == 0 && it->second.waiting.empty()) lanes_.erase(it);
+    }
+
+    /// A group was answered; `again` (events the worker did not process) go first in the next.
+    void answered(const std::string& key, std::vector<Waiting> again) {
+        auto it = lanes_.find(key);
         Lane& lane = it->second;
+        lane.waiting.insert(lane.waiting.begin(), std::make_move_iterator(again.begin()), std::make_move_iterator(again.end()));
+        --lane.groups_in_flight;
         --lane.in_flight;
-        if (group && --lane.groups_in_flight == 0) flush(key, lane);
+        if (lane.groups_in_flight == 0) flush(key, lane);
         if (lane.in_flight == 0 && lane.waiting.empty()) lanes_.erase(it);
     }
 
     asio::io_context& io_;
     std::shared_ptr<AsyncHttpClient> client_;
     std::unordered_map<std::string, Lane> lanes_;
+    std::unordered_set<std::string> singles_only_;  ///< pipeline URLs whose worker has no events-each
     bool flush_posted_ = false;
 };
 

@@ -38,6 +38,10 @@ HttpResponse deploy_error(const DeployError& err) {
 }
 
 constexpr size_t kMaxOutputsPerResponse = 1'000'000;
+/// An events-each group stops taking lines after this long (the coordinator gives an exchange
+/// 10 s); its answer, past WorkerApiOptions::each_answer_budget (the coordinator takes answers of
+/// up to 64 MiB).
+constexpr auto kEachTimeBudget = std::chrono::seconds(1);
 
 /// A 200 answer: `head` plus "output_events" (at most `max`) and, when capped,
 /// "output_events_truncated" and "output_count". The outputs are written without a JSON tree: a
@@ -176,8 +180,8 @@ bool WorkerApi::authorised(const HttpRequest& req) const {
     return constant_time_equal(req.header("x-api-key"), options_.api_key);
 }
 
-bool WorkerApi::rate_limited(const std::string& client, double cost) {
-    if (options_.rate_limit <= 0) return false;
+size_t WorkerApi::take_tokens(const std::string& client, size_t wanted) {
+    if (options_.rate_limit <= 0) return wanted;
     std::lock_guard lock(rate_mutex_);
     auto now = std::chrono::steady_clock::now();
     if (buckets_.size() > 10'000) buckets_.clear();  // bounded memory under address scans
@@ -185,9 +189,9 @@ bool WorkerApi::rate_limited(const std::string& client, double cost) {
     Bucket& b = it->second;
     b.tokens = std::min(options_.rate_limit, b.tokens + options_.rate_limit * std::chrono::duration<double>(now - b.last).count());
     b.last = now;
-    if (b.tokens < cost) return true;
-    b.tokens -= cost;
-    return false;
+    size_t granted = std::min(wanted, static_cast<size_t>(std::max(0.0, b.tokens)));
+    b.tokens -= static_cast<double>(granted);
+    return granted;
 }
 
 HttpResponse WorkerApi::route(const HttpRequest& req) {
@@ -203,9 +207,11 @@ HttpResponse WorkerApi::route(const HttpRequest& req) {
         return error_response(401, "unauthorized", req.header("x-api-key").empty() ? "missing x-api-key header"
                                                                                      : "invalid API key");
     }
-    // events-each carries one request per line, and is charged like them.
-    double cost = req.path.ends_with("/events-each") ? static_cast<double>(std::max<size_t>(1, each_lines(req.body).size())) : 1.0;
-    if (rate_limited(req.client, cost)) return error_response(429, "rate_limited", "too many requests from " + req.client);
+    // events-each carries one request per line and is charged like them: the lines past the
+    // tokens left are answered 429 each, as they would have been one by one.
+    bool each = req.path.ends_with("/events-each");
+    size_t granted = take_tokens(req.client, each ? std::max<size_t>(1, each_lines(req.body).size()) : 1);
+    if (granted == 0) return error_response(429, "rate_limited", "too many requests from " + req.client);
     if (parts[2] == "usage" && parts.size() == 3) return m == "GET" ? usage() : method_not_allowed(req, "GET");
     if (parts[2] != "pipelines") return error_response(404, "not_found", "no route for " + req.path);
     if (parts.size() == 3) {
@@ -228,7 +234,7 @@ HttpResponse WorkerApi::route(const HttpRequest& req) {
     auto post = [&](auto&& f) { return m == "POST" ? f() : method_not_allowed(req, "POST"); };
     auto get = [&](auto&& f) { return m == "GET" ? f() : method_not_allowed(req, "GET"); };
     if (action == "events") return post([&] { return inject(req.body, *pipeline); });
-    if (action == "events-each") return post([&] { return inject_each(req, *pipeline); });
+    if (action == "events-each") return post([&] { return inject_each(req, *pipeline, granted); });
     if (action == "events-batch") return post([&] { return inject_batch(req, *pipeline); });
     if (action == "reload") return post([&] { return reload(req, *pipeline); });
     if (action == "checkpoint") return post([&] { return checkpoint(*pipeline); });
@@ -324,18 +330,34 @@ HttpResponse WorkerApi::inject(std::string_view body, Pipeline& p) {
     return response_with_outputs(accepted, outputs, cap);
 }
 
-HttpResponse WorkerApi::inject_each(const HttpRequest& req, Pipeline& p) {
+HttpResponse WorkerApi::inject_each(const HttpRequest& req, Pipeline& p, size_t allowed) {
     auto lines = each_lines(req.body);
     if (lines.empty()) return error_response(400, "invalid_request", "events-each takes one event per line (JSON lines), and the body is empty");
     HttpResponse r;
     r.content_type = "application/x-ndjson";
-    for (auto line : lines) {
-        HttpResponse one = inject(line, p);
+    auto add = [&r](const HttpResponse& one) {
         r.body += "{\"status\":";
         r.body += std::to_string(one.status);
         r.body += ",\"response\":";
         r.body += one.body;
         r.body += "}\n";
+    };
+    auto start = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < lines.size(); ++i) {
+        // Past its budget the group stops: the rest are answered "not processed" (status 0),
+        // and the coordinator sends them again, so no answer outgrows its limit and no
+        // group outlasts its deadline.
+        if (i > 0 && (r.body.size() > options_.each_answer_budget || std::chrono::steady_clock::now() - start > kEachTimeBudget)) {
+            add(error_response(0, "not_processed", "not processed: the group's answer or time budget is spent; send it again"));
+        } else if (i >= allowed) {
+            add(error_response(429, "rate_limited", "too many requests from " + req.client));
+        } else {
+            try {
+                add(inject(lines[i], p));
+            } catch (const std::exception& e) {
+                add(error_response(500, "internal_error", std::string("internal error: ") + e.what()));
+            }
+        }
     }
     return r;
 }

@@ -27,6 +27,9 @@ struct WorkerApiOptions {
     engine::EventLimits event_limits;
     size_t max_outputs_in_response = 10'000;
     double rate_limit = 0;             ///< requests per second per client on /api/v1 (0: off)
+    /// An events-each answer stops growing past this: the remaining events are answered "not
+    /// processed" (status 0) and the coordinator sends them again.
+    size_t each_answer_budget = 16 << 20;
 };
 
 struct ConnectorSummary {
@@ -69,8 +72,9 @@ class WorkerApi {
     HttpResponse list(const HttpRequest& req) const;
     HttpResponse inject(std::string_view body, Pipeline& p);
     /// POST .../events-each: JSON lines in, each processed as POST .../events would be, and one
-    /// line per event out, {"status", "response"}, in order (the coordinator's coalesced injects).
-    HttpResponse inject_each(const HttpRequest& req, Pipeline& p);
+    /// line per event out, {"status", "response"}, in order (the coordinator's grouped injects).
+    /// Lines past `allowed` (the rate limit's tokens) are answered 429; status 0: not processed.
+    HttpResponse inject_each(const HttpRequest& req, Pipeline& p, size_t allowed);
     HttpResponse inject_batch(const HttpRequest& req, Pipeline& p);
     HttpResponse metrics(const Pipeline& p) const;
     HttpResponse reload(const HttpRequest& req, Pipeline& p);
@@ -78,7 +82,8 @@ class WorkerApi {
     HttpResponse restore_checkpoint(const HttpRequest& req, Pipeline& p);
     HttpResponse usage() const;
     bool authorised(const HttpRequest& req) const;
-    bool rate_limited(const std::string& client, double cost);
+    /// Take up to `wanted` of the client's rate-limit tokens; returns how many it got.
+    size_t take_tokens(const std::string& client, size_t wanted);
     void count(int status);
 
     WorkerApiOptions options_;

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <memory>
 #include <regex>
+#include <variant>
 #include <string>
 
 #include "cluster/async_results.hpp"
@@ -26,14 +27,22 @@ using server::HttpServerOptions;
 
 class InjectCoalescerTest : public ::testing::Test {
   protected:
-    void SetUp() override {
+    void SetUp() override { start_worker(16 << 20, false); }
+
+    /// The worker: a WorkerApi with one pipeline behind an HttpServer. `answer_budget`: its
+    /// events-each answer budget; `old_release`: events-each is answered as an older worker
+    /// would, "no route" (404), and counted nowhere.
+    void start_worker(size_t answer_budget, bool old_release) {
+        TearDown();
         server::WorkerApiOptions worker_options;
         worker_options.api_key = "secret";
+        worker_options.each_answer_budget = answer_budget;
         api_ = std::make_unique<server::WorkerApi>(worker_options);
         api_->set_ready(true);
         HttpServerOptions options;
         options.body_limit = [this](const std::string& path) { return api_->body_limit(path); };
-        auto worker = HttpServer::start(std::move(options), [this](const HttpRequest& req, const HttpResponder& respond) {
+        auto worker = HttpServer::start(std::move(options), [this, old_release](const HttpRequest& req, const HttpResponder& respond) {
+            if (old_release && req.path.ends_with("/events-each")) return respond(server::error_response(404, "not_found", "no route for " + req.path));
             respond(api_->handle(req));
         });
         ASSERT_TRUE(worker) << worker.status().to_string();
@@ -45,14 +54,8 @@ class InjectCoalescerTest : public ::testing::Test {
         home_ = std::move(*home);
         client_ = std::make_shared<AsyncHttpClient>(home_->io_context());
         coalescer_ = std::make_unique<InjectCoalescer>(home_->io_context(), client_);
-        HttpRequest deploy;
-        deploy.method = "POST";
-        deploy.path = deploy.target = "/api/v1/pipelines";
-        deploy.headers.emplace_back("x-api-key", "secret");
-        deploy.body = R"J({"name": "p", "source": "stream S = A .emit(v: v)"})J";
-        auto deployed = api_->handle(deploy);
-        ASSERT_EQ(deployed.status, 201) << deployed.body;
-        auto id = std::regex_replace(deployed.body, std::regex(R"R(.*"id":"([^"]+)".*)R"), "$1");
+        auto deployed = api_->registry().deploy("p", "stream S = A .emit(v: v)", std::nullopt, {});
+        auto id = std::get<std::shared_ptr<server::Pipeline>>(deployed)->id;
         pipeline_url_ = "http://127.0.0.1:" + std::to_string(worker_->port()) + "/api/v1/pipelines/" + id;
     }
 
@@ -61,6 +64,8 @@ class InjectCoalescerTest : public ::testing::Test {
         client_.reset();  // the client goes before its home server
         if (home_) home_->stop();
         if (worker_) worker_->stop();
+        home_.reset();
+        worker_.reset();
     }
 
     /// Submit `events` from one handler on the client's I/O thread: one turn of its loop.
@@ -154,6 +159,33 @@ TEST_F(InjectCoalescerTest, AnEventTheWorkerRefusesGetsItsOwnErrorAndTheOthersTh
     EXPECT_EQ(results->result(2)->status, 400);
     EXPECT_NE(results->result(2)->body.find("invalid_event"), std::string::npos) << results->result(2)->body;
     EXPECT_EQ(results->result(3)->body, answer(4));
+}
+
+TEST_F(InjectCoalescerTest, EventsTheWorkerDidNotProcessAreSentAgain) {
+    start_worker(1, false);  // each events-each takes its first line only
+    std::vector<std::string> events;
+    for (int v = 0; v < 5; ++v) events.push_back(event(v));
+    auto results = submit_in_one_turn(events, pipeline_url_);
+    for (int v = 0; v < 5; ++v) {
+        auto r = results->result(static_cast<size_t>(v));
+        ASSERT_TRUE(r) << v << ": " << r.status().to_string();
+        EXPECT_EQ(r->body, answer(v)) << v;
+        EXPECT_EQ(results->calls(static_cast<size_t>(v)), 1) << v;
+    }
+    // 0 alone; then groups of 4, 3 and 2, each keeping its first; 4 alone.
+    EXPECT_EQ(worker_requests(200), 5u);
+    EXPECT_EQ(api_->registry().list()[0]->counters.events_in, 5u);
+}
+
+TEST_F(InjectCoalescerTest, AWorkerWithoutEventsEachGetsEveryEventAlone) {
+    start_worker(16 << 20, true);
+    for (int turn = 0; turn < 2; ++turn) {
+        auto results = submit_in_one_turn({event(1), event(2), event(3)}, pipeline_url_);
+        for (int v = 1; v <= 3; ++v) EXPECT_EQ(results->result(static_cast<size_t>(v - 1))->body, answer(v)) << turn << " " << v;
+    }
+    // Each event once: the refused group's events went again alone, and the second turn's at once.
+    EXPECT_EQ(api_->registry().list()[0]->counters.events_in, 6u);
+    EXPECT_EQ(worker_requests(200), 6u);
 }
 
 TEST_F(InjectCoalescerTest, AnUnreachableWorkerFailsEveryEvent) {

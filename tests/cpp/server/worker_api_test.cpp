@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <variant>
+#include <vector>
 
 #include "varpulis/server/batch_parser.hpp"
 #include "varpulis/server/worker_api.hpp"
@@ -12,9 +15,17 @@ namespace {
 
 using nlohmann::json;
 
+WorkerApiOptions worker_options(const std::string& key, double rate_limit = 0, size_t each_answer_budget = 16 << 20) {
+    WorkerApiOptions o;
+    o.api_key = key;
+    o.rate_limit = rate_limit;
+    o.each_answer_budget = each_answer_budget;
+    return o;
+}
+
 class WorkerApiTest : public ::testing::Test {
   protected:
-    WorkerApiTest() : api_(WorkerApiOptions{"secret", "", 1 << 20, 16 << 20, {}, 10'000, 0}) { api_.set_ready(true); }
+    WorkerApiTest() : api_(worker_options("secret")) { api_.set_ready(true); }
 
     HttpResponse call(const std::string& method, const std::string& path, const std::string& body = "",
                       const std::string& key = "secret") {
@@ -143,23 +154,53 @@ TEST_F(WorkerApiTest, EventsEachAnswersEveryLineAsEventsWould) {
     EXPECT_EQ(call("GET", "/api/v1/pipelines/" + id + "/events-each").status, 405);
 }
 
-TEST(WorkerApiRateTest, EventsEachIsChargedOneRequestPerLine) {
-    WorkerApi api(WorkerApiOptions{"", "", 1 << 20, 16 << 20, {}, 10'000, 4});
-    api.set_ready(true);
-    auto call = [&](const std::string& path, const std::string& body) {
+/// A worker API with one pipeline ("stream S = A .emit(v: v)"), deployed without an HTTP request.
+struct OnePipeline {
+    explicit OnePipeline(WorkerApiOptions o) : api(std::move(o)) {
+        api.set_ready(true);
+        auto deployed = api.registry().deploy("p", "stream S = A .emit(v: v)", std::nullopt, {});
+        id = std::get<std::shared_ptr<Pipeline>>(deployed)->id;
+    }
+    HttpResponse each(const std::string& body) {
         HttpRequest req;
         req.method = "POST";
-        req.path = req.target = path;
+        req.path = req.target = "/api/v1/pipelines/" + id + "/events-each";
         req.body = body;
         req.client = "10.0.0.1";
         return api.handle(req);
-    };
-    auto deployed = call("/api/v1/pipelines", R"J({"name": "p", "source": "stream S = A .emit(v: v)"})J");  // 1 of 4
-    ASSERT_EQ(deployed.status, 201) << deployed.body;
-    std::string path = "/api/v1/pipelines/" + json::parse(deployed.body)["id"].get<std::string>() + "/events-each";
-    std::string event = R"({"event_type": "A", "fields": {"v": 1}})" "\n";
-    EXPECT_EQ(call(path, event + event + event + event).status, 429);  // 4 more than the 3 left
-    EXPECT_EQ(call(path, event + event).status, 200);                  // 2 of the 3
+    }
+    WorkerApi api;
+    std::string id;
+};
+
+std::string events_each_body(int n) {
+    std::string body;
+    for (int v = 0; v < n; ++v) body += R"({"event_type": "A", "fields": {"v": )" + std::to_string(v) + "}}\n";
+    return body;
+}
+
+/// The status of each line of an events-each answer.
+std::vector<int> line_statuses(const std::string& answer) {
+    std::vector<int> out;
+    std::istringstream lines(answer);
+    for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line)["status"].get<int>());
+    return out;
+}
+
+TEST(WorkerApiEachTest, LinesPastTheRateLimitsTokensAre429Each) {
+    OnePipeline worker(worker_options("", 4));
+    auto r = worker.each(events_each_body(6));  // a fresh bucket holds 4 tokens
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(line_statuses(r.body), (std::vector<int>{200, 200, 200, 200, 429, 429}));
+}
+
+TEST(WorkerApiEachTest, PastItsAnswerBudgetAGroupAnswersTheRestNotProcessed) {
+    OnePipeline worker(worker_options("", 0, 1));  // a budget the first answer spends
+    auto r = worker.each(events_each_body(3));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(line_statuses(r.body), (std::vector<int>{200, 0, 0}));
+    EXPECT_NE(r.body.find("not_processed"), std::string::npos) << r.body;
+    EXPECT_EQ(worker.api.registry().get(worker.id)->counters.events_in, 1u);
 }
 
 TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
