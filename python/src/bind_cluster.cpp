@@ -14,13 +14,15 @@ namespace {
 class PyCoordinator {
   public:
     PyCoordinator(int port, const std::string& api_key, const std::string& bind, const std::string& join_token,
-                  double heartbeat_interval, double heartbeat_timeout, const std::string& state_dir) {
+                  double heartbeat_interval, double heartbeat_timeout, const std::string& state_dir, int64_t busy_poll_us) {
         cluster::CoordinatorOptions options;
         options.api_key = api_key;
         options.join_token = join_token;
         options.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_interval * 1000));
         options.heartbeat_timeout = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_timeout * 1000));
         options.state_dir = state_dir;
+        if (busy_poll_us < 0 || busy_poll_us > 1'000'000) throw py::value_error("busy_poll_us must be from 0 to 1000000");
+        options.busy_poll = std::chrono::microseconds(busy_poll_us);
         if (options.heartbeat_interval.count() <= 0 || options.heartbeat_timeout < options.heartbeat_interval) {
             throw py::value_error("heartbeat_interval must be positive and heartbeat_timeout at least as long");
         }
@@ -56,9 +58,10 @@ class PyCoordinator {
 
 void bind_cluster(py::module_& m) {
     py::class_<PyCoordinator>(m, "Coordinator")
-        .def(py::init<int, const std::string&, const std::string&, const std::string&, double, double, const std::string&>(),
+        .def(py::init<int, const std::string&, const std::string&, const std::string&, double, double, const std::string&, int64_t>(),
              py::arg("port") = 0, py::arg("api_key") = "", py::arg("bind") = "127.0.0.1", py::arg("join_token") = "",
-             py::arg("heartbeat_interval") = 5.0, py::arg("heartbeat_timeout") = 15.0, py::arg("state_dir") = "")
+             py::arg("heartbeat_interval") = 5.0, py::arg("heartbeat_timeout") = 15.0, py::arg("state_dir") = "",
+             py::arg("busy_poll_us") = 0)
         .def_property_readonly("port", &PyCoordinator::port)
         .def_property_readonly("url", &PyCoordinator::url)
         .def("stop", &PyCoordinator::stop);

@@ -32,7 +32,8 @@ class Server:
 
 class Coordinator:
     def __init__(self, port: int = ..., api_key: str = ..., bind: str = ..., join_token: str = ...,
-                 heartbeat_interval: float = ..., heartbeat_timeout: float = ..., state_dir: str = ...) -> None: ...
+                 heartbeat_interval: float = ..., heartbeat_timeout: float = ..., state_dir: str = ...,
+                 busy_poll_us: int = ...) -> None: ...
     @property
     def port(self) -> int: ...
     @property

@@ -72,16 +72,17 @@ class Coordinator:
     """``varpulis coordinator`` running inside this Python process (the same C++ code, on its own threads).
 
     Use as a context manager; ``port=0`` picks a free port (see ``.port``, ``.url``, ``.client()``).
+    ``busy_poll_us`` is ``--busy-poll-us`` (0: off).
     """
 
     def __init__(self, port: int = 0, api_key: Optional[str] = None, *, bind: str = "127.0.0.1",
                  join_token: Optional[str] = None, heartbeat_interval: float = 5.0, heartbeat_timeout: float = 15.0,
-                 state_dir: Optional[str] = None):
+                 state_dir: Optional[str] = None, busy_poll_us: int = 0):
         from . import _varpulis
 
         self.api_key = api_key or ""
         self._coordinator = _varpulis.Coordinator(port, self.api_key, bind, join_token or "", heartbeat_interval,
-                                                  heartbeat_timeout, state_dir or "")
+                                                  heartbeat_timeout, state_dir or "", busy_poll_us)
 
     @property
     def port(self) -> int:

@@ -265,10 +265,13 @@ def test_coordinator_restart_with_state_dir_keeps_groups(tmp_path, varpulis_bin)
         stop_processes(worker, coord)
 
 
-def test_in_process_coordinator_with_worker_processes(varpulis_bin):
+@pytest.mark.parametrize("busy_poll_us", [0, 100])
+def test_in_process_coordinator_with_worker_processes(varpulis_bin, busy_poll_us):
     import varpulis
 
-    with varpulis.Coordinator(api_key="admin", heartbeat_interval=0.3, heartbeat_timeout=1.0) as coordinator:
+    with pytest.raises(ValueError, match="busy_poll_us"):
+        varpulis.Coordinator(busy_poll_us=-1)
+    with varpulis.Coordinator(api_key="admin", heartbeat_interval=0.3, heartbeat_timeout=1.0, busy_poll_us=busy_poll_us) as coordinator:
         c = coordinator.client()
         assert c.health()["role"] == "coordinator"
         worker = subprocess.Popen([varpulis_bin, "server", "--port", "0", "--api-key", "test", "--coordinator", coordinator.url,
