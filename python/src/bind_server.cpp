@@ -24,7 +24,7 @@ class PyServer {
         http.port = static_cast<uint16_t>(port);
         http.worker_threads = threads;
         auto* api = api_.get();
-        http.body_limit = [api](const std::string& path) { return api->body_limit(path); };
+        api->wire(http);
         common::Result<std::unique_ptr<server::HttpServer>> started = common::Status(common::ErrorCode::Internal, "not started");
         {
             py::gil_scoped_release release;

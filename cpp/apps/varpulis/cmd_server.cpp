@@ -78,7 +78,7 @@ int cmd_server(const std::vector<std::string>& args) {
     http.request_timeout = std::chrono::seconds(std::max(1, request_timeout));
     http.tls_cert_file = parsed->get("tls-cert");
     http.tls_key_file = parsed->get("tls-key");
-    http.body_limit = [&api](const std::string& path) { return api.body_limit(path); };
+    api.wire(http);
     auto started = server::HttpServer::start(http, [&api](const server::HttpRequest& req, server::HttpResponder respond) {
         api.handle(req, respond);
     });

@@ -140,6 +140,21 @@ size_t WorkerApi::body_limit(const std::string& path) const {
     return large ? options_.large_body_limit : options_.json_body_limit;
 }
 
+void WorkerApi::wire(HttpServerOptions& http) {
+    http.body_limit = [this](const std::string& path) { return body_limit(path); };
+    http.fast_path = [this](const HttpRequest& req, const HttpResponder& respond) { return answer_inline(req, respond); };
+}
+
+bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respond) {
+    if (req.method != "POST" || !(req.path.ends_with("/events") || req.path.ends_with("/events-each"))) return false;
+    auto parts = split_path(req.path);  // api, v1, pipelines, ID, action
+    if (parts.size() != 5 || parts[2] != "pipelines") return false;
+    auto pipeline = registry_.get(parts[3]);
+    if (!pipeline || !pipeline->counters.proven_cheap()) return false;
+    respond(handle(req));
+    return true;
+}
+
 ConnectorSummary WorkerApi::connector_summary() const {
     ConnectorSummary summary;
     for (const auto& p : registry_.list()) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <variant>
 #include <vector>
@@ -201,6 +202,36 @@ TEST(WorkerApiEachTest, PastItsAnswerBudgetAGroupAnswersTheRestNotProcessed) {
     EXPECT_EQ(line_statuses(r.body), (std::vector<int>{200, 0, 0}));
     EXPECT_NE(r.body.find("not_processed"), std::string::npos) << r.body;
     EXPECT_EQ(worker.api.registry().get(worker.id)->counters.events_in, 1u);
+}
+
+TEST(WorkerApiInlineTest, OnlyInjectsToAPipelineProvenCheapAreAnsweredOnTheIoThread) {
+    OnePipeline worker(worker_options(""));
+    HttpRequest inject;
+    inject.method = "POST";
+    inject.path = inject.target = "/api/v1/pipelines/" + worker.id + "/events";
+    inject.body = R"({"event_type": "A", "fields": {"v": 1}})";
+    std::optional<HttpResponse> answered;
+    HttpResponder respond = [&answered](HttpResponse r) { answered = std::move(r); };
+    EXPECT_FALSE(worker.api.answer_inline(inject, respond));  // no record yet: the pool
+    EXPECT_FALSE(answered);
+    // 1,000 fast calls make it proven cheap (a few more if the machine preempted some).
+    int calls = 0;
+    for (; calls < 5000 && !worker.api.answer_inline(inject, respond); ++calls) ASSERT_EQ(worker.api.handle(inject).status, 200);
+    EXPECT_GE(calls, 1000);
+    ASSERT_TRUE(answered) << "not answered inline after " << calls << " cheap calls";
+    EXPECT_EQ(answered->body, R"({"accepted":true,"output_events":[{"event_type":"S","v":1}]})");
+    HttpRequest batch = inject;
+    batch.path = batch.target = "/api/v1/pipelines/" + worker.id + "/events-batch";
+    EXPECT_FALSE(worker.api.answer_inline(batch, respond));  // batches can be long: the pool
+    HttpRequest get = inject;
+    get.method = "GET";
+    EXPECT_FALSE(worker.api.answer_inline(get, respond));
+    // A few slow calls send it back to the pool; fast ones bring it back.
+    auto& counters = worker.api.registry().get(worker.id)->counters;
+    for (int i = 0; i < 5; ++i) counters.record_latency(2'000'000);
+    EXPECT_FALSE(worker.api.answer_inline(inject, respond));
+    for (int i = 0; i < 1000; ++i) counters.record_latency(1'000);
+    EXPECT_TRUE(worker.api.answer_inline(inject, respond));
 }
 
 TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
