@@ -258,6 +258,11 @@ void Pipeline::replace(std::string source, std::shared_ptr<engine::Runtime> runt
 Status Pipeline::process(const std::vector<engine::EventPtr>& events, std::vector<engine::EventPtr>& outputs) {
     auto rt = runtime();  // a reload swaps it; this call finishes on the one it started with
     size_t before = outputs.size();
+    struct LongCall {  // counted while it holds the engine, even if the push throws
+        std::atomic<int>* count;
+        explicit LongCall(std::atomic<int>* c) : count(c) { if (count) ++*count; }
+        ~LongCall() { if (count) --*count; }
+    } long_call(events.size() > PipelineCounters::kLongCall ? &counters.long_calls : nullptr);
     auto start = std::chrono::steady_clock::now();
     Status st = events.size() == 1 ? rt->push(events[0], outputs) : rt->push_many(events, outputs);
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();

@@ -42,10 +42,17 @@ struct PipelineCounters {
     /// pipeline that turns slow falls under kProvenCheap within a few dozen calls.
     std::atomic<int64_t> cheapness{0};
     static constexpr int64_t kProvenCheap = 1000;
+    /// Processing calls of more than kLongCall events under way: each holds the pipeline's engine
+    /// for a while, and an event pushed meanwhile waits for it.
+    std::atomic<int> long_calls{0};
+    static constexpr size_t kLongCall = 16;
 
     void record_latency(int64_t ns);
-    /// Cheap enough to be processed on an I/O thread: 1,000 fast calls more than the slow ones' toll.
-    bool proven_cheap() const { return cheapness.load(std::memory_order_relaxed) >= kProvenCheap; }
+    /// Cheap enough to be processed on an I/O thread: 1,000 fast calls more than the slow ones'
+    /// toll, and no long call holding the engine (the I/O thread would wait for it).
+    bool proven_cheap() const {
+        return cheapness.load(std::memory_order_relaxed) >= kProvenCheap && long_calls.load(std::memory_order_relaxed) == 0;
+    }
 };
 
 /// True when an event type matches a route pattern: `Exact`, `Prefix*` (trailing `*` only) or `*`.

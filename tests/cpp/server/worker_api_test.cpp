@@ -2,9 +2,12 @@
 // The worker API below HTTP: requests in, responses out, no sockets.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -232,6 +235,33 @@ TEST(WorkerApiInlineTest, OnlyInjectsToAPipelineProvenCheapAreAnsweredOnTheIoThr
     EXPECT_FALSE(worker.api.answer_inline(inject, respond));
     for (int i = 0; i < 1000; ++i) counters.record_latency(1'000);
     EXPECT_TRUE(worker.api.answer_inline(inject, respond));
+    // While a long call (a batch) holds the engine, injects go to the pool instead of waiting
+    // for it on the I/O thread.
+    ++counters.long_calls;
+    EXPECT_FALSE(worker.api.answer_inline(inject, respond));
+    --counters.long_calls;
+    EXPECT_TRUE(worker.api.answer_inline(inject, respond));
+}
+
+TEST(WorkerApiInlineTest, ABatchCountsAsALongCallWhileItRuns) {
+    OnePipeline worker(worker_options(""));
+    auto pipeline = worker.api.registry().get(worker.id);
+    std::vector<engine::EventPtr> batch(PipelineCounters::kLongCall + 1, engine::make_event("A", {{"v", common::Value(int64_t{1})}}));
+    std::vector<engine::EventPtr> outputs;
+    // Another thread watches the count while this one pushes batches, until it has seen one.
+    std::atomic<int> seen{0};
+    std::atomic<bool> done{false};
+    std::thread watcher([&] {
+        while (!done && seen == 0) seen = pipeline->counters.long_calls.load();
+    });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (seen == 0 && std::chrono::steady_clock::now() < deadline) ASSERT_TRUE(pipeline->process(batch, outputs).is_ok());
+    done = true;
+    watcher.join();
+    EXPECT_EQ(seen, 1);
+    EXPECT_EQ(pipeline->counters.long_calls.load(), 0);  // none left once the calls returned
+    ASSERT_TRUE(pipeline->process({batch[0]}, outputs).is_ok());
+    EXPECT_EQ(pipeline->counters.long_calls.load(), 0);
 }
 
 TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
