@@ -89,6 +89,7 @@ class Engine {
     const ConnectorConfig* connector(const std::string& name) const;
     /// The health of every sink that reports one.
     std::vector<ConnectorHealth> sink_health() const;
+    bool has_sinks() const { return !sinks_.empty(); }
     const std::vector<std::string>& contexts() const { return contexts_; }
     const EngineStats& stats() const { return stats_; }
     /// Events and runs held by windows, sequences, joins and distinct sets.

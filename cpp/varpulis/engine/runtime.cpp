@@ -149,6 +149,12 @@ const std::vector<TimerSpec>& Runtime::timers() const { return first_engine().ti
 const std::vector<SourceBinding>& Runtime::source_bindings() const { return first_engine().source_bindings(); }
 const ConnectorConfig* Runtime::connector(const std::string& name) const { return first_engine().connector(name); }
 std::vector<ConnectorHealth> Runtime::sink_health() const { return first_engine().sink_health(); }
+bool Runtime::has_sinks() const { return first_engine().has_sinks(); }
+
+std::unique_lock<std::recursive_mutex> Runtime::try_hold() const {
+    if (contexts_) return {};
+    return std::unique_lock(mutex_, std::try_to_lock);
+}
 
 RuntimeStats Runtime::stats() const {
     RuntimeStats out;

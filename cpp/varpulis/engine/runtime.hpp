@@ -90,6 +90,12 @@ class Runtime {
     std::optional<Value> variable(const std::string& name) const;
     int64_t last_timestamp() const { return last_timestamp_.load(std::memory_order_relaxed); }
     bool uses_contexts() const { return contexts_ != nullptr; }
+    /// True when the program writes to sinks (`.to(...)`), whose sends may wait on a network.
+    bool has_sinks() const;
+    /// The single engine held by a caller that must not wait for it, or an unowned lock when
+    /// another thread holds it (or with contexts, which have no single engine). Pushes from the
+    /// holding thread go on while it holds the engine.
+    std::unique_lock<std::recursive_mutex> try_hold() const;
 
   private:
     Runtime() = default;
@@ -99,7 +105,7 @@ class Runtime {
     std::unique_ptr<Engine> engine_;           ///< without contexts
     std::unique_ptr<ContextRuntime> contexts_; ///< with contexts
     std::unique_ptr<Engine> shape_;            ///< with contexts: a full engine for metadata only
-    mutable std::mutex mutex_;                 ///< serialises pushes on the single engine
+    mutable std::recursive_mutex mutex_;       ///< serialises pushes on the single engine; see try_hold
     std::atomic<int64_t> last_timestamp_{0};  ///< written by every pushing thread (HTTP, sources)
     std::optional<int64_t> timer_origin_;
     std::vector<int64_t> next_fire_;           ///< per timer

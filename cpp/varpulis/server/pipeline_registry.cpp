@@ -44,10 +44,14 @@ int64_t now_ms() {
 
 void PipelineCounters::record_latency(int64_t ns) {
     latency_ns_total += static_cast<uint64_t>(ns);
-    // Racing updates may lose a step or pass a bound by one: a heuristic, not a count.
-    int64_t step = ns <= 100'000 ? 1 : ns <= 1'000'000 ? -20 : -200;
-    int64_t now = std::clamp<int64_t>(cheapness.load(std::memory_order_relaxed) + step, 0, 2 * kProvenCheap);
-    cheapness.store(now, std::memory_order_relaxed);
+    if (ns > 1'000'000) {
+        demote();
+    } else {
+        int64_t step = ns <= 100'000 ? 1 : -20;
+        int64_t was = cheapness.load(std::memory_order_relaxed);
+        while (!cheapness.compare_exchange_weak(was, std::clamp<int64_t>(was + step, 0, 2 * kProvenCheap), std::memory_order_relaxed)) {
+        }
+    }
     double seconds = static_cast<double>(ns) / 1e9;
     size_t i = 0;
     while (i < kLatencyBuckets.size() && seconds > kLatencyBuckets[i]) ++i;
@@ -253,16 +257,24 @@ void Pipeline::replace(std::string source, std::shared_ptr<engine::Runtime> runt
     std::lock_guard lock(mutex_);
     source_ = std::move(source);
     runtime_ = std::move(runtime);
+    counters.demote();  // the new program proves itself
+}
+
+Pipeline::InlineHold Pipeline::hold_for_inline() const {
+    if (!counters.proven_cheap()) return {};
+    InlineHold hold{runtime(), {}};
+    if (hold.runtime->uses_contexts() || hold.runtime->has_sinks()) return {};
+    {
+        std::lock_guard lock(links_mutex_);
+        if (outbound_) return {};
+    }
+    hold.lock = hold.runtime->try_hold();
+    return hold;
 }
 
 Status Pipeline::process(const std::vector<engine::EventPtr>& events, std::vector<engine::EventPtr>& outputs) {
     auto rt = runtime();  // a reload swaps it; this call finishes on the one it started with
     size_t before = outputs.size();
-    struct LongCall {  // counted while it holds the engine, even if the push throws
-        std::atomic<int>* count;
-        explicit LongCall(std::atomic<int>* c) : count(c) { if (count) ++*count; }
-        ~LongCall() { if (count) --*count; }
-    } long_call(events.size() > PipelineCounters::kLongCall ? &counters.long_calls : nullptr);
     auto start = std::chrono::steady_clock::now();
     Status st = events.size() == 1 ? rt->push(events[0], outputs) : rt->push_many(events, outputs);
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();

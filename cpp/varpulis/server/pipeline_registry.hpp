@@ -38,21 +38,16 @@ struct PipelineCounters {
     std::array<std::atomic<uint64_t>, kLatencyBuckets.size() + 1> latency_buckets{};  ///< last: +Inf
 
     /// How cheap recent processing calls were: +1 per call under 100 µs per event (up to 2,000),
-    /// -20 per call over it, -200 per call over 1 ms (down to 0). Recent, not lifetime: a
-    /// pipeline that turns slow falls under kProvenCheap within a few dozen calls.
+    /// -20 per call over it, back to 0 on a call over 1 ms per event. Recent, not lifetime: a
+    /// pipeline that turns slow falls under kProvenCheap within a few dozen calls, or at once.
     std::atomic<int64_t> cheapness{0};
     static constexpr int64_t kProvenCheap = 1000;
-    /// Processing calls of more than kLongCall events under way: each holds the pipeline's engine
-    /// for a while, and an event pushed meanwhile waits for it.
-    std::atomic<int> long_calls{0};
-    static constexpr size_t kLongCall = 16;
 
     void record_latency(int64_t ns);
-    /// Cheap enough to be processed on an I/O thread: 1,000 fast calls more than the slow ones'
-    /// toll, and no long call holding the engine (the I/O thread would wait for it).
-    bool proven_cheap() const {
-        return cheapness.load(std::memory_order_relaxed) >= kProvenCheap && long_calls.load(std::memory_order_relaxed) == 0;
-    }
+    /// Cheap enough to be processed on an I/O thread: 1,000 fast calls more than the slow ones' toll.
+    bool proven_cheap() const { return cheapness.load(std::memory_order_relaxed) >= kProvenCheap; }
+    /// Start proving again (a slow request, a new program).
+    void demote() { cheapness.store(0, std::memory_order_relaxed); }
 };
 
 /// True when an event type matches a route pattern: `Exact`, `Prefix*` (trailing `*` only) or `*`.
@@ -93,6 +88,16 @@ class Pipeline {
     std::string source() const;
     std::shared_ptr<engine::Runtime> runtime() const;
     void replace(std::string source, std::shared_ptr<engine::Runtime> runtime);
+
+    /// The engine held for a call answered on an I/O thread. False when such a call could wait:
+    /// the pipeline is not proven cheap, fans out to contexts, has sinks or publish routes (a send
+    /// may wait out a broker outage), or another call holds the engine.
+    struct InlineHold {
+        std::shared_ptr<engine::Runtime> runtime;  ///< kept alive until the lock is released
+        std::unique_lock<std::recursive_mutex> lock;
+        explicit operator bool() const { return lock.owns_lock(); }
+    };
+    InlineHold hold_for_inline() const;
 
     /// Fire the pipeline's timers due by `now_ns` (wall clock); outputs go to log subscribers.
     void tick(int64_t now_ns);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/server/worker_api.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "varpulis/common/version.hpp"
@@ -38,6 +39,8 @@ HttpResponse deploy_error(const DeployError& err) {
 }
 
 constexpr size_t kMaxOutputsPerResponse = 1'000'000;
+/// An events-each group of more lines is not answered on the I/O thread that read it.
+constexpr size_t kInlineLines = 16;
 /// An events-each group stops taking lines after this long (the coordinator gives an exchange
 /// 10 s); its answer, past WorkerApiOptions::each_answer_budget (the coordinator takes answers of
 /// up to 64 MiB).
@@ -146,12 +149,22 @@ void WorkerApi::wire(HttpServerOptions& http) {
 }
 
 bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respond) {
-    if (req.method != "POST" || !(req.path.ends_with("/events") || req.path.ends_with("/events-each"))) return false;
+    bool each = req.path.ends_with("/events-each");
+    if (req.method != "POST" || !(each || req.path.ends_with("/events"))) return false;
+    if (each && static_cast<size_t>(std::count(req.body.begin(), req.body.end(), '\n')) > kInlineLines) return false;
     auto parts = split_path(req.path);  // api, v1, pipelines, ID, action
-    if (parts.size() != 5 || parts[2] != "pipelines") return false;
+    if (parts.size() != 5 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "pipelines") return false;
     auto pipeline = registry_.get(parts[3]);
-    if (!pipeline || !pipeline->counters.proven_cheap()) return false;
-    respond(handle(req));
+    if (!pipeline) return false;
+    auto hold = pipeline->hold_for_inline();
+    if (!hold) return false;
+    // The whole request counts, parsing and answer included: one over 1 ms sends the pipeline's
+    // next requests to the pool until it proves cheap again.
+    auto start = std::chrono::steady_clock::now();
+    HttpResponse r = handle(req);
+    if (std::chrono::steady_clock::now() - start > std::chrono::milliseconds(1)) pipeline->counters.demote();
+    hold = {};  // the engine is free before the answer is written
+    respond(std::move(r));
     return true;
 }
 

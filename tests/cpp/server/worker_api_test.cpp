@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "varpulis/connectors/mqtt.hpp"
 #include "varpulis/server/batch_parser.hpp"
 #include "varpulis/server/worker_api.hpp"
 
@@ -207,12 +208,22 @@ TEST(WorkerApiEachTest, PastItsAnswerBudgetAGroupAnswersTheRestNotProcessed) {
     EXPECT_EQ(worker.api.registry().get(worker.id)->counters.events_in, 1u);
 }
 
+HttpRequest inject_request(const std::string& id, const std::string& action, std::string body) {
+    HttpRequest req;
+    req.method = "POST";
+    req.path = req.target = "/api/v1/pipelines/" + id + "/" + action;
+    req.body = std::move(body);
+    return req;
+}
+
+/// Record enough fast calls to make a pipeline proven cheap.
+void prove_cheap(PipelineCounters& counters) {
+    for (int64_t i = 0; i < PipelineCounters::kProvenCheap; ++i) counters.record_latency(1'000);
+}
+
 TEST(WorkerApiInlineTest, OnlyInjectsToAPipelineProvenCheapAreAnsweredOnTheIoThread) {
     OnePipeline worker(worker_options(""));
-    HttpRequest inject;
-    inject.method = "POST";
-    inject.path = inject.target = "/api/v1/pipelines/" + worker.id + "/events";
-    inject.body = R"({"event_type": "A", "fields": {"v": 1}})";
+    HttpRequest inject = inject_request(worker.id, "events", R"({"event_type": "A", "fields": {"v": 1}})");
     std::optional<HttpResponse> answered;
     HttpResponder respond = [&answered](HttpResponse r) { answered = std::move(r); };
     EXPECT_FALSE(worker.api.answer_inline(inject, respond));  // no record yet: the pool
@@ -223,45 +234,93 @@ TEST(WorkerApiInlineTest, OnlyInjectsToAPipelineProvenCheapAreAnsweredOnTheIoThr
     EXPECT_GE(calls, 1000);
     ASSERT_TRUE(answered) << "not answered inline after " << calls << " cheap calls";
     EXPECT_EQ(answered->body, R"({"accepted":true,"output_events":[{"event_type":"S","v":1}]})");
-    HttpRequest batch = inject;
-    batch.path = batch.target = "/api/v1/pipelines/" + worker.id + "/events-batch";
+    HttpRequest batch = inject_request(worker.id, "events-batch", inject.body);
     EXPECT_FALSE(worker.api.answer_inline(batch, respond));  // batches can be long: the pool
     HttpRequest get = inject;
     get.method = "GET";
     EXPECT_FALSE(worker.api.answer_inline(get, respond));
-    // A few slow calls send it back to the pool; fast ones bring it back.
+    HttpRequest elsewhere = inject;
+    elsewhere.path = elsewhere.target = "/other/v1/pipelines/" + worker.id + "/events";
+    EXPECT_FALSE(worker.api.answer_inline(elsewhere, respond));
+}
+
+TEST(WorkerApiInlineTest, SlowCallsSendAPipelineBackToThePool) {
+    OnePipeline worker(worker_options(""));
+    HttpRequest inject = inject_request(worker.id, "events", R"({"event_type": "A", "fields": {"v": 1}})");
+    HttpResponder respond = [](HttpResponse) {};
     auto& counters = worker.api.registry().get(worker.id)->counters;
-    for (int i = 0; i < 5; ++i) counters.record_latency(2'000'000);
-    EXPECT_FALSE(worker.api.answer_inline(inject, respond));
-    for (int i = 0; i < 1000; ++i) counters.record_latency(1'000);
+    prove_cheap(counters);
+    prove_cheap(counters);  // at the score's cap, 2,000
+    ASSERT_TRUE(worker.api.answer_inline(inject, respond));
+    counters.record_latency(200'000);  // one call over 100 µs: a toll of 20, still cheap
     EXPECT_TRUE(worker.api.answer_inline(inject, respond));
-    // While a long call (a batch) holds the engine, injects go to the pool instead of waiting
-    // for it on the I/O thread.
-    ++counters.long_calls;
+    counters.record_latency(2'000'000);  // one over 1 ms: back to the start
+    EXPECT_EQ(counters.cheapness.load(), 0);
     EXPECT_FALSE(worker.api.answer_inline(inject, respond));
-    --counters.long_calls;
+    prove_cheap(counters);
     EXPECT_TRUE(worker.api.answer_inline(inject, respond));
 }
 
-TEST(WorkerApiInlineTest, ABatchCountsAsALongCallWhileItRuns) {
+TEST(WorkerApiInlineTest, AReloadedProgramProvesItselfAgain) {
     OnePipeline worker(worker_options(""));
     auto pipeline = worker.api.registry().get(worker.id);
-    std::vector<engine::EventPtr> batch(PipelineCounters::kLongCall + 1, engine::make_event("A", {{"v", common::Value(int64_t{1})}}));
-    std::vector<engine::EventPtr> outputs;
-    // Another thread watches the count while this one pushes batches, until it has seen one.
-    std::atomic<int> seen{0};
-    std::atomic<bool> done{false};
-    std::thread watcher([&] {
-        while (!done && seen == 0) seen = pipeline->counters.long_calls.load();
+    prove_cheap(pipeline->counters);
+    ASSERT_FALSE(worker.api.registry().reload(pipeline, "stream S = A .where(v > 0) .emit(v: v)"));
+    EXPECT_EQ(pipeline->counters.cheapness.load(), 0);
+    EXPECT_FALSE(worker.api.answer_inline(inject_request(worker.id, "events", R"({"event_type": "A", "fields": {"v": 1}})"), [](HttpResponse) {}));
+}
+
+TEST(WorkerApiInlineTest, AnInjectWaitsInThePoolWhileAnotherCallHoldsTheEngine) {
+    OnePipeline worker(worker_options(""));
+    auto pipeline = worker.api.registry().get(worker.id);
+    prove_cheap(pipeline->counters);
+    HttpRequest inject = inject_request(worker.id, "events", R"({"event_type": "A", "fields": {"v": 1}})");
+    // Another thread holds the engine (as a batch, a checkpoint or a source would) until told.
+    std::atomic<bool> held{false}, release{false};
+    std::thread holder([&] {
+        auto lock = pipeline->runtime()->try_hold();
+        held = lock.owns_lock();
+        while (held && !release) std::this_thread::yield();
     });
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (seen == 0 && std::chrono::steady_clock::now() < deadline) ASSERT_TRUE(pipeline->process(batch, outputs).is_ok());
-    done = true;
-    watcher.join();
-    EXPECT_EQ(seen, 1);
-    EXPECT_EQ(pipeline->counters.long_calls.load(), 0);  // none left once the calls returned
-    ASSERT_TRUE(pipeline->process({batch[0]}, outputs).is_ok());
-    EXPECT_EQ(pipeline->counters.long_calls.load(), 0);
+    while (!held && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    ASSERT_TRUE(held);
+    EXPECT_FALSE(worker.api.answer_inline(inject, [](HttpResponse) {}));
+    release = true;
+    holder.join();
+    EXPECT_TRUE(worker.api.answer_inline(inject, [](HttpResponse) {}));
+}
+
+TEST(WorkerApiInlineTest, LongEventsEachGroupsGoToThePool) {
+    OnePipeline worker(worker_options(""));
+    prove_cheap(worker.api.registry().get(worker.id)->counters);
+    std::optional<HttpResponse> answered;
+    HttpResponder respond = [&answered](HttpResponse r) { answered = std::move(r); };
+    EXPECT_FALSE(worker.api.answer_inline(inject_request(worker.id, "events-each", events_each_body(17)), respond));
+    ASSERT_TRUE(worker.api.answer_inline(inject_request(worker.id, "events-each", events_each_body(16)), respond));
+    EXPECT_EQ(line_statuses(answered->body).size(), 16u);
+}
+
+/// A pipeline with contexts, sinks or publish routes is never answered inline, however cheap.
+void expect_never_inline(const std::string& program, const PipelineRoutes& routes = {}) {
+    WorkerApi api(worker_options(""));
+    auto deployed = api.registry().deploy("p", program, std::nullopt, routes);
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<Pipeline>>(deployed))
+        << program << ": " << std::get<DeployError>(deployed).status.message();
+    auto pipeline = std::get<std::shared_ptr<Pipeline>>(deployed);
+    prove_cheap(pipeline->counters);
+    EXPECT_FALSE(api.answer_inline(inject_request(pipeline->id, "events", R"({"event_type": "A", "fields": {"v": 1}})"), [](HttpResponse) {}))
+        << program;
+}
+
+TEST(WorkerApiInlineTest, PipelinesWithContextsOrSinksAreNeverAnsweredInline) {
+    expect_never_inline("context a\nstream S = A .context(a) .emit(v: v)");
+    expect_never_inline("connector Out = console()\nstream S = A .emit(v: v) .to(Out)");
+    // The route's client connects in the background: no broker is needed to deploy it.
+    connectors::register_connectors();
+    auto routes = PipelineRoutes::from_json(json::parse(R"({"publish": [{"broker": "127.0.0.1:1", "topic": "t", "event_types": ["S"]}]})"));
+    ASSERT_TRUE(routes.is_ok()) << routes.status().message();
+    expect_never_inline("stream S = A .emit(v: v)", *routes);
 }
 
 TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
