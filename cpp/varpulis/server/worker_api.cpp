@@ -163,7 +163,7 @@ bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respo
     auto start = std::chrono::steady_clock::now();
     HttpResponse r = handle(req);
     if (std::chrono::steady_clock::now() - start > std::chrono::milliseconds(1)) pipeline->counters.demote();
-    hold = {};  // the engine is free before the answer is written
+    hold.lock.unlock();  // the engine is free before the answer is written (not `hold = {}`: that frees the runtime first)
     respond(std::move(r));
     return true;
 }
