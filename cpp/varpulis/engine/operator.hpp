@@ -54,15 +54,20 @@ void partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx
 template <typename State>
 class PartitionMap {
   public:
-    State& get(std::string_view key) {
+    using iterator = typename common::StringMap<State>::iterator;
+
+    State& get(std::string_view key) { return find_or_make(key)->second; }
+    /// The partition's entry, made when missing; erase(iterator) then needs no second lookup.
+    iterator find_or_make(std::string_view key) {
         auto it = map_.find(key);
-        if (it != map_.end()) return it->second;
-        return map_.emplace(std::string(key), State()).first->second;
+        if (it != map_.end()) return it;
+        return map_.emplace(std::string(key), State()).first;
     }
     void erase(std::string_view key) {
         auto it = map_.find(key);
         if (it != map_.end()) map_.erase(it);
     }
+    void erase(iterator it) { map_.erase(it); }
     void clear() { map_.clear(); }
     auto& entries() { return map_; }
     const auto& entries() const { return map_; }

@@ -5,12 +5,12 @@
 
 namespace varpulis::engine {
 
-bool SequenceOp::matches(const SequenceStep& step, const Event& e, const Run& run, OpContext& ctx) const {
+bool SequenceOp::matches(const SequenceStep& step, const Event& e, const EventPtr* captures, OpContext& ctx) const {
     if (e.type != step.type) return false;
     if (!step.filter) return true;
     EvalContext ec = ctx.eval;
     ec.event = &e;
-    ec.captures = run.captures.data();
+    ec.captures = captures;
     return step.filter->test(ec);
 }
 
@@ -68,7 +68,7 @@ void SequenceOp::apply_negations(const Event& e, OpContext& ctx) {
 void SequenceOp::advance(Run& run, const EventPtr& e, OpContext& ctx, Batch& out) {
     const size_t last = spec_.steps.size() - 1;
     const SequenceStep& step = spec_.steps[run.state];
-    if (step.kleene && matches(step, *e, run, ctx)) {
+    if (step.kleene && matches(step, *e, run.captures.data(), ctx)) {
         if (run.in_kleene && run.state != last && run.kleene_count >= spec_.max_kleene) return;
         capture(run, step, e);
         run.in_kleene = true;
@@ -78,7 +78,7 @@ void SequenceOp::advance(Run& run, const EventPtr& e, OpContext& ctx, Batch& out
     }
     if (step.kleene && !run.in_kleene) return;  // Kleene+ needs one match before moving on
     size_t next = step.kleene ? run.state + 1 : run.state;
-    if (next > last || !matches(spec_.steps[next], *e, run, ctx)) return;
+    if (next > last || !matches(spec_.steps[next], *e, run.captures.data(), ctx)) return;
     capture(run, spec_.steps[next], e);
     run.state = next + 1;
     run.in_kleene = false;
@@ -94,7 +94,8 @@ void SequenceOp::advance(Run& run, const EventPtr& e, OpContext& ctx, Batch& out
 void SequenceOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
     apply_negations(*e, ctx);
     partition_key(spec_.partition.get(), *e, ctx, key_buffer_);
-    auto& runs = partitions_.get(key_buffer_);
+    auto partition = partitions_.find_or_make(key_buffer_);
+    auto& runs = partition->second;
     if (spec_.within_ns > 0) {
         for (auto& run : runs) {
             if (e->timestamp > run.start + spec_.within_ns) run.dead = true;
@@ -105,14 +106,16 @@ void SequenceOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
     }
     std::erase_if(runs, [](const Run& r) { return r.dead; });
 
+    // Tested before a run is made: most events start none, and a run's captures are an allocation.
+    const SequenceStep& first = spec_.steps[0];
+    if (no_captures_.size() != spec_.aliases.size()) no_captures_.resize(spec_.aliases.size());
+    if (!matches(first, *e, no_captures_.data(), ctx)) {
+        if (runs.empty()) partitions_.erase(partition);
+        return;
+    }
     Run fresh;
     fresh.captures.resize(spec_.aliases.size());
     fresh.start = e->timestamp;
-    const SequenceStep& first = spec_.steps[0];
-    if (!matches(first, *e, fresh, ctx)) {
-        if (runs.empty()) partitions_.erase(key_buffer_);
-        return;
-    }
     capture(fresh, first, e);
     if (first.kleene) {
         fresh.in_kleene = true;

@@ -61,7 +61,7 @@ class SequenceOp final : public Operator {
     };
 
     void on_event(const EventPtr& e, OpContext& ctx, Batch& out);
-    bool matches(const SequenceStep& step, const Event& e, const Run& run, OpContext& ctx) const;
+    bool matches(const SequenceStep& step, const Event& e, const EventPtr* captures, OpContext& ctx) const;
     void capture(Run& run, const SequenceStep& step, const EventPtr& e) const;
     EventPtr match_event(const Run& run, const Event& last, const OpContext& ctx) const;
     void apply_negations(const Event& e, OpContext& ctx);
@@ -74,6 +74,7 @@ class SequenceOp final : public Operator {
     SequenceSpec spec_;
     PartitionMap<std::vector<Run>> partitions_;
     std::string key_buffer_;
+    std::vector<EventPtr> no_captures_;  ///< all null: the captures a first step is tested with
     Batch out_;
     mutable std::unordered_map<uint64_t, Symbol> match_fields_;
     size_t evicted_ = 0;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/window.hpp"
 
+#include <charconv>
+
 #include "varpulis/engine/checkpoint.hpp"
 
 namespace varpulis::engine {
@@ -18,6 +20,10 @@ void partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx
         out.assign(v.as_string());
     } else if (v.is_null()) {
         out.assign("default");
+    } else if (v.is_int()) {  // the common key, written in place: no temporary string
+        char digits[24];
+        auto end = std::to_chars(digits, digits + sizeof digits, v.as_int()).ptr;
+        out.assign(digits, end);
     } else {
         out = v.to_display();
     }
