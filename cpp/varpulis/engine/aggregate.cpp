@@ -165,6 +165,19 @@ void AggregateOp::apply(Batch& batch, OpContext& ctx) {
         batch.assign(1, std::move(out));
         return;
     }
+    // Behind a partitioned window every event of a batch has the same key: then the batch is the
+    // group, with no copy.
+    partition_key(key_.get(), *batch.front(), ctx, first_key_);
+    size_t same = 1;
+    for (; same < batch.size(); ++same) {
+        partition_key(key_.get(), *batch[same], ctx, key_buffer_);
+        if (key_buffer_ != first_key_) break;
+    }
+    if (same == batch.size()) {
+        EventPtr out = aggregate(batch, &first_key_, ctx);
+        batch.assign(1, std::move(out));
+        return;
+    }
     std::vector<std::pair<std::string, Batch>> groups;  // in order of first appearance
     for (const auto& e : batch) {
         std::string key;

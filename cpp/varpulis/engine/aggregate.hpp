@@ -33,6 +33,7 @@ class AggregateOp final : public Operator {
 
     std::vector<Item> items_;
     ExprNode key_;
+    std::string first_key_, key_buffer_;  ///< reused by apply: keys are computed per event
 };
 
 /// Compile the aggregate expression of one `.aggregate` item.

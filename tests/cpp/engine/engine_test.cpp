@@ -93,6 +93,22 @@ TEST(EngineTest, EndlessStreamKeepsMemoryBounded) {
     EXPECT_LT(rt->stats().held, 100'000u + 10'000u + 2'000u);
 }
 
+TEST(EngineTest, APartitionedAggregateGroupsABatchOfSeveralKeys) {
+    // At the end of input the open windows of every partition reach the aggregate as one batch.
+    auto rt = load("stream W = R .partition_by(k) .window(10s) .aggregate(n: count(), s: sum(v)) .emit(k: _partition, n: n, s: s)");
+    std::vector<EventPtr> out;
+    for (auto [k, v] : {std::pair{"b", 1}, {"a", 2}, {"b", 3}, {"a", 4}, {"c", 5}}) {
+        ASSERT_TRUE(rt->push("R", {{"k", Value(k)}, {"v", Value(v)}}, int64_t{0}, out).is_ok());
+    }
+    ASSERT_TRUE(out.empty());
+    ASSERT_TRUE(rt->flush(out).is_ok());
+    std::vector<std::string> got;
+    for (const auto& e : out) got.push_back(event_json(*e).dump());
+    EXPECT_EQ(got, (std::vector<std::string>{R"({"event_type":"W","k":"a","n":2,"s":6.0})",
+                                             R"({"event_type":"W","k":"b","n":2,"s":4.0})",
+                                             R"({"event_type":"W","k":"c","n":1,"s":5.0})"}));
+}
+
 TEST(EngineTest, GlobalsAreEvaluatedInOrder) {
     auto rt = load("let a = 2\nvar b = a * 3\nb := b + 1\nconst c = b * 10");
     EXPECT_EQ(rt->variable("c"), Value(70));
