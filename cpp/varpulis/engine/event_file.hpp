@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "varpulis/common/status.hpp"
 #include "varpulis/common/string_hash.hpp"
@@ -26,9 +28,14 @@ class EventFileReader {
   private:
     /// Intern through a reader-local cache: field names repeat on every line.
     Symbol symbol(std::string_view name);
+    /// The same for the name at `position` of a line (0: the type, then the fields), checked first
+    /// against the name there on the line before: lines of one file mostly repeat their layout.
+    Symbol symbol_at(size_t position, std::string_view name);
 
     int64_t batch_offset_ns_ = 0;
     common::StringMap<Symbol> symbols_;
+    std::vector<std::pair<std::string, Symbol>> recent_;  ///< by position
+    std::vector<std::string_view> parts_;                 ///< the current line's fields
 };
 
 /// Parse a value literal of an `.evt` field: true/false, null/nil, quoted strings, numbers,

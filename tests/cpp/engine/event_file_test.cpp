@@ -29,6 +29,20 @@ TEST(EventFileTest, ValueLiterals) {
     EXPECT_EQ(parse_evt_value("active"), Value("active"));
 }
 
+TEST(EventFileTest, NamesAreRightWhenTheLayoutChangesFromLineToLine) {
+    // The reader remembers the names at each position of the line before; a line of another
+    // layout must not inherit them.
+    std::istringstream in("A { x: 1, y: \"a, b\" }\nB { y: [1, 2], x: 2 }\nA { x: 3 }\nA { x: 4, z: 'q' }\n@5ms\n");
+    std::vector<std::string> got;
+    auto st = read_event_stream(in, [&](EventPtr e) {
+        got.push_back(event_json(*e).dump());
+        return common::Status::ok();
+    });
+    EXPECT_EQ(st.message(), "line 5: an @offset needs an event after it");
+    EXPECT_EQ(got, (std::vector<std::string>{R"({"event_type":"A","x":1,"y":"a, b"})", R"({"event_type":"B","y":[1,2],"x":2})",
+                                             R"({"event_type":"A","x":3})", R"({"event_type":"A","x":4,"z":"q"})"}));
+}
+
 TEST(EventFileTest, BadLinesNameTheirLine) {
     std::istringstream in("A { v: 1 }\n\nA { v 2 }\n");
     auto st = read_event_stream(in, [](EventPtr) { return common::Status::ok(); });
