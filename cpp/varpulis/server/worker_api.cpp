@@ -149,6 +149,12 @@ void WorkerApi::wire(HttpServerOptions& http) {
 }
 
 bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respond) {
+    // Probes wait on nothing: answered where they were read, they do not queue behind engine
+    // work in the pool, and a busy worker still looks alive to its load balancer.
+    if (req.method == "GET" && (req.path == "/health" || req.path == "/ready")) {
+        respond(handle(req));
+        return true;
+    }
     bool each = req.path.ends_with("/events-each");
     if (req.method != "POST" || !(each || req.path.ends_with("/events"))) return false;
     if (each && static_cast<size_t>(std::count(req.body.begin(), req.body.end(), '\n')) > kInlineLines) return false;

@@ -53,9 +53,10 @@ class WorkerApi {
     /// Set `http`'s body limits and fast path to this API's: the server then calls answer_inline
     /// on the I/O thread that read a request before it hands the request to the pool.
     void wire(HttpServerOptions& http);
-    /// Answer an inject (events, or events-each of up to 16 lines) on the calling I/O thread and
-    /// return true: two thread hand-offs less per request. Only when nothing in it can wait (see
-    /// Pipeline::hold_for_inline); anything else: false, and the pool answers it.
+    /// Answer `GET /health`, `GET /ready`, or an inject (events, or events-each of up to 16
+    /// lines) on the calling I/O thread and return true: two thread hand-offs less per request.
+    /// An inject only when nothing in it can wait (see Pipeline::hold_for_inline); anything
+    /// else: false, and the pool answers it.
     bool answer_inline(const HttpRequest& req, const HttpResponder& respond);
 
     /// `/ready` answers 200 once this is true (set when serving; a cluster worker also waits

@@ -242,6 +242,15 @@ TEST(WorkerApiInlineTest, OnlyInjectsToAPipelineProvenCheapAreAnsweredOnTheIoThr
     HttpRequest elsewhere = inject;
     elsewhere.path = elsewhere.target = "/other/v1/pipelines/" + worker.id + "/events";
     EXPECT_FALSE(worker.api.answer_inline(elsewhere, respond));
+    // Probes are always answered there.
+    HttpRequest health;
+    health.method = "GET";
+    health.path = health.target = "/health";
+    ASSERT_TRUE(worker.api.answer_inline(health, respond));
+    EXPECT_EQ(answered->status, 200);
+    EXPECT_EQ(json::parse(answered->body)["status"], "healthy");
+    health.method = "POST";
+    EXPECT_FALSE(worker.api.answer_inline(health, respond));
 }
 
 TEST(WorkerApiInlineTest, SlowCallsSendAPipelineBackToThePool) {
