@@ -40,21 +40,32 @@ def run_cli(varpulis_bin):
     return run
 
 
+_handed_out: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, and never handed out before in this session: the kernel may offer a port
+    it has just offered again, and two services of one test must not be given the same one."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
-def _wait_until(predicate, timeout: float = 10.0, what: str = "condition", interval: float = 0.05):
-    """Poll ``predicate`` until it returns something true (returned) or ``timeout`` seconds pass."""
+def _wait_until(predicate, timeout: float = 10.0, what: str = "condition", interval: float = 0.05, explain=None):
+    """Poll ``predicate`` until it returns something true (returned) or ``timeout`` seconds pass;
+    on a timeout the error carries ``explain()`` when given (e.g. the processes' logs)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            detail = f"\n{explain()}" if explain else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
         time.sleep(interval)
 
 
@@ -66,7 +77,7 @@ def free_port():
 
 @pytest.fixture(scope="session")
 def wait_until():
-    """``wait_until(predicate, timeout=10, what=...)``: poll with a deadline instead of sleeping."""
+    """``wait_until(predicate, timeout=10, what=..., explain=None)``: poll with a deadline instead of sleeping."""
     return _wait_until
 
 

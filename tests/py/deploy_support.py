@@ -229,6 +229,17 @@ class LocalDeployment:
     def log(self, name: str) -> str:
         return (self.run_dir / f"{name}.err").read_text()
 
+    def explain(self) -> str:
+        """Each started service's state and the end of its log, for a failed wait."""
+        lines = []
+        for name, s in self.services.items():
+            if s.proc is None:
+                continue
+            code = s.proc.poll()
+            lines.append(f"--- {name} ({'running' if code is None else f'exited {code}'}), ports {s.ports}:")
+            lines += self.log(name).splitlines()[-8:]
+        return "\n".join(lines)
+
     def stop(self) -> None:
         running = [s.proc for s in self.services.values() if s.proc is not None]
         for proc in running:

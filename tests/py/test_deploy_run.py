@@ -123,7 +123,7 @@ def test_compose_cluster_forms_from_its_own_command_lines(varpulis_bin, free_por
             def ready():
                 listed = c.workers()["workers"]
                 return len(listed) == 4 and all(w["status"] == "ready" for w in listed) and listed
-            listed = wait_until(ready, timeout=20, what="4 workers ready")
+            listed = wait_until(ready, timeout=20, what="4 workers ready", explain=local.explain)
             listed.sort(key=lambda w: w["id"])  # listed in registration order
             assert [w["id"] for w in listed] == workers
             for w in listed:
@@ -165,7 +165,7 @@ def test_helm_cluster_forms_from_its_rendered_pods_and_scales(varpulis_bin, free
             def ready(n):
                 listed = c.workers()["workers"]
                 return len(listed) == n and all(w["status"] == "ready" for w in listed) and listed
-            listed = wait_until(lambda: ready(4), timeout=20, what="4 workers ready")
+            listed = wait_until(lambda: ready(4), timeout=20, what="4 workers ready", explain=local.explain)
             listed.sort(key=lambda w: w["id"])  # listed in registration order
             assert [w["id"] for w in listed] == [f"my-cluster-worker-{i}" for i in range(4)]
             for (service, container, _), w in zip(pods[1:5], listed):
@@ -177,7 +177,7 @@ def test_helm_cluster_forms_from_its_rendered_pods_and_scales(varpulis_bin, free
             # kubectl scale statefulset my-cluster-worker --replicas=8: the new pods register by themselves
             for service, _, _ in pods[5:]:
                 local.start(service.name)
-            listed = wait_until(lambda: ready(8), timeout=20, what="8 workers ready")
+            listed = wait_until(lambda: ready(8), timeout=20, what="8 workers ready", explain=local.explain)
             group = c.deploy_group("after-scale", [{"name": f"q{i}", "source": 'stream A = EventA .emit(x: 1)'} for i in range(8)])
             assert {p["worker_id"] for p in group["placements"]} == {f"my-cluster-worker-{i}" for i in range(8)}
 
