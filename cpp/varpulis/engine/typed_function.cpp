@@ -390,9 +390,11 @@ class Compiler {
                     auto otherwise = block(n.else_body);
                     if (!otherwise) return std::nullopt;
                     if (node->branches.size() == 1 && otherwise->empty()) {
+                        auto& [cond, body] = node->branches[0];
+                        if (auto fused = cond->into_if(body)) return fused;
                         auto only = std::make_unique<IfOnlyStmt>();
-                        only->cond = std::move(node->branches[0].first);
-                        only->body = std::move(node->branches[0].second);
+                        only->cond = std::move(cond);
+                        only->body = std::move(body);
                         return only;
                     }
                     node->otherwise = std::move(*otherwise);

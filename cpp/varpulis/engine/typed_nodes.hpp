@@ -51,6 +51,8 @@ struct Node {
     virtual std::unique_ptr<TStmt> into_assign(int /*slot*/) { return nullptr; }
     /// Compile time only: turn `while <this>: body` into one statement with the test inlined.
     virtual std::unique_ptr<TStmt> into_while(std::vector<std::unique_ptr<TStmt>>& /*body*/) { return nullptr; }
+    /// Compile time only: the same for `if <this>: body` (no elif, no else).
+    virtual std::unique_ptr<TStmt> into_if(std::vector<std::unique_ptr<TStmt>>& /*body*/) { return nullptr; }
 };
 template <typename T>
 using NodePtr = std::unique_ptr<Node<T>>;
@@ -86,6 +88,7 @@ struct BinNode final : Node<R> {
     R eval(TFrame& f) const override { return Op::apply(a.get(f), b.get(f)); }
     std::unique_ptr<TStmt> into_assign(int slot) override;
     std::unique_ptr<TStmt> into_while(std::vector<std::unique_ptr<TStmt>>& body) override;
+    std::unique_ptr<TStmt> into_if(std::vector<std::unique_ptr<TStmt>>& body) override;
 };
 
 template <typename To, typename From, typename A>
@@ -353,6 +356,26 @@ struct IfOnlyStmt final : TStmt {
     TBlock body;
     TFlow exec(TFrame& f) const override { return cond->eval(f) ? run_block(body, f) : TFlow::Next; }
 };
+
+/// `if a OP b: body` (no elif/else) with the comparison inlined: a loop's exit test, as in
+/// `if r2 + i2 > 4.0: return i`, costs one dispatch less per turn.
+template <typename T, typename Op, typename A, typename B>
+struct IfBinStmt final : TStmt {
+    IfBinStmt(A a, B b, TBlock body) : a(std::move(a)), b(std::move(b)), body(std::move(body)) {}
+    A a;
+    B b;
+    TBlock body;
+    TFlow exec(TFrame& f) const override { return Op::apply(a.get(f), b.get(f)) ? run_block(body, f) : TFlow::Next; }
+};
+
+template <typename R, typename T, typename Op, typename A, typename B>
+std::unique_ptr<TStmt> BinNode<R, T, Op, A, B>::into_if(TBlock& body) {
+    if constexpr (std::is_same_v<R, bool>) {
+        return std::make_unique<IfBinStmt<T, Op, A, B>>(std::move(a), std::move(b), std::move(body));
+    } else {
+        return nullptr;
+    }
+}
 
 /// Evaluates a typed expression and boxes it (emit fields).
 struct Boxer {
