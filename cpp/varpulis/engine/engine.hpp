@@ -89,7 +89,9 @@ class Engine {
     const ConnectorConfig* connector(const std::string& name) const;
     /// The health of every sink that reports one.
     std::vector<ConnectorHealth> sink_health() const;
-    bool has_sinks() const { return !sinks_.empty(); }
+    /// True when processing can wait on something outside the engine: a sink's send, or a
+    /// `.print`/`.log` write to a stdout or stderr pipe that nobody drains.
+    bool may_wait() const { return !sinks_.empty() || writes_console_; }
     const std::vector<std::string>& contexts() const { return contexts_; }
     const EngineStats& stats() const { return stats_; }
     /// Events and runs held by windows, sequences, joins and distinct sets.
@@ -122,6 +124,7 @@ class Engine {
     std::unordered_map<std::string, size_t> global_slots_;
     std::vector<Value> globals_;
     std::map<std::string, std::shared_ptr<Sink>> sinks_;
+    bool writes_console_ = false;  ///< a `.print` or `.log` operator
     std::map<std::string, ConnectorConfig> connectors_;
     std::vector<TimerSpec> timers_;
     std::vector<SourceBinding> bindings_;

@@ -90,11 +90,12 @@ class Runtime {
     std::optional<Value> variable(const std::string& name) const;
     int64_t last_timestamp() const { return last_timestamp_.load(std::memory_order_relaxed); }
     bool uses_contexts() const { return contexts_ != nullptr; }
-    /// True when the program writes to sinks (`.to(...)`), whose sends may wait on a network.
-    bool has_sinks() const;
+    /// True when processing can wait on something outside the engine (see Engine::may_wait).
+    bool may_wait() const;
     /// The single engine held by a caller that must not wait for it, or an unowned lock when
     /// another thread holds it (or with contexts, which have no single engine). Pushes from the
-    /// holding thread go on while it holds the engine.
+    /// holding thread go on while it holds the engine (hence a recursive mutex: the holder
+    /// pushes through the ordinary calls rather than a second, lock-free set of them).
     std::unique_lock<std::recursive_mutex> try_hold() const;
 
   private:

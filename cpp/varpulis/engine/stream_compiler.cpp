@@ -475,6 +475,7 @@ Result<OperatorPtr> StreamCompiler::compile_op(const vpl::StreamOp& op, Stream& 
                 VP_ASSIGN_OR_RETURN(auto item, compile_expr(*a.value, sc));
                 items.push_back(std::move(item));
             }
+            engine_.writes_console_ = true;
             return OperatorPtr(std::make_unique<PrintOp>(std::move(items)));
         }
         case OpKind::Log: {
@@ -484,6 +485,7 @@ Result<OperatorPtr> StreamCompiler::compile_op(const vpl::StreamOp& op, Stream& 
             if (const vpl::Expr* d = named(op, "data")) {
                 VP_ASSIGN_OR_RETURN(data, compile_expr(*d, sc));
             }
+            engine_.writes_console_ = true;
             return OperatorPtr(std::make_unique<LogOp>(level ? level->value.to_display() : "info",
                                                        message ? message->value.to_display() : "", std::move(data)));
         }

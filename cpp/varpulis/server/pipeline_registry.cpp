@@ -260,15 +260,26 @@ void Pipeline::replace(std::string source, std::shared_ptr<engine::Runtime> runt
     counters.demote();  // the new program proves itself
 }
 
-Pipeline::InlineHold Pipeline::hold_for_inline() const {
-    if (!counters.proven_cheap()) return {};
-    InlineHold hold{runtime(), {}};
-    if (hold.runtime->uses_contexts() || hold.runtime->has_sinks()) return {};
+void Pipeline::InlineHold::release() {
+    if (engine_.owns_lock()) engine_.unlock();
+    runtime_.reset();
+    if (lifecycle_.owns_lock()) lifecycle_.unlock();
+}
+
+Pipeline::InlineHold Pipeline::hold_for_inline() {
+    InlineHold hold;
+    if (!counters.proven_cheap()) return hold;
+    // Held first: while a reload runs, the routes are briefly disconnected and the program
+    // between two versions, and neither may be read as this call's.
+    hold.lifecycle_ = std::unique_lock(lifecycle_mutex_, std::try_to_lock);
+    if (!hold.lifecycle_.owns_lock()) return hold;
+    hold.runtime_ = runtime();
+    if (hold.runtime_->uses_contexts() || hold.runtime_->may_wait()) return hold;
     {
         std::lock_guard lock(links_mutex_);
-        if (outbound_) return {};
+        if (outbound_) return hold;
     }
-    hold.lock = hold.runtime->try_hold();
+    hold.engine_ = hold.runtime_->try_hold();
     return hold;
 }
 

@@ -87,17 +87,33 @@ class Pipeline {
 
     std::string source() const;
     std::shared_ptr<engine::Runtime> runtime() const;
+    /// Set the program: before the pipeline is registered, or by reload (under the lifecycle lock,
+    /// which an InlineHold also holds).
     void replace(std::string source, std::shared_ptr<engine::Runtime> runtime);
 
-    /// The engine held for a call answered on an I/O thread. False when such a call could wait:
-    /// the pipeline is not proven cheap, fans out to contexts, has sinks or publish routes (a send
-    /// may wait out a broker outage), or another call holds the engine.
-    struct InlineHold {
-        std::shared_ptr<engine::Runtime> runtime;  ///< kept alive until the lock is released
-        std::unique_lock<std::recursive_mutex> lock;
-        explicit operator bool() const { return lock.owns_lock(); }
+    /// The pipeline held for a call answered on an I/O thread: its program and routes cannot
+    /// change (no reload or reconnect starts) and no other call can run on its engine until
+    /// release(). False when such a call could wait: the pipeline is not proven cheap, fans out
+    /// to contexts, has sinks, `.print`/`.log` or publish routes (a send may wait out a broker
+    /// outage), or another call holds its engine or changes its program.
+    class InlineHold {
+      public:
+        explicit operator bool() const { return engine_.owns_lock(); }
+        /// Unlock the engine, drop the runtime, then let reloads in, in that order: the runtime
+        /// must outlive its lock.
+        void release();
+        ~InlineHold() { release(); }
+        InlineHold() = default;
+        InlineHold(InlineHold&&) = default;
+        InlineHold& operator=(InlineHold&&) = delete;
+
+      private:
+        friend class Pipeline;
+        std::unique_lock<std::mutex> lifecycle_;
+        std::shared_ptr<engine::Runtime> runtime_;
+        std::unique_lock<std::recursive_mutex> engine_;
     };
-    InlineHold hold_for_inline() const;
+    InlineHold hold_for_inline();
 
     /// Fire the pipeline's timers due by `now_ns` (wall clock); outputs go to log subscribers.
     void tick(int64_t now_ns);

@@ -119,6 +119,19 @@ std::vector<std::string_view> each_lines(std::string_view body) {
     return lines;
 }
 
+/// True when an events-each body has more than `n` lines (as each_lines counts them), found
+/// without reading past line n + 1.
+bool more_lines_than(std::string_view body, size_t n) {
+    size_t lines = 0;
+    while (!body.empty()) {
+        if (++lines > n) return true;
+        size_t nl = body.find('\n');
+        if (nl == std::string_view::npos) break;
+        body.remove_prefix(nl + 1);
+    }
+    return false;
+}
+
 }  // namespace
 
 bool constant_time_equal(const std::string& a, const std::string& b) {
@@ -157,11 +170,11 @@ bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respo
     }
     bool each = req.path.ends_with("/events-each");
     if (req.method != "POST" || !(each || req.path.ends_with("/events"))) return false;
-    if (each && static_cast<size_t>(std::count(req.body.begin(), req.body.end(), '\n')) > kInlineLines) return false;
     auto parts = split_path(req.path);  // api, v1, pipelines, ID, action
     if (parts.size() != 5 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "pipelines") return false;
     auto pipeline = registry_.get(parts[3]);
-    if (!pipeline) return false;
+    if (!pipeline || !pipeline->counters.proven_cheap()) return false;
+    if (each && more_lines_than(req.body, kInlineLines)) return false;
     auto hold = pipeline->hold_for_inline();
     if (!hold) return false;
     // The whole request counts, parsing and answer included: one over 1 ms sends the pipeline's
@@ -169,7 +182,7 @@ bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respo
     auto start = std::chrono::steady_clock::now();
     HttpResponse r = handle(req);
     if (std::chrono::steady_clock::now() - start > std::chrono::milliseconds(1)) pipeline->counters.demote();
-    hold.lock.unlock();  // the engine is free before the answer is written (not `hold = {}`: that frees the runtime first)
+    hold.release();  // the pipeline is free before the answer is written
     respond(std::move(r));
     return true;
 }

@@ -249,6 +249,9 @@ TEST(WorkerApiInlineTest, OnlyInjectsToAPipelineProvenCheapAreAnsweredOnTheIoThr
     ASSERT_TRUE(worker.api.answer_inline(health, respond));
     EXPECT_EQ(answered->status, 200);
     EXPECT_EQ(json::parse(answered->body)["status"], "healthy");
+    health.path = health.target = "/ready";
+    ASSERT_TRUE(worker.api.answer_inline(health, respond));
+    EXPECT_EQ(json::parse(answered->body)["status"], "ready");
     health.method = "POST";
     EXPECT_FALSE(worker.api.answer_inline(health, respond));
 }
@@ -287,7 +290,7 @@ TEST(WorkerApiInlineTest, AnInjectWaitsInThePoolWhileAnotherCallHoldsTheEngine) 
     // Another thread holds the engine (as a batch, a checkpoint or a source would) until told.
     std::atomic<bool> held{false}, release{false};
     std::thread holder([&] {
-        auto lock = pipeline->runtime()->try_hold();
+        auto lock = pipeline->runtime()->try_hold();  // as a pool thread's push holds it
         held = lock.owns_lock();
         while (held && !release) std::this_thread::yield();
     });
@@ -300,12 +303,40 @@ TEST(WorkerApiInlineTest, AnInjectWaitsInThePoolWhileAnotherCallHoldsTheEngine) 
     EXPECT_TRUE(worker.api.answer_inline(inject, [](HttpResponse) {}));
 }
 
+TEST(WorkerApiInlineTest, AReloadWaitsForAnInlineCallToEnd) {
+    OnePipeline worker(worker_options(""));
+    auto pipeline = worker.api.registry().get(worker.id);
+    prove_cheap(pipeline->counters);
+    auto before = pipeline->runtime();
+    auto hold = pipeline->hold_for_inline();
+    ASSERT_TRUE(hold);
+    std::atomic<bool> reloaded{false};
+    std::thread reloader([&] {
+        EXPECT_FALSE(worker.api.registry().reload(pipeline, "stream S = A .where(v > 0) .emit(v: v)"));
+        reloaded = true;
+    });
+    // Not a deadline for something to happen: 200 ms in which the reload must not get through
+    // (a tiny program compiles in well under that).
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    while (std::chrono::steady_clock::now() < until) {
+        ASSERT_FALSE(reloaded);
+        ASSERT_EQ(pipeline->runtime(), before);
+        std::this_thread::yield();
+    }
+    hold.release();
+    reloader.join();
+    EXPECT_NE(pipeline->runtime(), before);
+    EXPECT_FALSE(pipeline->hold_for_inline());  // the new program proves itself first
+}
+
 TEST(WorkerApiInlineTest, LongEventsEachGroupsGoToThePool) {
     OnePipeline worker(worker_options(""));
     prove_cheap(worker.api.registry().get(worker.id)->counters);
     std::optional<HttpResponse> answered;
     HttpResponder respond = [&answered](HttpResponse r) { answered = std::move(r); };
     EXPECT_FALSE(worker.api.answer_inline(inject_request(worker.id, "events-each", events_each_body(17)), respond));
+    // a 17th line without its newline is a line too
+    EXPECT_FALSE(worker.api.answer_inline(inject_request(worker.id, "events-each", events_each_body(16) + R"({"event_type": "A"})"), respond));
     ASSERT_TRUE(worker.api.answer_inline(inject_request(worker.id, "events-each", events_each_body(16)), respond));
     EXPECT_EQ(line_statuses(answered->body).size(), 16u);
 }
@@ -322,9 +353,11 @@ void expect_never_inline(const std::string& program, const PipelineRoutes& route
         << program;
 }
 
-TEST(WorkerApiInlineTest, PipelinesWithContextsOrSinksAreNeverAnsweredInline) {
+TEST(WorkerApiInlineTest, PipelinesWithContextsSinksConsoleOrRoutesAreNeverAnsweredInline) {
     expect_never_inline("context a\nstream S = A .context(a) .emit(v: v)");
     expect_never_inline("connector Out = console()\nstream S = A .emit(v: v) .to(Out)");
+    expect_never_inline("stream S = A .emit(v: v) .print()");
+    expect_never_inline("stream S = A .emit(v: v) .log(level: \"info\")");
     // The route's client connects in the background: no broker is needed to deploy it.
     connectors::register_connectors();
     auto routes = PipelineRoutes::from_json(json::parse(R"({"publish": [{"broker": "127.0.0.1:1", "topic": "t", "event_types": ["S"]}]})"));
