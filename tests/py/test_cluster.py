@@ -205,6 +205,10 @@ def test_wrong_keys_and_spoofed_heartbeats(cluster):
     with pytest.raises(ApiError) as err:
         raw.request("POST", "/api/v1/cluster/workers/nobody/heartbeat", {})
     assert (err.value.status, err.value.code) == (404, "worker_not_found")
+    for probe in ("/health", "/ready", "/metrics"):  # GET only, like the worker's
+        with pytest.raises(ApiError) as err:
+            raw.request("POST", probe, {})
+        assert (err.value.status, err.value.code) == (405, "method_not_allowed"), probe
 
 
 def test_join_token(varpulis_bin, tmp_path):

@@ -50,8 +50,10 @@ common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t po
     // A single inject is answered on the I/O thread that read it: the forward to the worker is
     // asynchronous on the same threads, so the request never changes threads (no pool hand-off,
     // no thread parked in recv). Batches are parsed on the pool, then forwarded the same way.
+    // Probes too: they read nothing shared, and must not queue behind a busy pool.
     http.fast_path = [this](const HttpRequest& req, const server::HttpResponder& respond) {
-        if (req.method != "POST" || !req.path.ends_with("/inject")) return false;
+        bool probe = req.method == "GET" && (req.path == "/health" || req.path == "/ready");
+        if (!probe && (req.method != "POST" || !req.path.ends_with("/inject"))) return false;
         handle(req, respond);
         return true;
     };
@@ -124,11 +126,12 @@ void Coordinator::handle(const HttpRequest& req, const server::HttpResponder& re
 
 std::optional<HttpResponse> Coordinator::route(const HttpRequest& req, const server::HttpResponder& respond) {
     const std::string& m = req.method;
-    if (req.path == "/health") {
+    if (req.path == "/health" || req.path == "/ready" || req.path == "/metrics") {
+        if (m != "GET") return error_response(405, "method_not_allowed", "use GET");
+        if (req.path == "/metrics") return prometheus();
+        if (req.path == "/ready") return json_response(200, {{"status", "ready"}, {"role", "coordinator"}});
         return json_response(200, {{"role", "coordinator"}, {"status", "healthy"}, {"version", common::kVersion}});
     }
-    if (req.path == "/ready") return json_response(200, {{"status", "ready"}, {"role", "coordinator"}});
-    if (req.path == "/metrics") return prometheus();
     auto parts = split_path(req.path);
     if (parts.size() < 4 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "cluster") {
         return error_response(404, "not_found", "no route for " + req.path);
