@@ -80,6 +80,9 @@ struct OperandNode final : Node<T> {
     T eval(TFrame& f) const override { return a.get(f); }
 };
 
+template <typename T, typename Op, typename A, typename B> struct WhileBinStmt;
+template <typename T, typename Op, typename A, typename B> struct IfBinStmt;
+
 template <typename R, typename T, typename Op, typename A, typename B>
 struct BinNode final : Node<R> {
     BinNode(A a, B b) : a(std::move(a)), b(std::move(b)) {}
@@ -87,8 +90,13 @@ struct BinNode final : Node<R> {
     B b;
     R eval(TFrame& f) const override { return Op::apply(a.get(f), b.get(f)); }
     std::unique_ptr<TStmt> into_assign(int slot) override;
-    std::unique_ptr<TStmt> into_while(std::vector<std::unique_ptr<TStmt>>& body) override;
-    std::unique_ptr<TStmt> into_if(std::vector<std::unique_ptr<TStmt>>& body) override;
+    std::unique_ptr<TStmt> into_while(std::vector<std::unique_ptr<TStmt>>& body) override { return into_test<WhileBinStmt>(body); }
+    std::unique_ptr<TStmt> into_if(std::vector<std::unique_ptr<TStmt>>& body) override { return into_test<IfBinStmt>(body); }
+
+  private:
+    /// `Stmt` testing this comparison, with `body`; null unless this is a comparison.
+    template <template <typename, typename, typename, typename> class Stmt>
+    std::unique_ptr<TStmt> into_test(std::vector<std::unique_ptr<TStmt>>& body);
 };
 
 template <typename To, typename From, typename A>
@@ -329,22 +337,38 @@ std::unique_ptr<TStmt> BinNode<R, T, Op, A, B>::into_assign(int slot) {
     return std::make_unique<AssignBinStmt<R, T, Op, A, B>>(slot, std::move(a), std::move(b));
 }
 
-/// `while a OP b: body` with the comparison inlined.
+/// A statement that tests `a OP b` with the comparison inlined, and its body.
 template <typename T, typename Op, typename A, typename B>
-struct WhileBinStmt final : TStmt {
-    WhileBinStmt(A a, B b, TBlock body) : a(std::move(a)), b(std::move(b)), body(std::move(body)) {}
+struct BinTestStmt : TStmt {
+    BinTestStmt(A a, B b, TBlock body) : a(std::move(a)), b(std::move(b)), body(std::move(body)) {}
     A a;
     B b;
     TBlock body;
+    bool holds(TFrame& f) const { return Op::apply(a.get(f), b.get(f)); }
+};
+
+/// `while a OP b: body`.
+template <typename T, typename Op, typename A, typename B>
+struct WhileBinStmt final : BinTestStmt<T, Op, A, B> {
+    using BinTestStmt<T, Op, A, B>::BinTestStmt;
     TFlow exec(TFrame& f) const override {
-        return run_while([&] { return Op::apply(a.get(f), b.get(f)); }, body, f);
+        return run_while([&] { return this->holds(f); }, this->body, f);
     }
 };
 
+/// `if a OP b: body` (no elif/else): a loop's exit test, as in `if r2 + i2 > 4.0: return i`,
+/// costs one dispatch less per turn.
+template <typename T, typename Op, typename A, typename B>
+struct IfBinStmt final : BinTestStmt<T, Op, A, B> {
+    using BinTestStmt<T, Op, A, B>::BinTestStmt;
+    TFlow exec(TFrame& f) const override { return this->holds(f) ? run_block(this->body, f) : TFlow::Next; }
+};
+
 template <typename R, typename T, typename Op, typename A, typename B>
-std::unique_ptr<TStmt> BinNode<R, T, Op, A, B>::into_while(TBlock& body) {
+template <template <typename, typename, typename, typename> class Stmt>
+std::unique_ptr<TStmt> BinNode<R, T, Op, A, B>::into_test(TBlock& body) {
     if constexpr (std::is_same_v<R, bool>) {
-        return std::make_unique<WhileBinStmt<T, Op, A, B>>(std::move(a), std::move(b), std::move(body));
+        return std::make_unique<Stmt<T, Op, A, B>>(std::move(a), std::move(b), std::move(body));
     } else {
         return nullptr;
     }
@@ -356,26 +380,6 @@ struct IfOnlyStmt final : TStmt {
     TBlock body;
     TFlow exec(TFrame& f) const override { return cond->eval(f) ? run_block(body, f) : TFlow::Next; }
 };
-
-/// `if a OP b: body` (no elif/else) with the comparison inlined: a loop's exit test, as in
-/// `if r2 + i2 > 4.0: return i`, costs one dispatch less per turn.
-template <typename T, typename Op, typename A, typename B>
-struct IfBinStmt final : TStmt {
-    IfBinStmt(A a, B b, TBlock body) : a(std::move(a)), b(std::move(b)), body(std::move(body)) {}
-    A a;
-    B b;
-    TBlock body;
-    TFlow exec(TFrame& f) const override { return Op::apply(a.get(f), b.get(f)) ? run_block(body, f) : TFlow::Next; }
-};
-
-template <typename R, typename T, typename Op, typename A, typename B>
-std::unique_ptr<TStmt> BinNode<R, T, Op, A, B>::into_if(TBlock& body) {
-    if constexpr (std::is_same_v<R, bool>) {
-        return std::make_unique<IfBinStmt<T, Op, A, B>>(std::move(a), std::move(b), std::move(body));
-    } else {
-        return nullptr;
-    }
-}
 
 /// Evaluates a typed expression and boxes it (emit fields).
 struct Boxer {
