@@ -32,7 +32,7 @@ using HttpFastPath = std::function<bool(const HttpRequest&, const HttpResponder&
 struct HttpServerOptions {
     std::string bind = "127.0.0.1";
     uint16_t port = 0;                 ///< 0: a free port
-    int io_threads = 2;
+    int io_threads = 2;  ///< each with its own io_context; a connection stays on one
     /// Threads that run handlers; 0: one per core, at least 2. More threads than cores only adds
     /// context switches to CPU-bound engine work (64 connections: 36-38 K req/s with 4 on 2 cores,
     /// 41-49 K with 2).
@@ -62,8 +62,9 @@ class HttpServer {
 
     uint16_t port() const;
     bool tls() const;
-    /// The I/O threads' context, for clients whose requests a fast path starts. It lives as long
-    /// as the server: such clients must be destroyed first.
+    /// The first I/O thread's context (the only one with io_threads = 1, as the coordinator runs),
+    /// for clients whose requests a fast path starts. It lives as long as the server: such
+    /// clients must be destroyed first.
     boost::asio::io_context& io_context();
 
     /// Stop accepting, let in-flight requests finish (up to `grace`), close everything, join.

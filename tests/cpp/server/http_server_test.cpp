@@ -12,7 +12,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -150,6 +153,44 @@ TEST(HttpServerTest, ASecondAnswerToOneRequestIsDropped) {
         ASSERT_TRUE(client.send(kGet));
         EXPECT_EQ(client.answer(), "first") << "round " << round;
     }
+    server->stop();
+}
+
+// With two I/O threads each connection stays on one of them for its life, and connections are
+// spread over both: the fast path, called on the thread that read the request, answers with the
+// thread's identity.
+TEST(HttpServerTest, EachConnectionStaysOnOneIoThreadAndConnectionsSpreadOverThem) {
+    HttpServerOptions options;
+    options.io_threads = 2;
+    std::mutex mutex;
+    std::map<std::thread::id, std::string> names;  // an I/O thread's short name, in order of first sight
+    options.fast_path = [&](const HttpRequest&, const HttpResponder& respond) {
+        std::string name;
+        {
+            std::lock_guard lock(mutex);
+            auto [it, fresh] = names.try_emplace(std::this_thread::get_id(), "t" + std::to_string(names.size()));
+            name = it->second;
+        }
+        respond({200, "text/plain", name, {}, {}});
+        return true;
+    };
+    auto server = start_server(options, "pool");
+    ASSERT_NE(server, nullptr);
+    std::set<std::string> threads;
+    for (int c = 0; c < 4; ++c) {
+        RawClient client(server->port(), 5000ms);
+        ASSERT_TRUE(client.connected());
+        std::optional<std::string> first;
+        for (int round = 0; round < 20; ++round) {
+            ASSERT_TRUE(client.send(kGet));
+            auto body = client.answer();
+            ASSERT_TRUE(body.has_value());
+            if (!first) first = body;
+            EXPECT_EQ(body, first) << "connection " << c << " moved to another thread at request " << round;
+        }
+        threads.insert(*first);
+    }
+    EXPECT_EQ(threads.size(), 2u);
     server->stop();
 }
 
