@@ -184,12 +184,16 @@ class Session {
         clear_deadline();  // the handler may take its time
         ++server_.in_flight;
         answer_pending_ = true;
+        ++request_number_;
         auto self = derived().shared_from_this();
         // dispatch, not post: a response produced on an I/O thread (the fast path, a forward's
         // completion) is written at once on that thread instead of waking another one to do it.
-        HttpResponder respond = [self](HttpResponse response) {
-            asio::dispatch(self->derived().stream().get_executor(),
-                           [self, response = std::move(response)]() mutable { self->write(std::move(response)); });
+        // A responder answers its own request only: a second answer that arrives after the next
+        // request was read must not be taken for that request's.
+        HttpResponder respond = [self, number = request_number_](HttpResponse response) {
+            asio::dispatch(self->derived().stream().get_executor(), [self, number, response = std::move(response)]() mutable {
+                if (number == self->request_number_) self->write(std::move(response));
+            });
         };
         if (server_.options.fast_path) {
             try {
@@ -393,6 +397,7 @@ class Session {
     unsigned version_ = 11;
     bool first_ = true;
     bool answer_pending_ = false;  ///< a request was read and is not answered yet
+    uint64_t request_number_ = 0;  ///< of the last request handed to a handler; I/O thread only
     std::optional<std::string> peer_;
     std::string out_head_, out_body_;  ///< the response being written
     std::shared_ptr<SseChannel> sse_;
