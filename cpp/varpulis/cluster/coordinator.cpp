@@ -52,8 +52,7 @@ common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t po
     // no thread parked in recv). Batches are parsed on the pool, then forwarded the same way.
     // Probes too: they read nothing shared, and must not queue behind a busy pool.
     http.fast_path = [this](const HttpRequest& req, const server::HttpResponder& respond) {
-        bool probe = req.method == "GET" && (req.path == "/health" || req.path == "/ready");
-        if (!probe && (req.method != "POST" || !req.path.ends_with("/inject"))) return false;
+        if (!req.is_probe() && (req.method != "POST" || !req.path.ends_with("/inject"))) return false;
         handle(req, respond);
         return true;
     };

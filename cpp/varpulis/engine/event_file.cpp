@@ -179,8 +179,7 @@ Result<EventPtr> EventFileReader::parse_line(std::string_view raw, uint32_t line
     if (line.ends_with(';')) line = trim(line.substr(0, line.size() - 1));
     size_t open = 0;  // a loop, not find_first_of: that searches the set once per character
     while (open < line.size() && line[open] != '{' && line[open] != '(') ++open;
-    if (open == line.size()) open = std::string_view::npos;
-    if (open == std::string_view::npos || open == 0) return line_error(line_number, "expected `Type { field: value, ... }`");
+    if (open == line.size() || open == 0) return line_error(line_number, "expected `Type { field: value, ... }`");
     char close = line[open] == '{' ? '}' : ')';
     if (line.back() != close) return line_error(line_number, std::string("missing closing '") + close + "'");
     std::string_view type = trim(line.substr(0, open));

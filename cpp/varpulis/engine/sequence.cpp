@@ -108,7 +108,6 @@ void SequenceOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
 
     // Tested before a run is made: most events start none, and a run's captures are an allocation.
     const SequenceStep& first = spec_.steps[0];
-    if (no_captures_.size() != spec_.aliases.size()) no_captures_.resize(spec_.aliases.size());
     if (!matches(first, *e, no_captures_.data(), ctx)) {
         if (runs.empty()) partitions_.erase(partition);
         return;

@@ -42,7 +42,7 @@ struct SequenceSpec {
 /// one event per completed match, with `alias_field` for every field of every aliased capture.
 class SequenceOp final : public Operator {
   public:
-    explicit SequenceOp(SequenceSpec spec) : spec_(std::move(spec)) {}
+    explicit SequenceOp(SequenceSpec spec) : spec_(std::move(spec)), no_captures_(spec_.aliases.size()) {}
     void apply(Batch& batch, OpContext& ctx) override;
     size_t held() const override;
     nlohmann::json save() const override;

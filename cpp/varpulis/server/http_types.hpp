@@ -30,6 +30,9 @@ struct HttpRequest {
 
     /// The value of a header ("" when absent); of a repeated header, the last one.
     const std::string& header(std::string_view lower_name) const;
+    /// `GET /health` or `GET /ready`: a probe, which waits on nothing and so is answered on the
+    /// I/O thread that read it (worker and coordinator alike).
+    bool is_probe() const { return method == "GET" && (path == "/health" || path == "/ready"); }
 };
 
 /// A Server-Sent Events channel: the handler pushes events, the transport writes them.

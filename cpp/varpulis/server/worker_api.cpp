@@ -107,27 +107,28 @@ HttpResponse method_not_allowed(const HttpRequest& req, const std::string& allow
     return r;
 }
 
-/// The events of an events-each body: one per line, a last newline optional.
+/// Take the next line of an events-each body (one event per line, a last newline optional) off
+/// its front.
+std::string_view take_line(std::string_view& body) {
+    size_t nl = body.find('\n');
+    std::string_view line = body.substr(0, nl);
+    body.remove_prefix(nl == std::string_view::npos ? body.size() : nl + 1);
+    return line;
+}
+
+/// The events of an events-each body.
 std::vector<std::string_view> each_lines(std::string_view body) {
     std::vector<std::string_view> lines;
-    while (!body.empty()) {
-        size_t nl = body.find('\n');
-        lines.push_back(body.substr(0, nl));
-        if (nl == std::string_view::npos) break;
-        body.remove_prefix(nl + 1);
-    }
+    while (!body.empty()) lines.push_back(take_line(body));
     return lines;
 }
 
-/// True when an events-each body has more than `n` lines (as each_lines counts them), found
-/// without reading past line n + 1.
+/// True when an events-each body has more than `n` lines, found without reading past line n + 1.
 bool more_lines_than(std::string_view body, size_t n) {
     size_t lines = 0;
     while (!body.empty()) {
         if (++lines > n) return true;
-        size_t nl = body.find('\n');
-        if (nl == std::string_view::npos) break;
-        body.remove_prefix(nl + 1);
+        take_line(body);
     }
     return false;
 }
@@ -164,7 +165,7 @@ void WorkerApi::wire(HttpServerOptions& http) {
 bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respond) {
     // Probes wait on nothing: answered where they were read, they do not queue behind engine
     // work in the pool, and a busy worker still looks alive to its load balancer.
-    if (req.method == "GET" && (req.path == "/health" || req.path == "/ready")) {
+    if (req.is_probe()) {
         respond(handle(req));
         return true;
     }
@@ -173,10 +174,9 @@ bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respo
     auto parts = split_path(req.path);  // api, v1, pipelines, ID, action
     if (parts.size() != 5 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "pipelines") return false;
     auto pipeline = registry_.get(parts[3]);
-    if (!pipeline || !pipeline->counters.proven_cheap()) return false;
-    if (each && more_lines_than(req.body, kInlineLines)) return false;
+    if (!pipeline) return false;
     auto hold = pipeline->hold_for_inline();
-    if (!hold) return false;
+    if (!hold || (each && more_lines_than(req.body, kInlineLines))) return false;
     // The whole request counts, parsing and answer included: one over 1 ms sends the pipeline's
     // next requests to the pool until it proves cheap again.
     auto start = std::chrono::steady_clock::now();
