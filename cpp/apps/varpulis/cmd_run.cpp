@@ -15,6 +15,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "varpulis/common/log.hpp"
+#include "varpulis/common/time.hpp"
 #include "varpulis/engine/event_json.hpp"
 #include "varpulis/engine/runtime.hpp"
 #include "varpulis/engine/source.hpp"
@@ -92,13 +93,11 @@ int cmd_run(const std::vector<std::string>& args) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::cout << "Listening for events... (Ctrl-C to stop)\n" << std::flush;
-    using Clock = std::chrono::system_clock;
     auto start = std::chrono::steady_clock::now();
     double duration = parsed->has("duration") ? std::stod(parsed->get("duration")) : -1;
     std::vector<engine::EventPtr> out;
     while (!g_stop) {
-        auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-        common::Status st = rt.timers().empty() ? common::Status::ok() : rt.advance_time(now, out);
+        common::Status st = rt.timers().empty() ? common::Status::ok() : rt.advance_time(common::wall_clock_ns(), out);
         print(out);
         out.clear();
         if (!st.is_ok()) log::warn("run", st.message());

@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "varpulis/cluster/worker_agent.hpp"
 #include "varpulis/common/log.hpp"
+#include "varpulis/common/uuid.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/server/worker_api.hpp"
 
@@ -110,7 +111,7 @@ int cmd_server(const std::vector<std::string>& args) {
         cluster::WorkerAgentOptions a;
         a.coordinator_url = parsed->get("coordinator");
         while (!a.coordinator_url.empty() && a.coordinator_url.back() == '/') a.coordinator_url.pop_back();
-        a.worker_id = parsed->has("worker-id") ? parsed->get("worker-id") : server::new_uuid();
+        a.worker_id = parsed->has("worker-id") ? parsed->get("worker-id") : common::new_uuid();
         // An IPv6 bind address is bracketed in the URL ("http://[::1]:9000").
         std::string host = http.bind.find(':') != std::string::npos ? "[" + http.bind + "]" : http.bind;
         a.advertise_address = parsed->has("advertise-address")

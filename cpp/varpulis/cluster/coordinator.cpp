@@ -6,13 +6,17 @@
 
 #include "varpulis/cluster/coordinator_internal.hpp"
 #include "varpulis/common/log.hpp"
+#include "varpulis/common/path.hpp"
+#include "varpulis/common/secret.hpp"
+#include "varpulis/common/uuid.hpp"
 #include "varpulis/common/version.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/server/worker_api.hpp"
 
 namespace varpulis::cluster {
 
-using server::split_path;
+using common::constant_time_equal;
+using common::split_path;
 
 const char* worker_status_name(WorkerStatus s) {
     switch (s) {
@@ -139,7 +143,7 @@ std::optional<HttpResponse> Coordinator::route(const HttpRequest& req, const ser
     bool worker_call = parts[3] == "workers" &&
                        ((parts.size() == 5 && parts[4] == "register" && m == "POST") ||
                         (parts.size() == 6 && parts[5] == "heartbeat" && m == "POST"));
-    if (!worker_call && !options_.api_key.empty() && !server::constant_time_equal(req.header("x-api-key"), options_.api_key)) {
+    if (!worker_call && !options_.api_key.empty() && !constant_time_equal(req.header("x-api-key"), options_.api_key)) {
         return error_response(401, "unauthorized", req.header("x-api-key").empty() ? "missing x-api-key header" : "invalid API key");
     }
     if (parts[3] == "topology" && parts.size() == 4) return m == "GET" ? topology() : error_response(405, "method_not_allowed", "use GET");
@@ -197,11 +201,11 @@ HttpResponse Coordinator::register_worker(const HttpRequest& req) {
         return error_response(400, "invalid_request", "registration needs {\"worker_id\": string, \"address\": \"http://host:port\"}");
     }
     if (!options_.join_token.empty() &&
-        !server::constant_time_equal(body->value("join_token", std::string()), options_.join_token)) {
+        !constant_time_equal(body->value("join_token", std::string()), options_.join_token)) {
         return error_response(401, "invalid_join_token", "the join token does not match the coordinator's");
     }
     std::string id = (*body)["worker_id"];
-    std::string token = server::new_uuid();
+    std::string token = common::new_uuid();
     {
         std::lock_guard lock(mutex_);
         deregistered_.erase(id);
@@ -221,7 +225,7 @@ HttpResponse Coordinator::register_worker(const HttpRequest& req) {
     log::info("cluster", "worker '" + id + "' registered at " + body->value("address", std::string()));
     remove_stale_copies(id);
     reconcile(id);
-    save();
+    if (common::Status saved = save(); !saved.is_ok()) return state_error(saved);
     return json_response(200, {{"worker_id", id}, {"status", "registered"}, {"heartbeat_token", token},
                                {"heartbeat_interval_secs", static_cast<double>(options_.heartbeat_interval.count()) / 1000.0}});
 }
@@ -236,7 +240,7 @@ HttpResponse Coordinator::heartbeat(const HttpRequest& req, const std::string& i
         auto it = workers_.find(id);
         if (it == workers_.end()) return error_response(404, "worker_not_found", "unknown worker " + id + ": register again");
         WorkerInfo& w = it->second;
-        if (!server::constant_time_equal(req.header("x-worker-token"), w.heartbeat_token)) {
+        if (!constant_time_equal(req.header("x-worker-token"), w.heartbeat_token)) {
             return error_response(401, "invalid_worker_token", "heartbeat token does not match this worker's");
         }
         try {
@@ -286,7 +290,7 @@ HttpResponse Coordinator::delete_worker(const std::string& id) {
         if (!workers_.erase(id)) return error_response(404, "worker_not_found", "unknown worker " + id);
         deregistered_[id] = "removed by DELETE /api/v1/cluster/workers/" + id;
     }
-    save();
+    if (common::Status saved = save(); !saved.is_ok()) return state_error(saved);
     return json_response(200, {{"deleted", true}});
 }
 
@@ -395,7 +399,7 @@ void Coordinator::expire_silent_workers() {
             }
         }
     }
-    if (removed) save();
+    if (removed) save_or_log("silent workers forgotten");
 }
 
 void Coordinator::failover(const std::string& worker_id) {
@@ -433,7 +437,7 @@ void Coordinator::failover(const std::string& worker_id) {
         log::info("cluster", "pipeline '" + p.pipeline_name + "' of group '" + m.group->name + "' moved from worker '" + worker_id +
                                  "' to '" + m.target.id + "'");
     }
-    save();
+    save_or_log("pipelines moved off worker '" + worker_id + "'");
 }
 
 void Coordinator::remove_stale_copies(const std::string& worker_id) {

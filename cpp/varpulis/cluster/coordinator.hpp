@@ -152,7 +152,10 @@ class Coordinator {
     void reconcile(const std::string& worker_id);
     bool available(const WorkerInfo& w) const;
     size_t assigned(const std::string& worker_id) const;
-    void save() const;
+    /// Write the state directory (no lock held); OK without one.
+    common::Status save() const;
+    /// Save after a change made in the background (sweep, failover): a failure is logged.
+    void save_or_log(const std::string& change) const;
     void load();
 
     CoordinatorOptions options_;

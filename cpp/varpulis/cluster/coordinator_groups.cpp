@@ -13,6 +13,8 @@
 #include "varpulis/cluster/coordinator_internal.hpp"
 #include "varpulis/common/json_text.hpp"
 #include "varpulis/common/log.hpp"
+#include "varpulis/common/type_pattern.hpp"
+#include "varpulis/common/uuid.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
 #include "varpulis/vpl/frontend.hpp"
 
@@ -162,7 +164,7 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
         return error_response(400, "invalid_request", "a group needs {\"name\": string, \"pipelines\": [{\"name\", \"source\"}, ...]}");
     }
     auto group = std::make_shared<PipelineGroup>();
-    group->id = server::new_uuid();
+    group->id = common::new_uuid();
     group->name = (*body)["name"];
     group->placement = body->value("placement", std::string("round_robin"));
     for (const auto& p : (*body)["pipelines"]) {
@@ -253,7 +255,7 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
         groups_.push_back(group);
     }
     log::info("cluster", "pipeline group '" + group->name + "' deployed (" + std::to_string(plan.size()) + " pipelines)");
-    save();
+    if (common::Status saved = save(); !saved.is_ok()) return state_error(saved);
     std::lock_guard lock(mutex_);
     return json_response(201, group_json(*group));
 }
@@ -289,7 +291,7 @@ HttpResponse Coordinator::teardown_group(const std::string& id) {
     }
     for (const auto& [w, pid] : removals) remove_from(w, pid);
     log::info("cluster", "pipeline group '" + group->name + "' torn down");
-    save();
+    if (common::Status saved = save(); !saved.is_ok()) return state_error(saved);
     return json_response(200, {{"torn_down", true}});
 }
 
@@ -299,7 +301,7 @@ static const Placement* target_of(const PipelineGroup& group, std::string_view t
     for (const auto& r : group.routes) {
         if (r.from_pipeline != "_external") continue;
         if (std::any_of(r.event_types.begin(), r.event_types.end(),
-                        [&](const auto& p) { return server::event_type_matches(p, type); })) {
+                        [&](const auto& p) { return common::event_type_matches(p, type); })) {
             name = r.to_pipeline;
             break;
         }

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "varpulis/common/status.hpp"
 #include "varpulis/server/json_http.hpp"
 
 namespace varpulis::cluster {
@@ -16,5 +17,10 @@ using server::HttpRequest;
 using server::HttpResponse;
 using server::json_response;
 using server::parse_json_body;
+
+/// The answer to a change that was made but could not be saved to the state directory.
+inline HttpResponse state_error(const common::Status& saved) {
+    return error_response(500, "state_error", "the change was made but not saved: " + saved.message());
+}
 
 }  // namespace varpulis::cluster

@@ -4,19 +4,17 @@
 #include "varpulis/cluster/coordinator.hpp"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include "varpulis/common/atomic_file.hpp"
+#include "varpulis/common/log.hpp"
+#include "varpulis/common/time.hpp"
 
 namespace varpulis::cluster {
 
 using json = nlohmann::ordered_json;
 
-void Coordinator::save() const {
-    if (options_.state_dir.empty()) return;
+common::Status Coordinator::save() const {
+    if (options_.state_dir.empty()) return common::Status::ok();
     json doc = {{"version", 1}, {"workers", json::array()}, {"groups", json::array()}, {"tombstones", json::object()},
                 {"stale", json::array()}, {"next_order", 0}, {"round_robin", 0}};
     {
@@ -44,31 +42,30 @@ void Coordinator::save() const {
         doc["next_order"] = next_order_;
         doc["round_robin"] = round_robin_;
     }
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::create_directories(options_.state_dir, ec);
-    fs::path target = fs::path(options_.state_dir) / "coordinator.json";
-    fs::path temp = fs::path(options_.state_dir) / "coordinator.json.tmp";
-    std::string text = doc.dump(2);
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);  // holds worker keys
-    if (fd < 0) return;
-    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (ok) fs::rename(temp, target, ec);
+    // 0600: the file holds the workers' API keys.
+    return common::write_file_atomically((std::filesystem::path(options_.state_dir) / "coordinator.json").string(), doc.dump(2),
+                                         0600);
+}
+
+void Coordinator::save_or_log(const std::string& change) const {
+    if (common::Status saved = save(); !saved.is_ok()) log::error("cluster", change + ", but the state was not saved: " + saved.message());
 }
 
 void Coordinator::load() {
     if (options_.state_dir.empty()) return;
     namespace fs = std::filesystem;
     fs::path file = fs::path(options_.state_dir) / "coordinator.json";
-    std::ifstream in(file);
-    if (!in) return;
-    std::stringstream text;
-    text << in.rdbuf();
-    json doc = json::parse(text.str(), nullptr, false);
+    auto text = common::read_file(file.string());
+    if (!text) {
+        if (text.status().code() != common::ErrorCode::NotFound) log::error("cluster", text.status().message());
+        return;
+    }
+    json doc = json::parse(*text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
+        fs::path aside = file.string() + ".corrupt-" + std::to_string(common::wall_clock_ms());
         std::error_code ec;
-        fs::rename(file, fs::path(file.string() + ".corrupt"), ec);
+        fs::rename(file, aside, ec);
+        log::error("cluster", "state file " + file.string() + " is corrupt; moved it to " + aside.string() + " and started empty");
         return;
     }
     try {
@@ -105,7 +102,8 @@ void Coordinator::load() {
         for (const auto& s : doc.value("stale", json::array())) stale_.push_back({s.at("worker_id"), s.at("pipeline_id")});
         next_order_ = doc.value("next_order", uint64_t{0});
         round_robin_ = doc.value("round_robin", uint64_t{0});
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+        log::error("cluster", "state file " + file.string() + " has an entry of the wrong shape (" + e.what() + "); started empty");
         workers_.clear();
         groups_.clear();
     }

@@ -22,4 +22,9 @@ std::string Status::to_string() const {
     return std::string(error_code_name(code_)) + ": " + message_;
 }
 
+Status Status::with_context(const std::string& context) const {
+    if (is_ok()) return *this;
+    return Status(code_, context + ": " + message_, span_);
+}
+
 }  // namespace varpulis::common

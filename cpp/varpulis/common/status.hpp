@@ -42,6 +42,8 @@ class [[nodiscard]] Status {
 
     /// Return "code: message", for logs.
     std::string to_string() const;
+    /// Return the same error with `context` before its message ("context: message"); OK stays OK.
+    Status with_context(const std::string& context) const;
 
   private:
     ErrorCode code_ = ErrorCode::Ok;

@@ -2,6 +2,7 @@
 #include "varpulis/common/time.hpp"
 
 #include <cctype>
+#include <chrono>
 
 namespace varpulis::common {
 namespace {
@@ -21,6 +22,14 @@ int digits(std::string_view s, size_t pos, size_t n) {
 }
 
 }  // namespace
+
+int64_t wall_clock_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int64_t wall_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;

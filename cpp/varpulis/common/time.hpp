@@ -7,6 +7,11 @@
 
 namespace varpulis::common {
 
+/// Return the wall-clock time in nanoseconds since the Unix epoch.
+int64_t wall_clock_ns();
+/// Return the wall-clock time in milliseconds since the Unix epoch.
+int64_t wall_clock_ms();
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 

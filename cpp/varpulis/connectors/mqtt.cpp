@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "varpulis/common/log.hpp"
+#include "varpulis/common/time.hpp"
 #include "varpulis/engine/event_json.hpp"
 #include "varpulis/engine/source.hpp"
 
@@ -361,9 +362,7 @@ class MqttSource final : public engine::Source {
         std::string_view text(static_cast<const char*>(m.payload), static_cast<size_t>(m.payloadlen));
         auto object = engine::OrderedJson::parse(text, nullptr, false);
         if (object.is_discarded()) return Status(ErrorCode::Invalid, "not JSON");
-        const auto now_ns =
-            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-        return engine::event_from_flat_json(object, default_type_, now_ns);
+        return engine::event_from_flat_json(object, default_type_, common::wall_clock_ns());
     }
 
     std::shared_ptr<MqttClient> client_;

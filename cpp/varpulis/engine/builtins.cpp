@@ -6,6 +6,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "varpulis/common/time.hpp"
 #include "varpulis/engine/expr.hpp"
 #include "varpulis/engine/value_ops.hpp"
 
@@ -299,8 +300,7 @@ Value b_is_bool(const Value* a, size_t) { return Value(a[0].is_bool()); }
 Value b_is_array(const Value* a, size_t) { return Value(a[0].kind() == Value::Kind::Array); }
 Value b_is_map(const Value* a, size_t) { return Value(a[0].kind() == Value::Kind::Map); }
 Value b_now(const Value*, size_t) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch());
-    return Value(common::Timestamp{ns.count()});
+    return Value(common::Timestamp{common::wall_clock_ns()});
 }
 Value b_coalesce(const Value* a, size_t n) {
     for (size_t i = 0; i < n; ++i) {

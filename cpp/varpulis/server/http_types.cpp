@@ -66,19 +66,6 @@ size_t SseChannel::dropped() const {
     return dropped_;
 }
 
-std::vector<std::string> split_path(std::string_view path) {
-    std::vector<std::string> parts;
-    if (!path.starts_with('/')) return parts;
-    parts.reserve(static_cast<size_t>(std::count(path.begin(), path.end(), '/')));
-    while (!path.empty()) {
-        size_t slash = path.find('/');
-        if (slash != 0) parts.emplace_back(path.substr(0, slash));
-        if (slash == std::string_view::npos) break;
-        path.remove_prefix(slash + 1);
-    }
-    return parts;
-}
-
 HttpResponse error_response(int status, const std::string& code, const std::string& message) {
     HttpResponse r;
     r.status = status;

@@ -69,8 +69,4 @@ struct HttpResponse {
 /// Build the JSON error body every endpoint uses: {"error": message, "code": code}.
 HttpResponse error_response(int status, const std::string& code, const std::string& message);
 
-/// "/api/v1/pipelines/x" -> {"api", "v1", "pipelines", "x"} (empty segments skipped). A path that
-/// does not start with '/' has no segments: it routes nowhere.
-std::vector<std::string> split_path(std::string_view path);
-
 }  // namespace varpulis::server

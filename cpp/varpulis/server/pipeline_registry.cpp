@@ -2,19 +2,14 @@
 #include "varpulis/server/pipeline_registry.hpp"
 
 #include <algorithm>
-
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <random>
-#include <sstream>
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include "varpulis/common/atomic_file.hpp"
+#include "varpulis/common/log.hpp"
+#include "varpulis/common/time.hpp"
+#include "varpulis/common/type_pattern.hpp"
+#include "varpulis/common/uuid.hpp"
 #include "varpulis/engine/event_json.hpp"
 
 namespace varpulis::server {
@@ -25,22 +20,6 @@ using common::Value;
 using nlohmann::json;
 
 namespace fs = std::filesystem;
-
-std::string new_uuid() {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    uint64_t a = rng(), b = rng();
-    a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
-    b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                  static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
-                  static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
-    return buf;
-}
-
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 void PipelineCounters::record_latency(int64_t ns) {
     latency_ns_total += static_cast<uint64_t>(ns);
@@ -56,12 +35,6 @@ void PipelineCounters::record_latency(int64_t ns) {
     size_t i = 0;
     while (i < kLatencyBuckets.size() && seconds > kLatencyBuckets[i]) ++i;
     ++latency_buckets[i];
-}
-
-bool event_type_matches(std::string_view pattern, std::string_view type) {
-    if (pattern == "*") return true;
-    if (!pattern.empty() && pattern.back() == '*') return type.starts_with(pattern.substr(0, pattern.size() - 1));
-    return pattern == type;
 }
 
 json PipelineRoutes::to_json() const {
@@ -229,7 +202,7 @@ void Pipeline::forward(const std::vector<engine::EventPtr>& outputs) {
         for (const auto& e : outputs) {
             const std::string& type = e->type_name();
             if (std::any_of(o.route.event_types.begin(), o.route.event_types.end(),
-                            [&](const std::string& p) { return event_type_matches(p, type); })) {
+                            [&](const std::string& p) { return common::event_type_matches(p, type); })) {
                 o.sink->send(*e, o.route.topic);
             }
         }
@@ -361,7 +334,7 @@ void PipelineRegistry::start_timers() {
         while (!timer_cv_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stopping_; })) {
             auto pipelines = pipelines_;
             lock.unlock();
-            int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+            int64_t now = common::wall_clock_ns();
             for (const auto& p : pipelines) p->tick(now);
             lock.lock();
         }
@@ -373,9 +346,9 @@ std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(co
     auto loaded = engine::Runtime::from_source(source);
     if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
     auto p = std::make_shared<Pipeline>();
-    p->id = id.value_or(new_uuid());
+    p->id = id.value_or(common::new_uuid());
     p->name = name;
-    p->created_at_ms = now_ms();
+    p->created_at_ms = common::wall_clock_ms();
     p->replace(source, std::shared_ptr<engine::Runtime>(std::move(loaded.runtime)));
     if (Status connected = p->connect(routes); !connected.is_ok()) return DeployError{{}, connected};
     {
@@ -419,7 +392,7 @@ bool PipelineRegistry::remove(const std::string& id) {
     }
     gone->disconnect();
     gone->close_subscribers();
-    (void)save();
+    if (Status saved = save(); !saved.is_ok()) log::error("server", "pipeline " + id + " removed, but " + saved.message());
     return true;
 }
 
@@ -442,35 +415,22 @@ Status PipelineRegistry::save() const {
         if (const auto routes = p->routes(); !routes.empty()) item["routes"] = routes.to_json();
         doc["pipelines"].push_back(std::move(item));
     }
-    std::error_code ec;
-    fs::create_directories(state_dir_, ec);
-    fs::path target = fs::path(state_dir_) / "pipelines.json";
-    fs::path temp = fs::path(state_dir_) / ("pipelines.json.tmp-" + std::to_string(::getpid()));
-    std::string text = doc.dump(2);
-    // Written to a temporary file, flushed to disk, then renamed over the old one: a crash leaves
-    // either the old file or the new one, never half of one.
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return Status(ErrorCode::Io, "cannot write " + temp.string() + ": " + std::strerror(errno));
-    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return Status(ErrorCode::Io, "cannot write " + temp.string());
-    fs::rename(temp, target, ec);
-    if (ec) return Status(ErrorCode::Io, "cannot replace " + target.string() + ": " + ec.message());
-    return Status::ok();
+    return common::write_file_atomically((fs::path(state_dir_) / "pipelines.json").string(), doc.dump(2));
 }
 
 std::vector<std::string> PipelineRegistry::restore() {
     std::vector<std::string> messages;
     if (state_dir_.empty()) return messages;
     fs::path file = fs::path(state_dir_) / "pipelines.json";
-    if (!fs::exists(file)) return messages;
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    json doc = json::parse(text.str(), nullptr, false);
+    auto text = common::read_file(file.string());
+    if (!text) {
+        if (text.status().code() != ErrorCode::NotFound) messages.push_back(text.status().message());
+        return messages;
+    }
+    json doc = json::parse(*text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object() || !doc.contains("pipelines") || !doc["pipelines"].is_array()) {
         fs::path aside = file;
-        aside += ".corrupt-" + std::to_string(now_ms());
+        aside += ".corrupt-" + std::to_string(common::wall_clock_ms());
         std::error_code ec;
         fs::rename(file, aside, ec);
         messages.push_back("state file " + file.string() + " is corrupt; moved it to " + aside.string() +
@@ -492,7 +452,7 @@ std::vector<std::string> PipelineRegistry::restore() {
             messages.push_back("pipeline " + item["id"].get<std::string>() + " could not be restored: " +
                                (err->diagnostics.empty() ? err->status.message() : err->diagnostics[0].message));
         } else {
-            std::get<std::shared_ptr<Pipeline>>(r)->created_at_ms = item.value("created_at_ms", now_ms());
+            std::get<std::shared_ptr<Pipeline>>(r)->created_at_ms = item.value("created_at_ms", common::wall_clock_ms());
         }
     }
     return messages;

@@ -50,9 +50,6 @@ struct PipelineCounters {
     void demote() { cheapness.store(0, std::memory_order_relaxed); }
 };
 
-/// True when an event type matches a route pattern: `Exact`, `Prefix*` (trailing `*` only) or `*`.
-bool event_type_matches(std::string_view pattern, std::string_view type);
-
 /// One inter-pipeline route over MQTT, given by the coordinator at deploy time: a publish route
 /// sends the pipeline's output events of `event_types` to `topic`; a subscribe route processes
 /// the events arriving on `topic` like injected ones.
@@ -204,11 +201,5 @@ class PipelineRegistry {
     std::condition_variable timer_cv_;
     bool stopping_ = false;
 };
-
-/// A random UUID v4 string.
-std::string new_uuid();
-
-/// Milliseconds since the Unix epoch, now.
-int64_t now_ms();
 
 }  // namespace varpulis::server

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "varpulis/common/path.hpp"
+#include "varpulis/common/secret.hpp"
+#include "varpulis/common/time.hpp"
 #include "varpulis/common/version.hpp"
 #include "varpulis/server/json_http.hpp"
 #include "varpulis/server/batch_parser.hpp"
@@ -73,7 +76,7 @@ json pipeline_json(const Pipeline& p) {
             {"streams", rt->stream_names()},
             {"contexts", rt->contexts().size()},
             {"created_at_ms", p.created_at_ms},
-            {"uptime_secs", static_cast<double>(now_ms() - p.created_at_ms) / 1000.0}};
+            {"uptime_secs", static_cast<double>(common::wall_clock_ms() - p.created_at_ms) / 1000.0}};
 }
 
 /// A Prometheus label value: backslash, double quote and newline escaped (names are user input).
@@ -135,17 +138,6 @@ bool more_lines_than(std::string_view body, size_t n) {
 
 }  // namespace
 
-bool constant_time_equal(const std::string& a, const std::string& b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    size_t n = std::max(a.size(), b.size());
-    for (size_t i = 0; i < n; ++i) {
-        unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-        unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-        diff |= static_cast<unsigned char>(x ^ y);
-    }
-    return diff == 0;
-}
-
 WorkerApi::WorkerApi(WorkerApiOptions options) : options_(std::move(options)), registry_(options_.state_dir) {
     registry_.start_timers();
 }
@@ -171,7 +163,7 @@ bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respo
     }
     bool each = req.path.ends_with("/events-each");
     if (req.method != "POST" || !(each || req.path.ends_with("/events"))) return false;
-    auto parts = split_path(req.path);  // api, v1, pipelines, ID, action
+    auto parts = common::split_path(req.path);  // api, v1, pipelines, ID, action
     if (parts.size() != 5 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "pipelines") return false;
     auto pipeline = registry_.get(parts[3]);
     if (!pipeline) return false;
@@ -224,7 +216,7 @@ HttpResponse WorkerApi::handle(const HttpRequest& req) {
 
 bool WorkerApi::authorised(const HttpRequest& req) const {
     if (options_.api_key.empty()) return true;
-    return constant_time_equal(req.header("x-api-key"), options_.api_key);
+    return common::constant_time_equal(req.header("x-api-key"), options_.api_key);
 }
 
 size_t WorkerApi::take_tokens(const std::string& client, size_t wanted) {
@@ -246,7 +238,7 @@ HttpResponse WorkerApi::route(const HttpRequest& req) {
     if (req.path == "/health") return m == "GET" ? health() : method_not_allowed(req, "GET");
     if (req.path == "/ready") return m == "GET" ? ready() : method_not_allowed(req, "GET");
     if (req.path == "/metrics") return m == "GET" ? prometheus() : method_not_allowed(req, "GET");
-    auto parts = split_path(req.path);
+    auto parts = common::split_path(req.path);
     if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
         return error_response(404, "not_found", "no route for " + req.path);
     }
@@ -354,7 +346,7 @@ HttpResponse WorkerApi::list(const HttpRequest& req) const {
 }
 
 HttpResponse WorkerApi::inject(std::string_view body, Pipeline& p) {
-    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    int64_t now = common::wall_clock_ns();
     std::string code;
     auto parsed = parse_event_body(body, now, options_.event_limits, code);
     if (!parsed) {
@@ -410,7 +402,7 @@ HttpResponse WorkerApi::inject_each(const HttpRequest& req, Pipeline& p, size_t 
 }
 
 HttpResponse WorkerApi::inject_batch(const HttpRequest& req, Pipeline& p) {
-    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    int64_t now = common::wall_clock_ns();
     auto parsed = parse_batch(req.body, now, options_.event_limits);
     if (!parsed) {
         bool shape = parsed.status().code() == common::ErrorCode::NotFound;

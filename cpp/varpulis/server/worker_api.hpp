@@ -109,7 +109,4 @@ class WorkerApi {
     std::map<std::string, Bucket> buckets_;
 };
 
-/// Compare two secrets in time that does not depend on where they differ.
-bool constant_time_equal(const std::string& a, const std::string& b);
-
 }  // namespace varpulis::server

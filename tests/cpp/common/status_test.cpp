@@ -29,6 +29,14 @@ TEST(StatusTest, OkAndErrorCarryCodeAndMessage) {
     EXPECT_EQ(s.to_string(), "not_found: no pipeline p1");
 }
 
+TEST(StatusTest, WithContextPrefixesTheMessageAndKeepsTheRest) {
+    Status st = Status(ErrorCode::Io, "disk full", Span{3, 4}).with_context("saving pipelines");
+    EXPECT_EQ(st.code(), ErrorCode::Io);
+    EXPECT_EQ(st.message(), "saving pipelines: disk full");
+    EXPECT_EQ(st.span().line, 3u);
+    EXPECT_TRUE(Status::ok().with_context("anything").is_ok());
+}
+
 TEST(StatusTest, MacrosPropagateTheFirstError) {
     EXPECT_EQ(*quarter(8), 2);
     EXPECT_EQ(quarter(6).status().message(), "odd");

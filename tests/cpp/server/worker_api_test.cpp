@@ -365,22 +365,6 @@ TEST(WorkerApiInlineTest, PipelinesWithContextsSinksConsoleOrRoutesAreNeverAnswe
     expect_never_inline("stream S = A .emit(v: v)", *routes);
 }
 
-TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
-    EXPECT_TRUE(constant_time_equal("abc", "abc"));
-    EXPECT_FALSE(constant_time_equal("abc", "abd"));
-    EXPECT_FALSE(constant_time_equal("abc", "abcd"));
-    EXPECT_FALSE(constant_time_equal("", "a"));
-}
-
-TEST(EventTypeMatchesTest, ExactPrefixAndWildcard) {
-    EXPECT_TRUE(event_type_matches("*", "Anything"));
-    EXPECT_TRUE(event_type_matches("Alert*", "AlertHigh"));
-    EXPECT_TRUE(event_type_matches("Alert*", "Alert"));
-    EXPECT_FALSE(event_type_matches("Alert*", "Alarm"));
-    EXPECT_TRUE(event_type_matches("Reading", "Reading"));
-    EXPECT_FALSE(event_type_matches("Reading", "Readings"));
-}
-
 TEST(PipelineRoutesTest, ReadsPublishAndSubscribeRoutes) {
     auto routes = PipelineRoutes::from_json(json::parse(R"({
         "publish": [{"broker": "mq:1884", "topic": "a/b", "event_types": ["Alert*"]}, {"broker": "mq", "topic": "all"}],
