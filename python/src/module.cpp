@@ -2,8 +2,10 @@
 // The _varpulis extension module. Each bind_*.cpp adds one area of the core.
 #include <pybind11/pybind11.h>
 
+#include <stdexcept>
+
 #include "varpulis/common/version.hpp"
-#include "varpulis/connectors/mqtt.hpp"
+#include "varpulis/connectors/register.hpp"
 
 namespace py = pybind11;
 
@@ -17,7 +19,9 @@ void bind_cluster(py::module_& m);
 PYBIND11_MODULE(_varpulis, m) {
     m.doc() = "Native core of Varpulis (use the varpulis package, not this module)";
     m.attr("__version__") = varpulis::common::kVersion;
-    varpulis::connectors::register_connectors();
+    if (auto registered = varpulis::connectors::register_all(); !registered.is_ok()) {
+        throw std::runtime_error(registered.message());  // a broken build: the import fails
+    }
     varpulis::python::bind_vpl(m);
     varpulis::python::bind_engine(m);
     varpulis::python::bind_server(m);

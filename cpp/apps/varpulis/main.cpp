@@ -6,7 +6,7 @@
 
 #include "commands.hpp"
 #include "varpulis/common/version.hpp"
-#include "varpulis/connectors/mqtt.hpp"
+#include "varpulis/connectors/register.hpp"
 
 namespace {
 
@@ -32,7 +32,10 @@ Options:
 int main(int argc, char** argv) {
     using namespace varpulis::apps;
     std::vector<std::string> args(argv + 1, argv + argc);
-    varpulis::connectors::register_connectors();
+    if (auto registered = varpulis::connectors::register_all(); !registered.is_ok()) {
+        std::cerr << "error: " << registered.message() << "\n";  // a broken build, not a user error
+        return kExitUsage;
+    }
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;
         return args.empty() ? kExitUsage : kExitOk;

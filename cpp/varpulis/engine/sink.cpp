@@ -77,42 +77,20 @@ Result<std::shared_ptr<Sink>> shared_file_sink(const ConnectorConfig& config, co
     return std::shared_ptr<Sink>(sink);
 }
 
-std::map<std::string, SinkFactory>& factories() {
-    static std::map<std::string, SinkFactory> f;
-    return f;
-}
-
-std::mutex& factories_mutex() {
-    static std::mutex m;
-    return m;
-}
-
 }  // namespace
 
-void register_sink_factory(const std::string& kind, SinkFactory factory) {
-    std::lock_guard lock(factories_mutex());
-    factories()[kind] = std::move(factory);
+Result<std::shared_ptr<Sink>> open_console_sink(const ConnectorConfig&) {
+    return std::shared_ptr<Sink>(std::make_shared<ConsoleSink>());
 }
 
-Result<std::shared_ptr<Sink>> make_sink(const ConnectorConfig& config) {
-    if (config.kind == "console") return std::shared_ptr<Sink>(std::make_shared<ConsoleSink>());
-    if (config.kind == "file") {
-        std::string path = config.param_string("path");
-        if (path.empty()) return Status(ErrorCode::Invalid, "file connector '" + config.name + "' needs path: \"...\"");
-        return shared_file_sink(config, path);
-    }
-    SinkFactory factory;
-    {
-        std::lock_guard lock(factories_mutex());
-        auto it = factories().find(config.kind);
-        if (it != factories().end()) factory = it->second;
-    }
-    if (!factory) {
-        return Status(ErrorCode::Invalid, "connector '" + config.name + "': kind '" + config.kind +
-                                              "' is not available in this build (console, file" +
-                                              (factories().empty() ? "" : ", and registered kinds") + ")");
-    }
-    return factory(config);
+Status check_file_sink(const ConnectorConfig& config) {
+    if (config.param_string("path").empty()) return Status(ErrorCode::Invalid, "file connector '" + config.name + "' needs path: \"...\"");
+    return Status::ok();
+}
+
+Result<std::shared_ptr<Sink>> open_file_sink(const ConnectorConfig& config) {
+    VP_RETURN_NOT_OK(check_file_sink(config));
+    return shared_file_sink(config, config.param_string("path"));
 }
 
 }  // namespace varpulis::engine

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// Where `.to(Connector, ...)` sends events. The engine knows console and file sinks; other
-// connector kinds (MQTT...) register a factory.
+// Where `.to(Connector, ...)` sends events. The engine has the console and file sinks; other
+// connector kinds register with the connector registry (connector_registry.hpp).
 
 #include <cstdint>
 #include <functional>
@@ -47,12 +47,14 @@ struct ConnectorConfig {
     std::string param_string(const std::string& key, const std::string& fallback = {}) const;
 };
 
-using SinkFactory = std::function<common::Result<std::shared_ptr<Sink>>(const ConnectorConfig&)>;
-
-/// Register the sink factory of a connector kind (called by connector modules at start-up).
-void register_sink_factory(const std::string& kind, SinkFactory factory);
-
-/// Create the sink of a connector: console and file built in, others from the registry.
+/// Open the sink of a connector declaration, of any registered kind (connector_registry.hpp).
 common::Result<std::shared_ptr<Sink>> make_sink(const ConnectorConfig& config);
+
+/// Open the `console` sink: one JSON line per event on standard output.
+common::Result<std::shared_ptr<Sink>> open_console_sink(const ConnectorConfig& config);
+/// Open the `file` sink of `path: "..."`, shared by every user of that path in the process.
+common::Result<std::shared_ptr<Sink>> open_file_sink(const ConnectorConfig& config);
+/// Check a `file` declaration: it needs a path.
+common::Status check_file_sink(const ConnectorConfig& config);
 
 }  // namespace varpulis::engine

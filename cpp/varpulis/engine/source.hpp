@@ -2,9 +2,9 @@
 #pragma once
 
 // Where events come from besides HTTP and files: `Type.from(Connector, topic: "t")` sources.
-// Connector modules (MQTT...) register a factory per kind; a front door (the server, `varpulis
-// run`) starts the sources of a program and gives each a handler that processes its events.
-// Sinks and sources report their health in the same shape.
+// Connector kinds register with the connector registry (connector_registry.hpp); a front door
+// (the server, `varpulis run`) starts the sources of a program and gives each a handler that
+// processes its events. Sinks and sources report their health in the same shape.
 
 #include <functional>
 #include <memory>
@@ -31,13 +31,8 @@ class Source {
     virtual ConnectorHealth health() const = 0;
 };
 
-using SourceFactory =
-    std::function<common::Result<std::unique_ptr<Source>>(const ConnectorConfig&, const SourceBinding&, EventHandler)>;
-
-/// Register the source factory of a connector kind (called by connector modules at start-up).
-void register_source_factory(const std::string& kind, SourceFactory factory);
-
-/// Start one source for `binding` reading from `config`. Fails for kinds that cannot be sources.
+/// Start one source for `binding` reading from `config`, of any registered kind
+/// (connector_registry.hpp). Fails for kinds that cannot be sources.
 common::Result<std::unique_ptr<Source>> make_source(const ConnectorConfig& config, const SourceBinding& binding,
                                                     EventHandler handler);
 

@@ -3,6 +3,7 @@
 // real broker in tests/py/test_mqtt.py).
 #include <gtest/gtest.h>
 
+#include "varpulis/engine/connector_registry.hpp"
 #include "varpulis/engine/event_json.hpp"
 #include "varpulis/engine/runtime.hpp"
 #include "varpulis/engine/source.hpp"
@@ -51,26 +52,36 @@ TEST(FlatEventTest, BadPayloadsAreClearErrors) {
     EXPECT_EQ(error(R"({"timestamp": "yesterday"})"), "\"timestamp\" must be RFC 3339 text or integer nanoseconds since the epoch");
 }
 
-TEST(SourceTest, AKindWithoutASourceFactoryIsAClearError) {
+/// A source kind that delivers one event as it starts, registered once for the tests below.
+void register_test_source() {
+    static const common::Status added = ConnectorRegistry::global().add(
+        {"test", nullptr,
+         [](const ConnectorConfig& config, const SourceBinding& binding, EventHandler handler) -> common::Result<std::unique_ptr<Source>> {
+             struct Immediate : Source {
+                 ConnectorHealth health() const override { return {}; }
+             };
+             EXPECT_EQ(config.name, "In");
+             EXPECT_EQ(binding.params.at("topic").as_string(), "t/#");
+             auto e = event_from_flat_json(OrderedJson::parse(R"({"v": 7})"), binding.event_type, kNow);
+             handler(*e);
+             return std::unique_ptr<Source>(std::make_unique<Immediate>());
+         },
+         nullptr});
+    ASSERT_TRUE(added.is_ok()) << added.message();
+}
+
+TEST(SourceTest, AKindWithoutASourceFactoryIsAClearErrorListingTheSourceKinds) {
+    register_test_source();
     auto loaded = Runtime::from_source("connector Out = console()\nstream S = A.from(Out, topic: \"t\") .emit(v: 1)");
     ASSERT_TRUE(loaded.runtime) << (loaded.diagnostics.empty() ? "" : loaded.diagnostics[0].message);
     auto sources = start_sources(*loaded.runtime, [](EventPtr) {});
     ASSERT_FALSE(sources.is_ok());
-    EXPECT_EQ(sources.status().message(), "connector 'Out' of kind 'console' cannot be a source in this build (source kinds: mqtt)");
+    // The kinds registered in this process, not a hard-coded list.
+    EXPECT_EQ(sources.status().message(), "connector 'Out' of kind 'console' cannot be a source in this build (source kinds: test)");
 }
 
 TEST(SourceTest, RegisteredFactoriesReceiveTheBindingAndDeliverEvents) {
-    register_source_factory("test", [](const ConnectorConfig& config, const SourceBinding& binding, EventHandler handler)
-                                        -> common::Result<std::unique_ptr<Source>> {
-        struct Immediate : Source {
-            ConnectorHealth health() const override { return {}; }
-        };
-        EXPECT_EQ(config.name, "In");
-        EXPECT_EQ(binding.params.at("topic").as_string(), "t/#");
-        auto e = event_from_flat_json(OrderedJson::parse(R"({"v": 7})"), binding.event_type, kNow);
-        handler(*e);
-        return std::unique_ptr<Source>(std::make_unique<Immediate>());
-    });
+    register_test_source();
     auto loaded = Runtime::from_source("connector In = test()\nstream S = Reading.from(In, topic: \"t/#\") .emit(v: v)");
     ASSERT_TRUE(loaded.runtime);
     std::vector<EventPtr> outputs;
@@ -78,6 +89,33 @@ TEST(SourceTest, RegisteredFactoriesReceiveTheBindingAndDeliverEvents) {
     ASSERT_TRUE(sources.is_ok()) << sources.status().message();
     ASSERT_EQ(outputs.size(), 1u);
     EXPECT_EQ(event_json(*outputs[0]).dump(), R"({"event_type":"S","v":7})");
+}
+
+TEST(ConnectorRegistryTest, RefusesADuplicateNameAndKeepsTheFirst) {
+    register_test_source();
+    common::Status again = ConnectorRegistry::global().add({"test", open_console_sink, nullptr, nullptr});
+    EXPECT_EQ(again.code(), common::ErrorCode::Invalid);
+    EXPECT_EQ(again.message(), "connector kind 'test' is registered twice");
+    EXPECT_EQ(ConnectorRegistry::global().source_kinds(), std::vector<std::string>{"test"});
+    auto sink = ConnectorRegistry::global().make_sink({"In", "test", {}});
+    EXPECT_EQ(sink.status().message(), "connector 'In' of kind 'test' cannot be written to");
+    EXPECT_EQ(ConnectorRegistry::global().add({"", nullptr, nullptr, nullptr}).code(), common::ErrorCode::Invalid);
+}
+
+TEST(ConnectorRegistryTest, AnUnknownKindListsTheRegisteredOnes) {
+    register_test_source();
+    auto loaded = Runtime::from_source("connector Out = kafka(brokers: \"b:9092\")\nstream S = A .emit(v: 1) .to(Out)");
+    ASSERT_FALSE(loaded.runtime);
+    ASSERT_FALSE(loaded.diagnostics.empty());
+    EXPECT_NE(loaded.diagnostics[0].message.find("kind 'kafka' is not available in this build (kinds: console, file, test)"),
+              std::string::npos)
+        << loaded.diagnostics[0].message;
+}
+
+TEST(ConnectorRegistryTest, ChecksParametersWithoutOpening) {
+    EXPECT_TRUE(ConnectorRegistry::global().check({"Out", "console", {}}).is_ok());
+    EXPECT_EQ(ConnectorRegistry::global().check({"F", "file", {}}).message(), "file connector 'F' needs path: \"...\"");
+    EXPECT_EQ(ConnectorRegistry::global().check({"X", "nope", {}}).code(), common::ErrorCode::Invalid);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "varpulis/connectors/mqtt.hpp"
+#include "varpulis/connectors/register.hpp"
 #include "varpulis/server/batch_parser.hpp"
 #include "varpulis/server/worker_api.hpp"
 
@@ -359,7 +359,7 @@ TEST(WorkerApiInlineTest, PipelinesWithContextsSinksConsoleOrRoutesAreNeverAnswe
     expect_never_inline("stream S = A .emit(v: v) .print()");
     expect_never_inline("stream S = A .emit(v: v) .log(level: \"info\")");
     // The route's client connects in the background: no broker is needed to deploy it.
-    connectors::register_connectors();
+    ASSERT_TRUE(connectors::register_all().is_ok());
     auto routes = PipelineRoutes::from_json(json::parse(R"({"publish": [{"broker": "127.0.0.1:1", "topic": "t", "event_types": ["S"]}]})"));
     ASSERT_TRUE(routes.is_ok()) << routes.status().message();
     expect_never_inline("stream S = A .emit(v: v)", *routes);

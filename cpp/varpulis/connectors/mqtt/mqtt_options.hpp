@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The `mqtt` connector kind on libmosquitto: `connector Out = mqtt(host: "localhost", port: 1883,
-// client_id: "w0", qos: 1)` and `.to(Out, topic: "t")` publish each event as one JSON object
-// `{"event_type", "timestamp", ...fields}`.
+// The parameters of `connector X = mqtt(host: ..., port: ..., ...)`.
 
 #include <cstdint>
 #include <string>
@@ -35,8 +33,7 @@ struct MqttOptions {
 /// Read a connector declaration's parameters; unknown keys and bad values are errors.
 common::Result<MqttOptions> mqtt_options(const engine::ConnectorConfig& config);
 
-/// Register the connector kinds of this module with the engine (idempotent). Every front door
-/// (CLI, servers, Python) calls it once at start-up.
-void register_connectors();
+/// The error of a bad parameter of an mqtt declaration, naming it.
+common::Status mqtt_bad_param(const engine::ConnectorConfig& config, const std::string& what);
 
 }  // namespace varpulis::connectors
