@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Bindings of the worker server: varpulis.Server runs `varpulis server` in-process.
+// Bindings of the worker server: varpulis.Server runs `varpulis server` in-process, through the
+// same assembly (cluster::WorkerNode) as the executable.
 #include <pybind11/pybind11.h>
 
 #include "errors.hpp"
-#include "varpulis/server/worker_api.hpp"
+#include "varpulis/cluster/worker_node.hpp"
 
 namespace py = pybind11;
 
@@ -13,58 +14,56 @@ namespace {
 
 class PyServer {
   public:
-    PyServer(int port, const std::string& api_key, const std::string& bind, const std::string& state_dir, int threads) {
-        server::WorkerApiOptions options;
-        options.api_key = api_key;
-        options.state_dir = state_dir;
-        api_ = std::make_unique<server::WorkerApi>(options);
-        api_->restore();
-        server::HttpServerOptions http;
-        http.bind = bind;
-        http.port = static_cast<uint16_t>(port);
-        http.worker_threads = threads;
-        auto* api = api_.get();
-        api->wire(http);
-        common::Result<std::unique_ptr<server::HttpServer>> started = common::Status(common::ErrorCode::Internal, "not started");
+    PyServer(int port, const std::string& api_key, const std::string& bind, const std::string& state_dir, int threads,
+             const std::string& coordinator, const std::string& worker_id, const std::string& join_token) {
+        if (port < 0 || port > 65535) throw py::value_error("port must be from 0 to 65535");
+        if (threads < 0) throw py::value_error("threads must be 0 or more");
+        cluster::WorkerNodeOptions options;
+        options.api.api_key = api_key;
+        options.api.state_dir = state_dir;
+        options.http.bind = bind;
+        options.http.port = static_cast<uint16_t>(port);
+        options.http.worker_threads = threads;
+        options.coordinator_url = coordinator;
+        options.worker_id = worker_id;
+        options.join_token = join_token;
+        common::Result<std::unique_ptr<cluster::WorkerNode>> started = common::Status(common::ErrorCode::Internal, "not started");
         {
             py::gil_scoped_release release;
-            started = server::HttpServer::start(http, [api](const server::HttpRequest& req, server::HttpResponder respond) {
-                api->handle(req, respond);
-            });
+            started = cluster::WorkerNode::start(std::move(options));
         }
         throw_if_error(started.status());
-        http_ = std::move(*started);
-        api_->set_ready(true);
-        bind_ = bind;
+        node_ = std::move(*started);
     }
 
     ~PyServer() { stop(); }
 
-    int port() const { return http_ ? http_->port() : 0; }
-    std::string url() const { return std::string(http_ && http_->tls() ? "https" : "http") + "://" + bind_ + ":" + std::to_string(port()); }
+    int port() const { return node_ ? node_->port() : 0; }
+    std::string url() const { return node_ ? node_->url() : ""; }
+    std::string worker_id() const { return node_ ? node_->worker_id() : ""; }
 
     void stop() {
-        if (!http_) return;
+        if (!node_) return;
         py::gil_scoped_release release;
-        http_->stop(std::chrono::milliseconds(5000));
-        for (const auto& p : api_->registry().list()) p->close_subscribers();
-        http_.reset();
+        node_->stop(std::chrono::milliseconds(5000));
+        node_.reset();
     }
 
   private:
-    std::unique_ptr<server::WorkerApi> api_;
-    std::unique_ptr<server::HttpServer> http_;
-    std::string bind_;
+    std::unique_ptr<cluster::WorkerNode> node_;
 };
 
 }  // namespace
 
 void bind_server(py::module_& m) {
     py::class_<PyServer>(m, "Server")
-        .def(py::init<int, const std::string&, const std::string&, const std::string&, int>(), py::arg("port") = 0,
-             py::arg("api_key") = "", py::arg("bind") = "127.0.0.1", py::arg("state_dir") = "", py::arg("threads") = 0)
+        .def(py::init<int, const std::string&, const std::string&, const std::string&, int, const std::string&, const std::string&,
+                      const std::string&>(),
+             py::arg("port") = 0, py::arg("api_key") = "", py::arg("bind") = "127.0.0.1", py::arg("state_dir") = "",
+             py::arg("threads") = 0, py::arg("coordinator") = "", py::arg("worker_id") = "", py::arg("join_token") = "")
         .def_property_readonly("port", &PyServer::port)
         .def_property_readonly("url", &PyServer::url)
+        .def_property_readonly("worker_id", &PyServer::worker_id)
         .def("stop", &PyServer::stop);
 }
 

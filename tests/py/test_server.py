@@ -12,7 +12,6 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -500,6 +499,45 @@ def test_in_process_server(tmp_path):
         assert c.inject(pid, "TemperatureReading", {"sensor_id": "a", "temperature": 101})["output_events"][0]["sensor_id"] == "a"
     with varpulis.Server(api_key="k", state_dir=str(tmp_path)) as s:
         assert s.client().pipeline(pid)["name"] == "t"
+
+
+def test_in_process_server_stop_flushes_open_windows_into_sinks(tmp_path):
+    # The in-process server and the executable share one assembly: stop() drains like SIGTERM.
+    # Before, the Python server's stop() left the open window and the file sink unflushed.
+    import varpulis
+    out = tmp_path / "out.jsonl"
+    program = (f'connector Out = file(path: "{out}")\n'
+               "stream W = Reading .window(1h) .aggregate(n: count(), s: sum(v)) .emit(n: n, s: s) .to(Out)")
+    with varpulis.Server(api_key="k") as s:
+        c = s.client()
+        pid = c.deploy("w", program)["id"]
+        for v in (1, 2, 3):
+            assert c.inject(pid, "Reading", {"v": v})["output_events"] == []  # the hour is still open
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines == [{"event_type": "W", "n": 3, "s": 6}]
+
+
+def test_sigterm_flushes_open_windows_into_sinks(varpulis_bin, tmp_path):
+    out = tmp_path / "out.jsonl"
+    program = (f'connector Out = file(path: "{out}")\n'
+               "stream W = Reading .window(1h) .aggregate(n: count()) .emit(n: n) .to(Out)")
+    s = ServerProcess(varpulis_bin)
+    c = s.client()
+    pid = c.deploy("w", program)["id"]
+    c.inject(pid, "Reading", {"v": 1})
+    assert s.stop(signal.SIGTERM) == 0
+    assert [json.loads(line) for line in out.read_text().splitlines()] == [{"event_type": "W", "n": 1}]
+
+
+def test_in_process_server_registers_with_a_coordinator(wait_until):
+    import varpulis
+    with varpulis.Coordinator(api_key="admin") as coordinator, \
+            varpulis.Server(api_key="k", coordinator=coordinator.url, worker_id="py-worker") as worker:
+        assert worker.worker_id == "py-worker"
+        cluster = varpulis.CoordinatorClient(coordinator.url, "admin")
+        wait_until(lambda: cluster.workers()["workers"], what="the in-process worker to register")
+        [registered] = cluster.workers()["workers"]
+        assert registered["id"] == "py-worker" and registered["address"] == worker.url
 
 
 def test_the_client_resends_only_over_a_kept_alive_connection_the_server_closed():

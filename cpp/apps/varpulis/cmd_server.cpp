@@ -2,18 +2,14 @@
 // `varpulis server`: the worker's REST API.
 #include <csignal>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 
 #include <pthread.h>
 
 #include "args.hpp"
 #include "commands.hpp"
-#include "varpulis/cluster/worker_agent.hpp"
+#include "varpulis/cluster/worker_node.hpp"
 #include "varpulis/common/log.hpp"
-#include "varpulis/common/uuid.hpp"
-#include "varpulis/server/pipeline_registry.hpp"
-#include "varpulis/server/worker_api.hpp"
 
 namespace varpulis::apps {
 
@@ -65,96 +61,43 @@ int cmd_server(const std::vector<std::string>& args) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    server::WorkerApiOptions api_options;
-    api_options.api_key = parsed->get("api-key");
-    api_options.state_dir = parsed->get("state-dir");
-    api_options.rate_limit = rate;
-    server::WorkerApi api(api_options);
-    for (const auto& message : api.restore()) log::warn("server", message);
-
-    server::HttpServerOptions http;
-    http.bind = parsed->get("bind");
-    http.port = static_cast<uint16_t>(port);
-    http.worker_threads = threads;
-    http.request_timeout = std::chrono::seconds(std::max(1, request_timeout));
-    http.tls_cert_file = parsed->get("tls-cert");
-    http.tls_key_file = parsed->get("tls-key");
-    api.wire(http);
-    auto started = server::HttpServer::start(http, [&api](const server::HttpRequest& req, server::HttpResponder respond) {
-        api.handle(req, respond);
-    });
+    cluster::WorkerNodeOptions options;
+    options.api.api_key = parsed->get("api-key");
+    options.api.state_dir = parsed->get("state-dir");
+    options.api.rate_limit = rate;
+    options.http.bind = parsed->get("bind");
+    options.http.port = static_cast<uint16_t>(port);
+    options.http.worker_threads = threads;
+    options.http.request_timeout = std::chrono::seconds(std::max(1, request_timeout));
+    options.http.tls_cert_file = parsed->get("tls-cert");
+    options.http.tls_key_file = parsed->get("tls-key");
+    if (parsed->has("metrics")) options.metrics_port = static_cast<uint16_t>(metrics_port);
+    options.coordinator_url = parsed->get("coordinator");
+    options.worker_id = parsed->get("worker-id");
+    options.advertise_address = parsed->get("advertise-address");
+    options.join_token = parsed->get("join-token");
+    options.tls_ca_file = parsed->get("tls-ca");
+    auto started = cluster::WorkerNode::start(options);
     if (!started) {
         std::cerr << "error: " << started.status().message() << "\n";
         return kExitUsage;
     }
-    auto& srv = *started;
-    std::unique_ptr<server::HttpServer> metrics;
-    if (parsed->has("metrics")) {
-        server::HttpServerOptions m;
-        m.bind = http.bind;
-        m.port = static_cast<uint16_t>(metrics_port);
-        m.worker_threads = 1;
-        auto r = server::HttpServer::start(m, [&api](const server::HttpRequest&, server::HttpResponder respond) {
-            server::HttpRequest req;
-            req.method = "GET";
-            req.path = "/metrics";
-            respond(api.handle(req));
-        });
-        if (!r) {
-            std::cerr << "error: metrics listener: " << r.status().message() << "\n";
-            return kExitUsage;
-        }
-        metrics = std::move(*r);
+    cluster::WorkerNode& node = **started;
+    std::cout << "Varpulis Server\n=================\nAPI:       " << node.url() << "/api/v1/\nHealth:    " << node.url() << "/health\n";
+    if (auto m = node.metrics_port()) {
+        std::cout << "Metrics:   " << (node.tls() ? "https" : "http") << "://" << options.http.bind << ":" << *m << "/metrics\n";
     }
-    std::unique_ptr<cluster::WorkerAgent> agent;
-    if (parsed->has("coordinator")) {
-        cluster::WorkerAgentOptions a;
-        a.coordinator_url = parsed->get("coordinator");
-        while (!a.coordinator_url.empty() && a.coordinator_url.back() == '/') a.coordinator_url.pop_back();
-        a.worker_id = parsed->has("worker-id") ? parsed->get("worker-id") : common::new_uuid();
-        // An IPv6 bind address is bracketed in the URL ("http://[::1]:9000").
-        std::string host = http.bind.find(':') != std::string::npos ? "[" + http.bind + "]" : http.bind;
-        a.advertise_address = parsed->has("advertise-address")
-                                  ? parsed->get("advertise-address")
-                                  : std::string(srv->tls() ? "https" : "http") + "://" + host + ":" + std::to_string(srv->port());
-        a.api_key = api_options.api_key;
-        a.join_token = parsed->get("join-token");
-        a.tls_ca_file = parsed->get("tls-ca");
-        if (!a.tls_ca_file.empty() && !std::ifstream(a.tls_ca_file)) {
-            std::cerr << "error: cannot read the CA certificates " << a.tls_ca_file << " (--tls-ca)\n";
-            return kExitUsage;
-        }
-        agent = std::make_unique<cluster::WorkerAgent>(a, [&api] {
-            const auto connectors = api.connector_summary();
-            return cluster::WorkerLoad{api.events_processed(), api.registry().size(), connectors.total, connectors.connected};
-        });
-        api.set_ready_check([raw = agent.get()] { return raw->registered(); });
-        agent->start();
-    }
-    api.set_ready(true);
-    std::string scheme = srv->tls() ? "https" : "http";
-    std::string base = scheme + "://" + http.bind + ":" + std::to_string(srv->port());
-    std::cout << "Varpulis Server\n=================\nAPI:       " << base << "/api/v1/\nHealth:    " << base << "/health\n";
-    if (metrics) std::cout << "Metrics:   " << scheme << "://" << http.bind << ":" << metrics->port() << "/metrics\n";
     std::cout << "Auth:      "
-              << (api_options.api_key.empty() ? "disabled (no --api-key): every request is accepted" : "enabled (API key required)")
-              << "\nPipelines: " << api.registry().size() << (api_options.state_dir.empty() ? "" : " restored from " + api_options.state_dir)
-              << "\n"
+              << (options.api.api_key.empty() ? "disabled (no --api-key): every request is accepted" : "enabled (API key required)")
+              << "\nPipelines: " << node.api().registry().size()
+              << (options.api.state_dir.empty() ? "" : " restored from " + options.api.state_dir) << "\n"
               << std::flush;
-    if (api_options.api_key.empty()) log::warn("server", "no --api-key: the API accepts every request");
+    if (options.api.api_key.empty()) log::warn("server", "no --api-key: the API accepts every request");
 
     int sig = 0;
     sigwait(&signals, &sig);
     log::info("server", std::string("shutting down (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + "): finishing requests in flight");
-    if (agent) agent->stop();
-    if (metrics) metrics->stop(std::chrono::milliseconds(1000));
-    srv->stop(std::chrono::milliseconds(10'000));
-    for (const auto& p : api.registry().list()) {
-        std::vector<engine::EventPtr> ignored;
-        p->disconnect();  // sources stop delivering before the final flush
-        (void)p->runtime()->flush(ignored);  // close windows, flush sinks
-        p->close_subscribers();
-    }
+    node.stop(std::chrono::milliseconds(10'000));
     log::info("server", "stopped");
     return kExitOk;
 }
