@@ -104,12 +104,6 @@ json connectors_json(const Pipeline& p) {
     return out;
 }
 
-HttpResponse method_not_allowed(const HttpRequest& req, const std::string& allowed) {
-    auto r = error_response(405, "method_not_allowed", req.method + " is not allowed on " + req.path + " (allowed: " + allowed + ")");
-    r.headers.emplace_back("Allow", allowed);
-    return r;
-}
-
 /// Take the next line of an events-each body (one event per line, a last newline optional) off
 /// its front.
 std::string_view take_line(std::string_view& body) {
@@ -139,7 +133,40 @@ bool more_lines_than(std::string_view body, size_t n) {
 }  // namespace
 
 WorkerApi::WorkerApi(WorkerApiOptions options) : options_(std::move(options)), registry_(options_.state_dir) {
+    add_routes();
     registry_.start_timers();
+}
+
+void WorkerApi::add_routes() {
+    using A = RouteAuth;
+    auto route = [this](const char* method, const char* pattern, RouteAuth auth, WorkerHandler handler) {
+        routes_.add(method, pattern, auth, std::move(handler));
+    };
+    route("GET", "/health", A::None, [this](const WorkerCall&) { return health(); });
+    route("GET", "/ready", A::None, [this](const WorkerCall&) { return ready(); });
+    route("GET", "/metrics", A::None, [this](const WorkerCall&) { return prometheus(); });
+    route("GET", "/api/v1/usage", A::ApiKey, [this](const WorkerCall&) { return usage(); });
+    route("POST", "/api/v1/pipelines", A::ApiKey, [this](const WorkerCall& c) { return deploy(c.req); });
+    route("GET", "/api/v1/pipelines", A::ApiKey, [this](const WorkerCall& c) { return list(c.req); });
+    route("GET", "/api/v1/pipelines/{id}", A::ApiKey, [this](const WorkerCall& c) { return json_response(200, pipeline_json(*c.pipeline)); });
+    route("DELETE", "/api/v1/pipelines/{id}", A::ApiKey, [this](const WorkerCall& c) {
+        registry_.remove(c.pipeline->id);
+        return json_response(200, {{"deleted", true}});
+    });
+    route("POST", "/api/v1/pipelines/{id}/events", A::ApiKey, [this](const WorkerCall& c) { return inject(c.req.body, *c.pipeline); });
+    route("POST", "/api/v1/pipelines/{id}/events-each", A::ApiKey,
+          [this](const WorkerCall& c) { return inject_each(c.req, *c.pipeline, c.granted); });
+    route("POST", "/api/v1/pipelines/{id}/events-batch", A::ApiKey, [this](const WorkerCall& c) { return inject_batch(c.req, *c.pipeline); });
+    route("POST", "/api/v1/pipelines/{id}/reload", A::ApiKey, [this](const WorkerCall& c) { return reload(c.req, *c.pipeline); });
+    route("POST", "/api/v1/pipelines/{id}/checkpoint", A::ApiKey, [this](const WorkerCall& c) { return checkpoint(*c.pipeline); });
+    route("POST", "/api/v1/pipelines/{id}/restore", A::ApiKey,
+          [this](const WorkerCall& c) { return restore_checkpoint(c.req, *c.pipeline); });
+    route("GET", "/api/v1/pipelines/{id}/metrics", A::ApiKey, [this](const WorkerCall& c) { return metrics(*c.pipeline); });
+    route("GET", "/api/v1/pipelines/{id}/logs", A::ApiKey, [](const WorkerCall& c) {
+        HttpResponse r;
+        r.sse = c.pipeline->subscribe();
+        return r;
+    });
 }
 
 std::vector<std::string> WorkerApi::restore() { return registry_.restore(); }
@@ -234,59 +261,28 @@ size_t WorkerApi::take_tokens(const std::string& client, size_t wanted) {
 }
 
 HttpResponse WorkerApi::route(const HttpRequest& req) {
-    const std::string& m = req.method;
-    if (req.path == "/health") return m == "GET" ? health() : method_not_allowed(req, "GET");
-    if (req.path == "/ready") return m == "GET" ? ready() : method_not_allowed(req, "GET");
-    if (req.path == "/metrics") return m == "GET" ? prometheus() : method_not_allowed(req, "GET");
-    auto parts = common::split_path(req.path);
-    if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
-        return error_response(404, "not_found", "no route for " + req.path);
-    }
-    if (!authorised(req)) {
-        return error_response(401, "unauthorized", req.header("x-api-key").empty() ? "missing x-api-key header"
-                                                                                     : "invalid API key");
-    }
-    // events-each carries one request per line and is charged like them: the lines past the
-    // tokens left are answered 429 each, as they would have been one by one.
-    bool each = req.path.ends_with("/events-each");
-    size_t granted = take_tokens(req.client, each ? std::max<size_t>(1, each_lines(req.body).size()) : 1);
-    if (granted == 0) return error_response(429, "rate_limited", "too many requests from " + req.client);
-    if (parts[2] == "usage" && parts.size() == 3) return m == "GET" ? usage() : method_not_allowed(req, "GET");
-    if (parts[2] != "pipelines") return error_response(404, "not_found", "no route for " + req.path);
-    if (parts.size() == 3) {
-        if (m == "POST") return deploy(req);
-        if (m == "GET") return list(req);
-        return method_not_allowed(req, "GET, POST");
-    }
-    auto pipeline = registry_.get(parts[3]);
-    if (parts.size() > 5) return error_response(404, "not_found", "no route for " + req.path);
-    if (!pipeline) return error_response(404, "pipeline_not_found", "pipeline not found: " + parts[3]);
-    if (parts.size() == 4) {
-        if (m == "GET") return json_response(200, pipeline_json(*pipeline));
-        if (m == "DELETE") {
-            registry_.remove(pipeline->id);
-            return json_response(200, {{"deleted", true}});
+    const RouteMatch m = routes_.match(req.method, req.path);
+    const bool open = m.kind == RouteMatch::Kind::Found && routes_.spec(m).auth == RouteAuth::None;
+    // Under /api/v1/ the key comes first: a caller without it learns nothing, not even 404 or 405.
+    size_t granted = 1;
+    if (!open && req.path.starts_with("/api/v1/")) {
+        if (!authorised(req)) {
+            return error_response(401, "unauthorized", req.header("x-api-key").empty() ? "missing x-api-key header" : "invalid API key");
         }
-        return method_not_allowed(req, "GET, DELETE");
+        // events-each carries one request per line and is charged like them: the lines past the
+        // tokens left are answered 429 each, as they would have been one by one.
+        bool each = req.path.ends_with("/events-each");
+        granted = take_tokens(req.client, each ? std::max<size_t>(1, each_lines(req.body).size()) : 1);
+        if (granted == 0) return error_response(429, "rate_limited", "too many requests from " + req.client);
     }
-    const std::string& action = parts[4];
-    auto post = [&](auto&& f) { return m == "POST" ? f() : method_not_allowed(req, "POST"); };
-    auto get = [&](auto&& f) { return m == "GET" ? f() : method_not_allowed(req, "GET"); };
-    if (action == "events") return post([&] { return inject(req.body, *pipeline); });
-    if (action == "events-each") return post([&] { return inject_each(req, *pipeline, granted); });
-    if (action == "events-batch") return post([&] { return inject_batch(req, *pipeline); });
-    if (action == "reload") return post([&] { return reload(req, *pipeline); });
-    if (action == "checkpoint") return post([&] { return checkpoint(*pipeline); });
-    if (action == "restore") return post([&] { return restore_checkpoint(req, *pipeline); });
-    if (action == "metrics") return get([&] { return metrics(*pipeline); });
-    if (action == "logs") {
-        return get([&] {
-            HttpResponse r;
-            r.sse = pipeline->subscribe();
-            return r;
-        });
+    if (m.kind == RouteMatch::Kind::NotFound) return route_not_found(req);
+    WorkerCall call{req, nullptr, granted};
+    if (m.param_count > 0) {  // every {id} is a pipeline: an unknown one is 404 whatever the method
+        call.pipeline = registry_.get(std::string(m.id()));
+        if (!call.pipeline) return error_response(404, "pipeline_not_found", "pipeline not found: " + std::string(m.id()));
     }
-    return error_response(404, "not_found", "no route for " + req.path);
+    if (m.kind == RouteMatch::Kind::MethodNotAllowed) return method_not_allowed(req, m);
+    return routes_.handler(m)(call);
 }
 
 HttpResponse WorkerApi::health() const {

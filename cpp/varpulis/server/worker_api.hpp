@@ -16,6 +16,7 @@
 #include "varpulis/engine/event_json.hpp"
 #include "varpulis/server/http_server.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
+#include "varpulis/server/route_table.hpp"
 
 namespace varpulis::server {
 
@@ -31,6 +32,15 @@ struct WorkerApiOptions {
     /// processed" (status 0) and the coordinator sends them again.
     size_t each_answer_budget = 16 << 20;
 };
+
+/// What a worker route's handler gets: the request, its pipeline (routes with `{id}`), and the
+/// rate-limit tokens granted to it.
+struct WorkerCall {
+    const HttpRequest& req;
+    std::shared_ptr<Pipeline> pipeline;
+    size_t granted = 1;
+};
+using WorkerHandler = std::function<HttpResponse(const WorkerCall&)>;
 
 struct ConnectorSummary {
     size_t total = 0;
@@ -70,8 +80,11 @@ class WorkerApi {
     uint64_t events_processed() const;
     /// Connectors (sinks, sources, routes) of every pipeline, and how many are connected.
     ConnectorSummary connector_summary() const;
+    /// The routes this API serves (its REST contract is api/worker.openapi.json).
+    const std::vector<RouteSpec>& routes() const { return routes_.specs(); }
 
   private:
+    void add_routes();
     HttpResponse route(const HttpRequest& req);
     HttpResponse health() const;
     HttpResponse ready() const;
@@ -96,6 +109,7 @@ class WorkerApi {
 
     WorkerApiOptions options_;
     PipelineRegistry registry_;
+    RouteTable<WorkerHandler> routes_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::atomic<bool> ready_{false};
     std::function<bool()> ready_check_;
