@@ -37,61 +37,6 @@ void PipelineCounters::record_latency(int64_t ns) {
     ++latency_buckets[i];
 }
 
-json PipelineRoutes::to_json() const {
-    auto list = [](const std::vector<MqttRoute>& routes, bool with_types) {
-        json out = json::array();
-        for (const auto& r : routes) {
-            json item = {{"broker", r.host + ":" + std::to_string(r.port)}, {"topic", r.topic}};
-            if (with_types) item["event_types"] = r.event_types;
-            if (!r.client_id.empty()) item["client_id"] = r.client_id;
-            out.push_back(std::move(item));
-        }
-        return out;
-    };
-    return {{"publish", list(publish, true)}, {"subscribe", list(subscribe, false)}};
-}
-
-common::Result<PipelineRoutes> PipelineRoutes::from_json(const json& j) {
-    auto bad = [](const std::string& why) { return Status(ErrorCode::Invalid, "routes: " + why); };
-    if (!j.is_object()) return bad("must be an object {\"publish\": [...], \"subscribe\": [...]}");
-    PipelineRoutes routes;
-    for (const char* kind : {"publish", "subscribe"}) {
-        const json list = j.value(kind, json::array());
-        if (!list.is_array()) return bad(std::string(kind) + " must be an array");
-        for (const auto& item : list) {
-            if (!item.is_object() || !item.value("broker", json()).is_string() || !item.value("topic", json()).is_string() ||
-                item["topic"].get_ref<const std::string&>().empty()) {
-                return bad(std::string("every ") + kind + " route needs \"broker\": \"host:port\" and a non-empty \"topic\"");
-            }
-            MqttRoute r;
-            const std::string broker = item["broker"];
-            const size_t colon = broker.rfind(':');
-            r.host = broker.substr(0, colon);
-            try {
-                r.port = colon == std::string::npos ? 1883 : std::stoi(broker.substr(colon + 1));
-            } catch (...) {
-                r.port = 0;
-            }
-            if (r.host.empty() || r.port < 1 || r.port > 65535) return bad("broker '" + broker + "' is not host:port");
-            r.topic = item["topic"];
-            if (!item.value("client_id", json("")).is_string()) return bad("client_id must be a string");
-            r.client_id = item.value("client_id", std::string());
-            if (std::string(kind) == "publish") {
-                const json types = item.value("event_types", json::array({"*"}));
-                if (!types.is_array()) return bad("event_types must be an array of patterns");
-                for (const auto& t : types) {
-                    if (!t.is_string()) return bad("event_types must be an array of patterns");
-                    r.event_types.push_back(t);
-                }
-                routes.publish.push_back(std::move(r));
-            } else {
-                routes.subscribe.push_back(std::move(r));
-            }
-        }
-    }
-    return routes;
-}
-
 Pipeline::~Pipeline() { disconnect(); }
 
 PipelineRoutes Pipeline::routes() const {
@@ -135,11 +80,12 @@ Status Pipeline::connect_locked(const PipelineRoutes& routes) {
     auto sources = engine::start_sources(*rt, handler);
     if (!sources) return sources.status();
     auto outbound = std::make_shared<std::vector<Outbound>>();
-    // Routes share one client per pipeline and direction; QoS 1 so a broker restart loses nothing.
-    auto route_connector = [&](const MqttRoute& r) {
-        engine::ConnectorConfig c{"route-" + id, "mqtt", {}};
-        c.params = {{"host", Value(r.host)}, {"port", Value(int64_t{r.port})}, {"qos", Value(int64_t{1})},
-                    {"client_id", Value(r.client_id.empty() ? "varpulis-route-" + id : r.client_id)}};
+    // A route's connector is named after the pipeline. An mqtt one without a client id gets one
+    // from the pipeline id, so its subscription keeps a broker session across reconnects.
+    auto route_connector = [&](const RouteLink& r) {
+        engine::ConnectorConfig c = r.connector;
+        c.name = "route-" + id;
+        if (c.kind == "mqtt" && !c.params.count("client_id")) c.params["client_id"] = Value("varpulis-route-" + id);
         return c;
     };
     for (const auto& r : routes.publish) {

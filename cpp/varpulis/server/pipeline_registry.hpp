@@ -23,6 +23,7 @@
 #include "varpulis/engine/runtime.hpp"
 #include "varpulis/engine/source.hpp"
 #include "varpulis/server/http_types.hpp"
+#include "varpulis/server/pipeline_routes.hpp"
 #include "varpulis/vpl/diagnostic.hpp"
 
 namespace varpulis::server {
@@ -48,29 +49,6 @@ struct PipelineCounters {
     bool proven_cheap() const { return cheapness.load(std::memory_order_relaxed) >= kProvenCheap; }
     /// Start proving again (a slow request, a new program).
     void demote() { cheapness.store(0, std::memory_order_relaxed); }
-};
-
-/// One inter-pipeline route over MQTT, given by the coordinator at deploy time: a publish route
-/// sends the pipeline's output events of `event_types` to `topic`; a subscribe route processes
-/// the events arriving on `topic` like injected ones.
-struct MqttRoute {
-    std::string host;
-    int port = 1883;
-    std::string topic;
-    std::vector<std::string> event_types;  ///< publish routes only
-    /// The MQTT client id (empty: one from the pipeline id). The coordinator names it after the
-    /// group and the pipeline, so a copy placed again after a failover resumes the broker session
-    /// and receives what was queued for the pipeline meanwhile.
-    std::string client_id;
-};
-
-struct PipelineRoutes {
-    std::vector<MqttRoute> publish, subscribe;
-
-    bool empty() const { return publish.empty() && subscribe.empty(); }
-    nlohmann::json to_json() const;
-    /// `{"publish": [{"broker": "host:port", "topic", "event_types", "client_id"?}], "subscribe": [{"broker", "topic", "client_id"?}]}`.
-    static common::Result<PipelineRoutes> from_json(const nlohmann::json& j);
 };
 
 class Pipeline {
@@ -138,7 +116,7 @@ class Pipeline {
   private:
     struct Outbound {
         std::shared_ptr<engine::Sink> sink;
-        MqttRoute route;
+        RouteLink route;
     };
 
     common::Status connect_locked(const PipelineRoutes& routes);

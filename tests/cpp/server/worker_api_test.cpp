@@ -365,17 +365,38 @@ TEST(WorkerApiInlineTest, PipelinesWithContextsSinksConsoleOrRoutesAreNeverAnswe
     expect_never_inline("stream S = A .emit(v: v)", *routes);
 }
 
-TEST(PipelineRoutesTest, ReadsPublishAndSubscribeRoutes) {
+TEST(PipelineRoutesTest, ReadsTheFirstReleasesMqttSpellingAsAnMqttConnector) {
     auto routes = PipelineRoutes::from_json(json::parse(R"({
         "publish": [{"broker": "mq:1884", "topic": "a/b", "event_types": ["Alert*"]}, {"broker": "mq", "topic": "all"}],
-        "subscribe": [{"broker": "127.0.0.1:1883", "topic": "c"}]})"));
+        "subscribe": [{"broker": "127.0.0.1:1883", "topic": "c", "client_id": "g-p"}]})"));
     ASSERT_TRUE(routes.is_ok()) << routes.status().message();
     ASSERT_EQ(routes->publish.size(), 2u);
-    EXPECT_EQ(routes->publish[0].host, "mq");
-    EXPECT_EQ(routes->publish[0].port, 1884);
-    EXPECT_EQ(routes->publish[1].port, 1883);
+    const auto& first = routes->publish[0].connector;
+    EXPECT_EQ(first.kind, "mqtt");
+    EXPECT_EQ(first.params.at("host").as_string(), "mq");
+    EXPECT_EQ(first.params.at("port").as_int(), 1884);
+    EXPECT_EQ(first.params.at("qos").as_int(), 1);  // routes lose nothing across a broker restart
+    EXPECT_EQ(routes->publish[1].connector.params.at("port").as_int(), 1883);
     EXPECT_EQ(routes->publish[1].event_types, std::vector<std::string>{"*"});
     EXPECT_EQ(routes->subscribe[0].topic, "c");
+    EXPECT_EQ(routes->subscribe[0].connector.params.at("client_id").as_string(), "g-p");
+    EXPECT_EQ(PipelineRoutes::from_json(routes->to_json())->to_json(), routes->to_json());
+}
+
+TEST(PipelineRoutesTest, ReadsAnyConnectorKindAndTopic) {
+    auto routes = PipelineRoutes::from_json(json::parse(R"({
+        "publish": [{"connector": {"kind": "nats", "params": {"url": "nats://h:4222", "jetstream": true, "timeout": 1.5}},
+                     "topic": "orders.eu", "event_types": ["Order"]}],
+        "subscribe": [{"connector": {"kind": "kafka", "params": {"brokers": "k:9092"}}, "topic": "t"}]})"));
+    ASSERT_TRUE(routes.is_ok()) << routes.status().message();
+    const auto& nats = routes->publish[0];
+    EXPECT_EQ(nats.connector.kind, "nats");
+    EXPECT_EQ(nats.connector.params.at("url").as_string(), "nats://h:4222");
+    EXPECT_TRUE(nats.connector.params.at("jetstream").as_bool());
+    EXPECT_EQ(nats.connector.params.at("timeout").as_float(), 1.5);
+    EXPECT_EQ(nats.topic, "orders.eu");
+    EXPECT_EQ(routes->subscribe[0].connector.kind, "kafka");
+    EXPECT_EQ(routes->to_json()["publish"][0]["connector"]["params"]["jetstream"], true);
     EXPECT_EQ(PipelineRoutes::from_json(routes->to_json())->to_json(), routes->to_json());
 }
 
@@ -387,10 +408,14 @@ TEST(PipelineRoutesTest, BadRoutesAreClearErrors) {
     EXPECT_EQ(error(R"([])"), "routes: must be an object {\"publish\": [...], \"subscribe\": [...]}");
     EXPECT_EQ(error(R"({"publish": {}})"), "routes: publish must be an array");
     EXPECT_EQ(error(R"({"subscribe": [{"broker": "h:1"}]})"),
-              "routes: every subscribe route needs \"broker\": \"host:port\" and a non-empty \"topic\"");
+              "routes: every subscribe route needs a \"connector\" (or \"broker\": \"host:port\") and a non-empty \"topic\"");
     EXPECT_EQ(error(R"({"publish": [{"broker": "h:99999", "topic": "t"}]})"), "routes: broker 'h:99999' is not host:port");
     EXPECT_EQ(error(R"({"publish": [{"broker": "h:1", "topic": "t", "event_types": [1]}]})"),
               "routes: event_types must be an array of patterns");
+    EXPECT_EQ(error(R"({"publish": [{"connector": {"params": {}}, "topic": "t"}]})"),
+              "routes: a route's \"connector\" is {\"kind\": string, \"params\": {...}}");
+    EXPECT_EQ(error(R"({"publish": [{"connector": {"kind": "mqtt", "params": {"host": ["x"]}}, "topic": "t"}]})"),
+              "routes: connector parameter 'host' must be a string, a number or a boolean");
 }
 
 TEST_F(WorkerApiTest, DeployWithBadRoutesIs400AndDeploysNothing) {
@@ -398,6 +423,17 @@ TEST_F(WorkerApiTest, DeployWithBadRoutesIs400AndDeploysNothing) {
                   json{{"name", "p"}, {"source", "stream S = A .emit(v: 1)"}, {"routes", {{"publish", 5}}}}.dump());
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(body(r)["error"], "routes: publish must be an array");
+    EXPECT_EQ(body(call("GET", "/api/v1/pipelines"))["total"], 0);
+}
+
+TEST_F(WorkerApiTest, ARouteOfAKindThisBuildLacksIsAConnectorError) {
+    json routes = {{"publish", {{{"connector", {{"kind", "carrier-pigeon"}, {"params", json::object()}}}, {"topic", "t"}}}}};
+    auto r = call("POST", "/api/v1/pipelines", json{{"name", "p"}, {"source", "stream S = A .emit(v: 1)"}, {"routes", routes}}.dump());
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(body(r)["code"], "connector_error");
+    EXPECT_NE(body(r)["error"].get<std::string>().find("kind 'carrier-pigeon' is not available in this build (kinds: console, file"),
+              std::string::npos)
+        << body(r)["error"];
     EXPECT_EQ(body(call("GET", "/api/v1/pipelines"))["total"], 0);
 }
 
