@@ -11,6 +11,7 @@
 #include "VPLParser.h"
 #include "atn/ParserATNSimulator.h"
 #include "atn/PredictionMode.h"
+#include "varpulis/vpl/depth.hpp"
 #include "varpulis/vpl/fold.hpp"
 #include "varpulis/vpl/token_source_internal.hpp"
 #include "varpulis/vpl/transformer_internal.hpp"
@@ -175,7 +176,7 @@ ParseAttempt run_parser(const ExpandedSource& src, const FrontendOptions& option
     antlr4::ANTLRInputStream input(src.text);
     VPLLexer lexer(&input);
     lexer.removeErrorListeners();
-    detail::IndentTokenSource tokens_source(lexer, options.max_nesting);
+    detail::IndentTokenSource tokens_source(lexer, options.max_nesting, options.max_expr_depth);
     antlr4::CommonTokenStream tokens(&tokens_source);
     GuardedParser parser(&tokens, options.stack_budget);
     parser.removeErrorListeners();
@@ -253,6 +254,15 @@ ParseResult parse(std::string_view source, const FrontendOptions& options) {
     }
     result.diagnostics = std::move(attempt.transform_errors);
     if (has_errors(result.diagnostics)) return result;
+    if (auto deep = find_too_deep(*attempt.program, options.max_ast_depth)) {
+        Diagnostic d;
+        d.code = "E000";
+        d.message = "expression nested deeper than " + std::to_string(options.max_ast_depth) + " levels";
+        d.hint = "split it into variables or functions";
+        d.span = *deep;
+        result.diagnostics.push_back(std::move(d));
+        return result;
+    }
     fold_constants(*attempt.program);
     result.program = std::move(attempt.program);
     return result;

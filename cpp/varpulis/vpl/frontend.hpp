@@ -15,6 +15,13 @@ namespace varpulis::vpl {
 
 struct FrontendOptions {
     int max_nesting = 128;                 ///< brackets open at once
+    /// Levels an expression may nest, brackets and prefix operators, `**`, `if` and `=>` alike:
+    /// the front end's depth budget (see token_source_internal.hpp), which bounds the recursion
+    /// of every later pass together with max_ast_depth.
+    int max_expr_depth = 256;
+    /// Depth of the syntax tree (a chain of 1,000 `+` is 1,000 deep): checked once after the
+    /// transform, so fold, validate, compile, evaluate and AST JSON can recurse safely.
+    size_t max_ast_depth = 2000;
     size_t stack_budget = 2 * 1024 * 1024;  ///< bytes of stack the parser may use before it gives up
     ExpandLimits expand;
 };

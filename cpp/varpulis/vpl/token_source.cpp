@@ -18,9 +18,56 @@ bool is_synthetic(size_t type) {
 
 char closing_for(char open) { return open == '(' ? ')' : open == '[' ? ']' : '}'; }
 
+/// True for a token an operand can end with, so that a following `-` or `+` is binary.
+bool ends_operand(size_t type) {
+    switch (type) {
+        case VPLLexer::IDENT:
+        case VPLLexer::INT:
+        case VPLLexer::FLOAT:
+        case VPLLexer::DURATION:
+        case VPLLexer::STRING:
+        case VPLLexer::TIMESTAMP:
+        case VPLLexer::KW_TRUE:
+        case VPLLexer::KW_FALSE:
+        case VPLLexer::KW_NULL:
+        case VPLLexer::RPAREN:
+        case VPLLexer::RBRACK:
+        case VPLLexer::RBRACE: return true;
+        default: return false;
+    }
+}
+
+/// True for a binary operator below `**` in precedence (it closes prefix operators and `**`).
+bool is_low_binary(size_t type) {
+    switch (type) {
+        case VPLLexer::STAR:
+        case VPLLexer::SLASH:
+        case VPLLexer::PERCENT:
+        case VPLLexer::SHL:
+        case VPLLexer::SHR:
+        case VPLLexer::AMP:
+        case VPLLexer::CARET:
+        case VPLLexer::PIPE:
+        case VPLLexer::EQ:
+        case VPLLexer::NEQ:
+        case VPLLexer::LT:
+        case VPLLexer::LE:
+        case VPLLexer::GT:
+        case VPLLexer::GE:
+        case VPLLexer::AND:
+        case VPLLexer::OR:
+        case VPLLexer::IN:
+        case VPLLexer::IS:
+        case VPLLexer::DOTDOT:
+        case VPLLexer::DOTDOTEQ: return true;
+        default: return false;
+    }
+}
+
 }  // namespace
 
-IndentTokenSource::IndentTokenSource(VPLLexer& lexer, int max_depth) : lexer_(lexer), max_depth_(max_depth) {}
+IndentTokenSource::IndentTokenSource(VPLLexer& lexer, int max_depth, int max_expr_depth)
+    : lexer_(lexer), max_depth_(max_depth), max_expr_depth_(max_expr_depth) {}
 
 std::unique_ptr<Token> IndentTokenSource::nextToken() {
     while (pending_.empty()) {
@@ -44,9 +91,68 @@ std::unique_ptr<Token> IndentTokenSource::nextToken() {
 }
 
 std::unique_ptr<Token> IndentTokenSource::deliver(std::unique_ptr<Token> token) {
-    if (!is_synthetic(token->getType())) token = admit(std::move(token));
+    if (!is_synthetic(token->getType())) {
+        token = admit(std::move(token));
+    } else if (open_brackets_.empty()) {
+        // A statement ends: nothing it opened without brackets is open any more.
+        unbracketed_total_ = 0;
+        unbracketed_.assign(1, Unbracketed{});
+    }
     last_type_ = token->getType();
     return token;
+}
+
+bool IndentTokenSource::gauge_nesting(const Token& token) {
+    const size_t type = token.getType();
+    const bool after_operand = ends_operand(last_real_type_);
+    last_real_type_ = type;
+    switch (type) {
+        case VPLLexer::LPAREN:
+        case VPLLexer::LBRACK:
+        case VPLLexer::LBRACE:
+            unbracketed_.emplace_back();
+            return within_expr_depth();
+        case VPLLexer::RPAREN:
+        case VPLLexer::RBRACK:
+        case VPLLexer::RBRACE:
+            if (unbracketed_.size() > 1) {
+                unbracketed_total_ -= unbracketed_.back().total();
+                unbracketed_.pop_back();
+            }
+            return true;
+        default: break;
+    }
+    Unbracketed& level = unbracketed_.back();
+    const int before = level.total();
+    switch (type) {
+        case VPLLexer::COMMA:
+        case VPLLexer::SEMI: level = Unbracketed{}; break;
+        case VPLLexer::MINUS:
+        case VPLLexer::PLUS:
+        case VPLLexer::NOT:  // after an operand: binary minus or plus, or `a not in b`
+            if (after_operand) {
+                level.prefix = level.power = 0;
+            } else {
+                ++level.prefix;
+            }
+            break;
+        case VPLLexer::TILDE: ++level.prefix; break;
+        case VPLLexer::POW:
+            level.prefix = 0;
+            ++level.power;
+            break;
+        case VPLLexer::IF:
+        case VPLLexer::FAT_ARROW: ++level.open; break;
+        default:
+            if (is_low_binary(type)) level.prefix = level.power = 0;
+            break;
+    }
+    unbracketed_total_ += level.total() - before;
+    return within_expr_depth();
+}
+
+bool IndentTokenSource::within_expr_depth() const {
+    return static_cast<int>(open_brackets_.size()) + unbracketed_total_ <= max_expr_depth_;
 }
 
 std::unique_ptr<Token> IndentTokenSource::next_raw() {
@@ -151,6 +257,10 @@ std::unique_ptr<Token> IndentTokenSource::admit(std::unique_ptr<Token> token) {
             if (!open_brackets_.empty()) open_brackets_.pop_back();
             break;
         default: break;
+    }
+    if (!gauge_nesting(*token)) {
+        return stop_with_error(*token, "expression nested deeper than " + std::to_string(max_expr_depth_) + " levels",
+                               "split it into variables or functions");
     }
     return token;
 }

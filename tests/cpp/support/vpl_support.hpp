@@ -37,7 +37,7 @@ inline std::vector<std::string> codes(const std::string& source) {
 /// Return the first diagnostic of `source` (failing the test when there is none).
 inline vpl::Diagnostic first_diagnostic(const std::string& source) {
     auto ds = vpl::check(source).diagnostics;
-    EXPECT_FALSE(ds.empty()) << "expected a diagnostic for:\n" << source;
+    EXPECT_FALSE(ds.empty()) << "expected a diagnostic for:\n" << source.substr(0, 200);
     return ds.empty() ? vpl::Diagnostic{} : ds.front();
 }
 
