@@ -33,6 +33,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> pip install (build of the C++ core and the Python extension)"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q pytest pyyaml paho-mqtt
+.venv/bin/python -m pip install -q pytest pyyaml paho-mqtt jsonschema openapi-spec-validator
 CMAKE_BUILD_PARALLEL_LEVEL=2 .venv/bin/python -m pip install -q .
 echo "==> installed: $(.venv/bin/varpulis --version)"
