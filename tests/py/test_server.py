@@ -514,8 +514,8 @@ def test_in_process_server_stop_flushes_open_windows_into_sinks(tmp_path):
         pid = c.deploy("w", program)["id"]
         for v in (1, 2, 3):
             assert c.inject(pid, "Reading", {"v": v})["output_events"] == []  # the hour is still open
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert lines == [{"event_type": "W", "n": 3, "s": 6}]
+    [line] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (line["event_type"], line["n"], line["s"]) == ("W", 3, 6)
 
 
 def test_sigterm_flushes_open_windows_into_sinks(varpulis_bin, tmp_path):
@@ -527,7 +527,8 @@ def test_sigterm_flushes_open_windows_into_sinks(varpulis_bin, tmp_path):
     pid = c.deploy("w", program)["id"]
     c.inject(pid, "Reading", {"v": 1})
     assert s.stop(signal.SIGTERM) == 0
-    assert [json.loads(line) for line in out.read_text().splitlines()] == [{"event_type": "W", "n": 1}]
+    [line] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (line["event_type"], line["n"]) == ("W", 1)
 
 
 def test_in_process_server_registers_with_a_coordinator(wait_until):

@@ -31,53 +31,17 @@ struct ContextRuntime::Context {
     std::thread thread;
 };
 
-namespace {
-
-/// The `cores: [..]` of each context declaration (first core is used for pinning).
-std::unordered_map<std::string, int> context_cores(const vpl::Program& program) {
-    std::unordered_map<std::string, int> cores;
-    for (const auto& stmt : program.statements) {
-        auto* c = std::get_if<vpl::ContextDecl>(&stmt->node);
-        if (!c) continue;
-        for (const auto& p : c->params) {
-            if (p.name == "cores" && p.value && !p.value->children.empty() && p.value->children[0]->value.is_int()) {
-                cores[c->name] = static_cast<int>(p.value->children[0]->value.as_int());
-            }
-        }
-    }
-    return cores;
-}
-
-}  // namespace
-
-Result<std::unique_ptr<ContextRuntime>> ContextRuntime::create(const vpl::Program& program, const EngineOptions& options,
-                                                               size_t queue_capacity) {
+Result<std::unique_ptr<ContextRuntime>> ContextRuntime::create(std::vector<ContextPlan> plans, size_t queue_capacity) {
     std::unique_ptr<ContextRuntime> rt(new ContextRuntime());
     rt->capacity_ = std::max<size_t>(queue_capacity, 1);
-    // The contexts that streams use, in declaration order.
-    std::vector<std::string> used;
-    for (const auto& stmt : program.statements) {
-        auto* c = std::get_if<vpl::ContextDecl>(&stmt->node);
-        if (!c) continue;
-        for (const auto& s : program.statements) {
-            auto* st = std::get_if<vpl::StreamDecl>(&s->node);
-            if (!st) continue;
-            for (const auto& op : st->ops) {
-                if (op.kind == vpl::OpKind::Context && !op.args.empty() && op.args[0].value &&
-                    op.args[0].value->name == c->name && std::find(used.begin(), used.end(), c->name) == used.end()) {
-                    used.push_back(c->name);
-                }
-            }
-        }
-    }
-    for (const auto& name : used) {
-        EngineOptions o = options;
-        o.only_context = name;
-        VP_ASSIGN_OR_RETURN(auto engine, Engine::create(program, o));
+    std::vector<int> cores;
+    for (auto& plan : plans) {
+        VP_ASSIGN_OR_RETURN(auto engine, Engine::create(std::move(plan.plan)));
         auto c = std::make_unique<Context>();
-        c->name = name;
+        c->name = plan.name;
         c->engine = std::move(engine);
         rt->contexts_.push_back(std::move(c));
+        cores.push_back(plan.core);
     }
     // Ingress: a type goes to the contexts whose placed streams consume it; types only unplaced
     // streams consume go to the first context.
@@ -113,11 +77,7 @@ Result<std::unique_ptr<ContextRuntime>> ContextRuntime::create(const vpl::Progra
         }
         rt->contexts_[i]->engine->set_exports(std::move(exports));
     }
-    auto cores = context_cores(program);
-    for (auto& c : rt->contexts_) {
-        auto core = cores.find(c->name);
-        rt->start(*c, core == cores.end() ? -1 : core->second);
-    }
+    for (size_t i = 0; i < rt->contexts_.size(); ++i) rt->start(*rt->contexts_[i], cores[i]);
     return rt;
 }
 

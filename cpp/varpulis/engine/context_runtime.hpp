@@ -23,9 +23,8 @@ namespace varpulis::engine {
 
 class ContextRuntime {
   public:
-    /// Start one thread per context used by the program's streams.
-    static common::Result<std::unique_ptr<ContextRuntime>> create(const vpl::Program& program, const EngineOptions& options,
-                                                                 size_t queue_capacity);
+    /// Start one thread per context plan, each running an engine built from it (its sinks open).
+    static common::Result<std::unique_ptr<ContextRuntime>> create(std::vector<ContextPlan> plans, size_t queue_capacity);
     ~ContextRuntime();
     ContextRuntime(const ContextRuntime&) = delete;
     ContextRuntime& operator=(const ContextRuntime&) = delete;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/engine.hpp"
 
+#include <algorithm>
+
 #include "varpulis/engine/checkpoint.hpp"
-#include "varpulis/engine/stream_compiler.hpp"
 
 namespace varpulis::engine {
 
@@ -10,97 +11,42 @@ using common::ErrorCode;
 using common::Result;
 using common::Status;
 
-Result<std::unique_ptr<Engine>> Engine::create(const vpl::Program& program, const EngineOptions& options) {
-    std::unique_ptr<Engine> engine(new Engine());
-    VP_RETURN_NOT_OK(engine->load(program, options));
-    return engine;
-}
-
-Status Engine::evaluate_global(const std::string& name, const vpl::Expr& init) {
-    ExprScope scope;
-    scope.globals = &global_slots_;
-    scope.functions = &functions_;
-    VP_ASSIGN_OR_RETURN(auto node, compile_expr(init, scope));
-    EvalContext ctx;
-    ctx.globals = &globals_;
-    ctx.functions = &functions_;
-    try {
-        globals_[global_slots_.at(name)] = node->value(ctx);
-    } catch (const EvalError& e) {
-        return Status(ErrorCode::Runtime, "initialising '" + name + "': " + e.what(), init.span);
+Result<std::unique_ptr<Engine>> Engine::create(Plan plan) {
+    for (const auto& sink : plan.sinks) {
+        if (!sink.slot->sink) return Status(ErrorCode::Invalid, "connector '" + sink.config.name + "' is not open");
     }
-    return Status::ok();
-}
-
-Status Engine::load(const vpl::Program& program, const EngineOptions& options) {
-    options_ = options;
-    std::vector<const vpl::FnDecl*> fns;
-    for (const auto& stmt : program.statements) {
-        if (auto* v = std::get_if<vpl::VarDecl>(&stmt->node)) global_slots_.emplace(v->name, global_slots_.size());
-        if (auto* a = std::get_if<vpl::AssignStmt>(&stmt->node)) global_slots_.emplace(a->name, global_slots_.size());
-        if (auto* f = std::get_if<vpl::FnDecl>(&stmt->node)) fns.push_back(f);
-        if (auto* c = std::get_if<vpl::ContextDecl>(&stmt->node)) contexts_.push_back(c->name);
-        if (auto* c = std::get_if<vpl::ConnectorDecl>(&stmt->node)) {
-            ConnectorConfig config{c->name, c->kind, {}};
-            for (const auto& p : c->params) {
-                config.params[p.name] = p.value->kind == vpl::ExprKind::Ident ? Value(p.value->name) : p.value->value;
-            }
-            connectors_[c->name] = std::move(config);
-        }
-    }
-    globals_.resize(global_slots_.size());
-    VP_RETURN_NOT_OK(functions_.compile(fns, &global_slots_, options.functions));
-    for (const auto& stmt : program.statements) {
-        if (auto* v = std::get_if<vpl::VarDecl>(&stmt->node)) VP_RETURN_NOT_OK(evaluate_global(v->name, *v->value));
-        if (auto* a = std::get_if<vpl::AssignStmt>(&stmt->node)) VP_RETURN_NOT_OK(evaluate_global(a->name, *a->value));
-    }
-    // Immutable globals (let, const) are constants to the typed fast path of functions.
-    std::unordered_map<std::string, Value> constants;
-    for (const auto& stmt : program.statements) {
-        if (auto* v = std::get_if<vpl::VarDecl>(&stmt->node); v && v->kind != vpl::VarKind::Var) {
-            constants[v->name] = globals_[global_slots_.at(v->name)];
-        }
-    }
-    functions_.compile_typed(fns, std::move(constants));
-    StreamCompiler compiler(*this, program);
-    VP_RETURN_NOT_OK(compiler.compile_all());
-    for (auto& s : streams_) {
-        for (Symbol input : s->inputs) {
-            if (input >= routes_.size()) routes_.resize(input + 1);
-            auto& list = routes_[input];
-            if (std::find(list.begin(), list.end(), s.get()) == list.end()) list.push_back(s.get());
-        }
-    }
-    return Status::ok();
+    return std::unique_ptr<Engine>(new Engine(std::move(plan)));
 }
 
 const std::vector<Stream*>* Engine::routes_for(Symbol type) const {
-    if (type >= routes_.size() || routes_[type].empty()) return nullptr;
-    return &routes_[type];
+    if (type >= plan_.routes.size() || plan_.routes[type].empty()) return nullptr;
+    return &plan_.routes[type];
 }
 
 bool Engine::consumes(Symbol type) const { return routes_for(type) != nullptr; }
 
 const ConnectorConfig* Engine::connector(const std::string& name) const {
-    auto it = connectors_.find(name);
-    return it == connectors_.end() ? nullptr : &it->second;
+    auto it = plan_.connectors.find(name);
+    return it == plan_.connectors.end() ? nullptr : &it->second;
 }
 
 std::vector<ConnectorHealth> Engine::sink_health() const {
     std::vector<ConnectorHealth> out;
-    for (const auto& [name, sink] : sinks_) {
-        if (auto h = sink->health()) {
-            h->connector = name;
+    for (const auto& sink : plan_.sinks) {
+        if (auto h = sink.slot->sink->health()) {
+            h->connector = sink.config.name;
             out.push_back(std::move(*h));
         }
     }
+    // By name, whatever the order the program first used them in.
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.connector < b.connector; });
     return out;
 }
 
 OpContext Engine::op_context(const Stream& s) const {
     OpContext ctx;
-    ctx.eval.globals = &globals_;
-    ctx.eval.functions = &functions_;
+    ctx.eval.globals = &plan_.globals;
+    ctx.eval.functions = plan_.functions.get();
     ctx.stream_name = s.symbol;
     return ctx;
 }
@@ -126,7 +72,7 @@ void Engine::deliver(Stream& s, Batch& batch, int depth, std::vector<EventPtr>& 
         exported_->insert(exported_->end(), batch.begin(), batch.end());
     }
     if (!consumes(s.symbol)) return;
-    if (depth + 1 >= options_.max_depth) {
+    if (depth + 1 >= plan_.options.max_depth) {
         stats_.dropped_by_depth += batch.size();
         return;
     }
@@ -166,7 +112,7 @@ Status Engine::process(const EventPtr& event, std::vector<EventPtr>& outputs, st
 Status Engine::flush(std::vector<EventPtr>& outputs, std::vector<EventPtr>* exported) {
     exported_ = exported;
     try {
-        for (auto& s : streams_) {
+        for (auto& s : plan_.streams) {
             for (size_t i = 0; i < s->ops.size(); ++i) {
                 OpContext ctx = op_context(*s);
                 Batch batch;
@@ -188,7 +134,7 @@ Status Engine::flush(std::vector<EventPtr>& outputs, std::vector<EventPtr>* expo
 
 size_t Engine::held() const {
     size_t n = 0;
-    for (const auto& s : streams_) {
+    for (const auto& s : plan_.streams) {
         for (const auto& op : s->ops) n += op->held();
     }
     return n;
@@ -196,9 +142,9 @@ size_t Engine::held() const {
 
 nlohmann::json Engine::checkpoint() const {
     Json globals = Json::object();
-    for (const auto& [name, slot] : global_slots_) globals[name] = save_value(globals_[slot]);
+    for (const auto& [name, slot] : plan_.global_slots) globals[name] = save_value(plan_.globals[slot]);
     Json streams = Json::object();
-    for (const auto& s : streams_) {
+    for (const auto& s : plan_.streams) {
         Json ops = Json::array();
         for (const auto& op : s->ops) ops.push_back(op->save());
         streams[s->name] = ops;
@@ -210,14 +156,14 @@ Status Engine::restore(const nlohmann::json& state) {
     if (!state.is_object() || state.value("version", 0) != 1 || !state.contains("streams") || !state["streams"].is_object()) {
         return Status(ErrorCode::Invalid, "not a version 1 engine checkpoint");
     }
-    for (const auto& s : streams_) {
+    for (const auto& s : plan_.streams) {
         auto it = state["streams"].find(s->name);
         if (it == state["streams"].end() || !it->is_array() || it->size() != s->ops.size()) {
             return Status(ErrorCode::Invalid, "the checkpoint does not match this program (stream '" + s->name + "')");
         }
     }
     try {
-        for (const auto& s : streams_) {
+        for (const auto& s : plan_.streams) {
             const auto& ops = state["streams"][s->name];
             for (size_t i = 0; i < s->ops.size(); ++i) {
                 Status st = s->ops[i]->load(ops[i]);
@@ -226,9 +172,9 @@ Status Engine::restore(const nlohmann::json& state) {
         }
         if (state.contains("globals") && state["globals"].is_object()) {
             for (const auto& [name, value] : state["globals"].items()) {
-                auto slot = global_slots_.find(name);
-                if (slot == global_slots_.end()) continue;
-                VP_ASSIGN_OR_RETURN(globals_[slot->second], load_value(value));
+                auto slot = plan_.global_slots.find(name);
+                if (slot == plan_.global_slots.end()) continue;
+                VP_ASSIGN_OR_RETURN(plan_.globals[slot->second], load_value(value));
             }
         }
     } catch (const nlohmann::json::exception& e) {
@@ -238,9 +184,9 @@ Status Engine::restore(const nlohmann::json& state) {
 }
 
 std::optional<Value> Engine::variable(const std::string& name) const {
-    auto it = global_slots_.find(name);
-    if (it == global_slots_.end()) return std::nullopt;
-    return globals_[it->second];
+    auto it = plan_.global_slots.find(name);
+    if (it == plan_.global_slots.end()) return std::nullopt;
+    return plan_.globals[it->second];
 }
 
 }  // namespace varpulis::engine

@@ -1,50 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The engine: a compiled VPL program that takes events and returns the events its streams emit
-// (vpl-language.md §1.4). Single-threaded; contexts run one engine per thread.
+// The engine: a compiled VPL program (a plan, plan.hpp) that takes events and returns the events
+// its streams emit (vpl-language.md §1.4). Single-threaded; contexts run one engine per thread.
 
 #include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "varpulis/common/status.hpp"
-#include "varpulis/engine/function.hpp"
-#include "varpulis/engine/operator.hpp"
-#include "varpulis/engine/sink.hpp"
-#include "varpulis/vpl/ast.hpp"
+#include "varpulis/engine/plan.hpp"
 
 namespace varpulis::engine {
-
-struct EngineOptions {
-    FunctionLimits functions;
-    size_t max_runs_per_partition = 10'000;  ///< sequence runs kept per partition
-    size_t distinct_capacity = 100'000;      ///< keys remembered by .distinct()
-    int max_depth = 10;                      ///< stream-to-stream hops before an event is dropped (cycles)
-    /// When set, only streams whose `.context(...)` is this name (and streams without a context)
-    /// are loaded: the engine of one context thread.
-    std::optional<std::string> only_context;
-};
-
-/// A `timer(interval, initial_delay: d)` source: fires `Timer_<Stream>` events.
-struct TimerSpec {
-    std::string stream;
-    Symbol event_type = kNoSymbol;
-    int64_t interval_ns = 0;
-    int64_t initial_delay_ns = 0;
-};
-
-/// A `Type.from(Connector, topic: ..., ...)` source binding, for `varpulis run`.
-struct SourceBinding {
-    std::string stream;
-    std::string event_type;
-    std::string connector;
-    std::map<std::string, Value> params;
-};
 
 struct EngineStats {
     uint64_t events_in = 0;
@@ -53,20 +22,11 @@ struct EngineStats {
     uint64_t dropped_by_depth = 0;  ///< events dropped by the cycle guard
 };
 
-/// One compiled stream: its inputs, its operators, and whether its results leave the engine.
-struct Stream {
-    std::string name;
-    Symbol symbol = kNoSymbol;
-    std::vector<Symbol> inputs;
-    std::vector<OperatorPtr> ops;
-    bool external = false;  ///< has .emit or .process: its results are outputs
-    std::string context;    ///< `.context(name)`, or empty
-};
-
 class Engine {
   public:
-    /// Compile a (validated) program. Fails on constructs the engine cannot run.
-    static common::Result<std::unique_ptr<Engine>> create(const vpl::Program& program, const EngineOptions& options = {});
+    /// Take over a compiled plan (compile_plan) whose sinks the runtime has opened. Fails when
+    /// one is not open.
+    static common::Result<std::unique_ptr<Engine>> create(Plan plan);
 
     /// Process one event to completion; append the outputs it caused, in order. Results of the
     /// streams marked with `set_exports` are also appended to `exported` (for other contexts).
@@ -82,17 +42,17 @@ class Engine {
     /// Return true when some stream consumes events of this type.
     bool consumes(Symbol type) const;
 
-    const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
-    const std::vector<TimerSpec>& timers() const { return timers_; }
-    const std::vector<SourceBinding>& source_bindings() const { return bindings_; }
+    const std::vector<std::unique_ptr<Stream>>& streams() const { return plan_.streams; }
+    const std::vector<TimerSpec>& timers() const { return plan_.timers; }
+    const std::vector<SourceBinding>& source_bindings() const { return plan_.bindings; }
     /// A `connector` declaration by name, or null.
     const ConnectorConfig* connector(const std::string& name) const;
     /// The health of every sink that reports one.
     std::vector<ConnectorHealth> sink_health() const;
     /// True when processing can wait on something outside the engine: a sink's send, or a
     /// `.print`/`.log` write to a stdout or stderr pipe that nobody drains.
-    bool may_wait() const { return !sinks_.empty() || writes_console_; }
-    const std::vector<std::string>& contexts() const { return contexts_; }
+    bool may_wait() const { return !plan_.sinks.empty() || plan_.writes_console; }
+    const std::vector<std::string>& contexts() const { return plan_.contexts; }
     const EngineStats& stats() const { return stats_; }
     /// Events and runs held by windows, sequences, joins and distinct sets.
     size_t held() const;
@@ -106,10 +66,7 @@ class Engine {
     std::optional<Value> variable(const std::string& name) const;
 
   private:
-    friend class StreamCompiler;
-    Engine() = default;
-    common::Status load(const vpl::Program& program, const EngineOptions& options);
-    common::Status evaluate_global(const std::string& name, const vpl::Expr& init);
+    explicit Engine(Plan plan) : plan_(std::move(plan)) {}
     void run_stream(Stream& s, Batch& batch, size_t from_op);
     /// Process the work list (events flowing from stream to stream) to the end.
     void drain(std::vector<EventPtr>& outputs);
@@ -117,18 +74,7 @@ class Engine {
     OpContext op_context(const Stream& s) const;
     const std::vector<Stream*>* routes_for(Symbol type) const;
 
-    EngineOptions options_;
-    std::vector<std::unique_ptr<Stream>> streams_;
-    std::vector<std::vector<Stream*>> routes_;  ///< by symbol id
-    FunctionTable functions_;
-    std::unordered_map<std::string, size_t> global_slots_;
-    std::vector<Value> globals_;
-    std::map<std::string, std::shared_ptr<Sink>> sinks_;
-    bool writes_console_ = false;  ///< a `.print` or `.log` operator
-    std::map<std::string, ConnectorConfig> connectors_;
-    std::vector<TimerSpec> timers_;
-    std::vector<SourceBinding> bindings_;
-    std::vector<std::string> contexts_;
+    Plan plan_;  ///< streams and routes, functions, globals (restore writes them), connectors, sinks
     std::deque<std::pair<EventPtr, int>> work_;
     Batch batch_;  ///< reused for every stream run
     std::vector<Symbol> exports_;

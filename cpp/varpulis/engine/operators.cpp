@@ -125,10 +125,11 @@ void LimitOp::apply(Batch& batch, OpContext&) {
 }
 
 void ToOp::apply(Batch& batch, OpContext&) {
-    for (const auto& e : batch) sink_->send(*e, topic_);
+    Sink& sink = *slot_->sink;
+    for (const auto& e : batch) sink.send(*e, topic_);
 }
 
-void ToOp::flush(Batch&, OpContext&) { sink_->flush(); }
+void ToOp::flush(Batch&, OpContext&) { slot_->sink->flush(); }
 
 void ProcessOp::apply(Batch& batch, OpContext& ctx) {
     Batch out;

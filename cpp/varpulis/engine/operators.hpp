@@ -102,15 +102,21 @@ class LimitOp final : public Operator {
     int64_t remaining_;
 };
 
-/// `.to(Connector, topic: "t")`: send every event to a sink; pass-through.
+/// The sink a `.to()` sends to: empty when compiled, bound when the runtime opens the plan's
+/// sinks (so compiling opens no connection), before any event flows.
+struct SinkSlot {
+    std::shared_ptr<Sink> sink;
+};
+
+/// `.to(Connector, topic: "t")`: send every event to the slot's sink; pass-through.
 class ToOp final : public Operator {
   public:
-    ToOp(std::shared_ptr<Sink> sink, std::string topic) : sink_(std::move(sink)), topic_(std::move(topic)) {}
+    ToOp(std::shared_ptr<const SinkSlot> slot, std::string topic) : slot_(std::move(slot)), topic_(std::move(topic)) {}
     void apply(Batch& batch, OpContext& ctx) override;
     void flush(Batch& out, OpContext& ctx) override;
 
   private:
-    std::shared_ptr<Sink> sink_;
+    std::shared_ptr<const SinkSlot> slot_;
     std::string topic_;
 };
 

@@ -3,23 +3,35 @@
 
 #include "varpulis/engine/context_runtime.hpp"
 #include "varpulis/engine/event_file.hpp"
+#include "varpulis/engine/plan_compiler.hpp"
 #include "varpulis/vpl/frontend.hpp"
 
 namespace varpulis::engine {
 
+using common::Result;
 using common::Status;
 
 namespace {
 
-bool program_uses_contexts(const vpl::Program& program) {
-    for (const auto& stmt : program.statements) {
-        auto* s = std::get_if<vpl::StreamDecl>(&stmt->node);
-        if (!s) continue;
-        for (const auto& op : s->ops) {
-            if (op.kind == vpl::OpKind::Context) return true;
+vpl::Diagnostic refusal(const Status& st) { return {vpl::Severity::Error, "E095", st.message(), "", st.span()}; }
+
+/// Open the sink of every connector the plan's `.to()`s name, once each, in order of first use.
+Status open_sinks(Plan& plan) {
+    for (auto& sink : plan.sinks) {
+        auto opened = make_sink(sink.config);
+        if (!opened) return stream_error(opened.status(), sink.stream, sink.span);
+        sink.slot->sink = std::move(*opened);
+    }
+    return Status::ok();
+}
+
+/// Bind the sinks of a context's plan to those opened for the whole program's plan.
+void share_sinks(Plan& plan, const Plan& opened) {
+    for (auto& sink : plan.sinks) {
+        for (const auto& o : opened.sinks) {
+            if (o.config.name == sink.config.name) sink.slot->sink = o.slot->sink;
         }
     }
-    return false;
 }
 
 }  // namespace
@@ -27,31 +39,50 @@ bool program_uses_contexts(const vpl::Program& program) {
 Runtime::~Runtime() = default;
 
 LoadResult Runtime::from_source(std::string_view source, const RuntimeOptions& options) {
+    PlanResult compiled = compile(source, options);
     LoadResult result;
+    result.diagnostics = std::move(compiled.diagnostics);
+    if (!compiled.plan) return result;
+    auto rt = start(std::move(*compiled.plan), options);
+    if (!rt) {
+        result.diagnostics.push_back(refusal(rt.status()));
+        return result;
+    }
+    result.runtime = std::move(*rt);
+    return result;
+}
+
+PlanResult Runtime::compile(std::string_view source, const RuntimeOptions& options) {
+    PlanResult result;
     vpl::ParseResult checked = vpl::check(source);
     bool valid = checked.ok();
     result.diagnostics = std::move(checked.diagnostics);
     if (!valid) return result;
-    auto refuse = [&](const Status& st) {
-        result.diagnostics.push_back({vpl::Severity::Error, "E095", st.message(), "", st.span()});
-        return std::move(result);
-    };
-    // One full engine always: it validates that everything compiles, and carries the metadata
-    // (streams, timers, bindings) even when the work runs in context engines.
-    auto engine = Engine::create(*checked.program, options.engine);
-    if (!engine) return refuse(engine.status());
+    auto plan = compile_program(*checked.program, options.engine);
+    if (!plan) {
+        result.diagnostics.push_back(refusal(plan.status()));
+        return result;
+    }
+    result.plan = std::move(*plan);
+    return result;
+}
+
+Result<std::unique_ptr<Runtime>> Runtime::start(ProgramPlan plan, const RuntimeOptions& options) {
+    VP_RETURN_NOT_OK(open_sinks(plan.program));
+    for (auto& context : plan.contexts) share_sinks(context.plan, plan.program);
     std::unique_ptr<Runtime> rt(new Runtime());
-    if (program_uses_contexts(*checked.program)) {
-        auto contexts = ContextRuntime::create(*checked.program, options.engine, options.context_queue_capacity);
-        if (!contexts) return refuse(contexts.status());
-        rt->contexts_ = std::move(*contexts);
-        rt->shape_ = std::move(*engine);
+    // With contexts, the whole program's engine carries the metadata (streams, timers, bindings,
+    // sink health) and the work runs in the context engines.
+    bool contexts = !plan.contexts.empty();
+    VP_ASSIGN_OR_RETURN(auto engine, Engine::create(std::move(plan.program)));
+    if (contexts) {
+        VP_ASSIGN_OR_RETURN(rt->contexts_, ContextRuntime::create(std::move(plan.contexts), options.context_queue_capacity));
+        rt->shape_ = std::move(engine);
     } else {
-        rt->engine_ = std::move(*engine);
+        rt->engine_ = std::move(engine);
     }
     rt->next_fire_.resize(rt->timers().size());
-    result.runtime = std::move(rt);
-    return result;
+    return rt;
 }
 
 const Engine& Runtime::first_engine() const { return engine_ ? *engine_ : *shape_; }

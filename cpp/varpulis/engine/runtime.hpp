@@ -36,6 +36,13 @@ struct LoadResult {
     vpl::Diagnostics diagnostics;  ///< errors (when runtime is null) and warnings
 };
 
+/// The outcome of compiling a program without starting it: its plan, or the diagnostics that
+/// refused it.
+struct PlanResult {
+    std::optional<ProgramPlan> plan;
+    vpl::Diagnostics diagnostics;  ///< errors (when plan is empty) and warnings
+};
+
 /// Counters over all of a runtime's engines.
 struct RuntimeStats {
     uint64_t events_in = 0;
@@ -49,8 +56,17 @@ struct RuntimeStats {
 /// parallel across contexts.
 class Runtime {
   public:
-    /// Check, validate and compile a program. Engine-level refusals become diagnostics too.
+    /// Check, validate and compile a program, then start it. Engine-level refusals, and sinks
+    /// that cannot be opened, become diagnostics too.
     static LoadResult from_source(std::string_view source, const RuntimeOptions& options = {});
+
+    /// Check, validate and compile a program without starting it: every refusal of from_source
+    /// but a sink's that cannot be opened, and nothing opened, connected or started.
+    static PlanResult compile(std::string_view source, const RuntimeOptions& options = {});
+
+    /// Start a compiled program: open the sinks of its plan once (every context's engine shares
+    /// them) and start its context threads. Fails when a sink cannot be opened.
+    static common::Result<std::unique_ptr<Runtime>> start(ProgramPlan plan, const RuntimeOptions& options = {});
     ~Runtime();
 
     /// Process one event to completion and append its outputs.
