@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <set>
 
 namespace varpulis::engine {
@@ -17,7 +18,21 @@ struct ContextRuntime::Completion {
     std::condition_variable cv;
     size_t pending = 0;
     std::vector<EventPtr> outputs;
-    Status error;
+    Status error;                        ///< flush and tasks: the first failure
+    std::vector<EventFailure> failures;  ///< events: each failed event once, by its position
+
+    /// Keep an item's failure: an event's once (it may fail in several contexts or forwards),
+    /// the first of a flush or task.
+    void fail(const Item& item, const Status& st) {
+        if (!item.event) {
+            if (error.is_ok()) error = st;
+            return;
+        }
+        for (const auto& f : failures) {
+            if (f.index == item.index) return;
+        }
+        failures.push_back({item.index, st});
+    }
 };
 
 struct ContextRuntime::Context {
@@ -155,10 +170,10 @@ void ContextRuntime::handle(Context& c, Item& item) {
     {
         std::lock_guard lock(item.done->mutex);
         item.done->outputs.insert(item.done->outputs.end(), outputs.begin(), outputs.end());
-        if (!st.is_ok() && item.done->error.is_ok()) item.done->error = st;
+        if (!st.is_ok()) item.done->fail(item, st);
         item.done->pending += forwards.size();
     }
-    for (auto& [target, e] : forwards) enqueue(*contexts_[target], Item{e, item.done, {}}, false);
+    for (auto& [target, e] : forwards) enqueue(*contexts_[target], Item{e, item.done, {}, item.index}, false);
     bool finished = false;
     {
         std::lock_guard lock(item.done->mutex);
@@ -167,21 +182,24 @@ void ContextRuntime::handle(Context& c, Item& item) {
     if (finished) item.done->cv.notify_all();
 }
 
-Status ContextRuntime::push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs) {
+void ContextRuntime::push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs,
+                               std::vector<EventFailure>& failures) {
     auto done = std::make_shared<Completion>();
-    std::vector<std::pair<size_t, EventPtr>> work;
-    for (const auto& e : events) {
-        if (const auto* to = targets(e->type)) {
-            for (size_t target : *to) work.emplace_back(target, e);
+    std::vector<std::pair<size_t, Item>> work;  // (target context, item)
+    for (size_t i = 0; i < events.size(); ++i) {
+        if (const auto* to = targets(events[i]->type)) {
+            for (size_t target : *to) work.emplace_back(target, Item{events[i], done, {}, i});
         }
     }
-    if (work.empty()) return Status::ok();
+    if (work.empty()) return;
     done->pending = work.size();
-    for (auto& [target, e] : work) enqueue(*contexts_[target], Item{e, done, {}}, true);
+    for (auto& [target, item] : work) enqueue(*contexts_[target], std::move(item), true);
     std::unique_lock lock(done->mutex);
     done->cv.wait(lock, [&] { return done->pending == 0; });
     outputs.insert(outputs.end(), done->outputs.begin(), done->outputs.end());
-    return done->error;
+    std::sort(done->failures.begin(), done->failures.end(),
+              [](const EventFailure& a, const EventFailure& b) { return a.index < b.index; });
+    failures.insert(failures.end(), done->failures.begin(), done->failures.end());
 }
 
 Status ContextRuntime::flush(std::vector<EventPtr>& outputs) {

@@ -30,8 +30,10 @@ class ContextRuntime {
     ContextRuntime& operator=(const ContextRuntime&) = delete;
 
     /// Process events to completion (contexts work in parallel) and append all their outputs.
-    /// Blocks while a target queue is full: backpressure, never a drop.
-    common::Status push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs);
+    /// Blocks while a target queue is full: backpressure, never a drop. An event that fails is
+    /// added to `failures` with its position (once, however many contexts it reached).
+    void push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs,
+                   std::vector<EventFailure>& failures);
 
     /// Close open windows in every context and collect what that produces.
     common::Status flush(std::vector<EventPtr>& outputs);
@@ -48,6 +50,7 @@ class ContextRuntime {
         EventPtr event;  ///< null: flush, or run `task`
         std::shared_ptr<Completion> done;
         std::function<common::Status(Engine&)> task;
+        size_t index = 0;  ///< the event's position in the batch it came in (forwards keep it)
     };
     struct Context;
 

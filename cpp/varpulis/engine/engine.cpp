@@ -79,19 +79,26 @@ void Engine::deliver(Stream& s, Batch& batch, int depth, std::vector<EventPtr>& 
     for (auto& e : batch) work_.emplace_back(e, depth + 1);
 }
 
-void Engine::drain(std::vector<EventPtr>& outputs) {
+std::optional<std::string> Engine::drain(std::vector<EventPtr>& outputs) {
+    std::optional<std::string> first_error;
     while (!work_.empty()) {
         auto [e, depth] = std::move(work_.front());
         work_.pop_front();
         const auto* streams = routes_for(e->type);
         if (!streams) continue;
         for (Stream* s : *streams) {
-            batch_.clear();
-            batch_.push_back(e);
-            run_stream(*s, batch_, 0);
-            if (!batch_.empty()) deliver(*s, batch_, depth, outputs);
+            // A stream's error stops that stream's work on the event, not the other streams'.
+            try {
+                batch_.clear();
+                batch_.push_back(e);
+                run_stream(*s, batch_, 0);
+                if (!batch_.empty()) deliver(*s, batch_, depth, outputs);
+            } catch (const EvalError& err) {
+                if (!first_error) first_error = "stream '" + s->name + "': " + err.what();
+            }
         }
     }
+    return first_error;
 }
 
 Status Engine::process(const EventPtr& event, std::vector<EventPtr>& outputs, std::vector<EventPtr>* exported) {
@@ -99,12 +106,9 @@ Status Engine::process(const EventPtr& event, std::vector<EventPtr>& outputs, st
     exported_ = exported;
     work_.clear();
     work_.emplace_back(event, 0);
-    try {
-        drain(outputs);
-    } catch (const EvalError& err) {
+    if (auto error = drain(outputs)) {
         ++stats_.errors;
-        work_.clear();
-        return Status(ErrorCode::Runtime, std::string("while processing ") + event->type_name() + ": " + err.what());
+        return Status(ErrorCode::Runtime, std::string("while processing ") + event->type_name() + ": " + *error);
     }
     return Status::ok();
 }
@@ -122,7 +126,7 @@ Status Engine::flush(std::vector<EventPtr>& outputs, std::vector<EventPtr>* expo
                 if (batch.empty()) continue;
                 work_.clear();
                 deliver(*s, batch, 0, outputs);
-                drain(outputs);
+                if (auto error = drain(outputs)) throw EvalError(*error);
             }
         }
     } catch (const EvalError& err) {

@@ -15,6 +15,12 @@
 
 namespace varpulis::engine {
 
+/// An event of a batch that failed: its position in the batch and why.
+struct EventFailure {
+    size_t index = 0;
+    common::Status status;
+};
+
 struct EngineStats {
     uint64_t events_in = 0;
     uint64_t outputs = 0;
@@ -69,7 +75,8 @@ class Engine {
     explicit Engine(Plan plan) : plan_(std::move(plan)) {}
     void run_stream(Stream& s, Batch& batch, size_t from_op);
     /// Process the work list (events flowing from stream to stream) to the end.
-    void drain(std::vector<EventPtr>& outputs);
+    /// Return the first stream error met (every other stream still ran), or nothing.
+    std::optional<std::string> drain(std::vector<EventPtr>& outputs);
     void deliver(Stream& s, Batch& batch, int depth, std::vector<EventPtr>& outputs);
     OpContext op_context(const Stream& s) const;
     const std::vector<Stream*>* routes_for(Symbol type) const;

@@ -89,7 +89,11 @@ const Engine& Runtime::first_engine() const { return engine_ ? *engine_ : *shape
 
 Status Runtime::push(const EventPtr& event, std::vector<EventPtr>& outputs) {
     last_timestamp_.store(event->timestamp, std::memory_order_relaxed);  // a default for later events only
-    if (contexts_) return contexts_->push_many({event}, outputs);
+    if (contexts_) {
+        std::vector<EventFailure> failures;
+        contexts_->push_many({event}, outputs, failures);
+        return failures.empty() ? Status::ok() : failures.front().status;
+    }
     std::lock_guard lock(mutex_);
     return engine_->process(event, outputs);
 }
@@ -99,13 +103,22 @@ Status Runtime::push(std::string_view type, std::vector<std::pair<std::string, V
     return push(make_event(type, std::move(fields), timestamp.value_or(last_timestamp())), outputs);
 }
 
-Status Runtime::push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs) {
-    if (events.empty()) return Status::ok();
+void Runtime::push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs,
+                        std::vector<EventFailure>& failures) {
+    if (events.empty()) return;
     last_timestamp_.store(events.back()->timestamp, std::memory_order_relaxed);
-    if (contexts_) return contexts_->push_many(events, outputs);
+    if (contexts_) return contexts_->push_many(events, outputs, failures);
     std::lock_guard lock(mutex_);
-    for (const auto& e : events) VP_RETURN_NOT_OK(engine_->process(e, outputs));
-    return Status::ok();
+    for (size_t i = 0; i < events.size(); ++i) {
+        if (Status st = engine_->process(events[i], outputs); !st.is_ok()) failures.push_back({i, std::move(st)});
+    }
+}
+
+Status Runtime::push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs) {
+    std::vector<EventFailure> failures;
+    push_many(events, outputs, failures);
+    if (failures.empty()) return Status::ok();
+    return failures.front().status.with_context("event " + std::to_string(failures.front().index));
 }
 
 Status Runtime::flush(std::vector<EventPtr>& outputs) {

@@ -77,7 +77,11 @@ class Runtime {
                         std::optional<int64_t> timestamp, std::vector<EventPtr>& outputs);
 
     /// Process several events; with contexts they run in parallel. Outputs of different events
-    /// may interleave when contexts are used.
+    /// may interleave when contexts are used. Every event is processed: one that fails is added
+    /// to `failures` with its position in `events`, and the ones after it still run.
+    void push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs,
+                   std::vector<EventFailure>& failures);
+    /// The same, answering the first failure, which names the event's position.
     common::Status push_many(const std::vector<EventPtr>& events, std::vector<EventPtr>& outputs);
 
     /// Close open time and session windows (end of input).

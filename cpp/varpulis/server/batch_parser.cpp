@@ -221,6 +221,7 @@ Result<ParsedBatch> parse_batch(std::string_view body, int64_t default_ts, const
         engine::EventPtr e = reader.read(item, default_ts, error, code);
         if (e) {
             out.events.push_back(std::move(e));
+            out.positions.push_back(out.total);
         } else {
             out.errors.push_back({out.total, error, code});
         }

@@ -24,6 +24,7 @@ struct BatchError {
 
 struct ParsedBatch {
     std::vector<engine::EventPtr> events;
+    std::vector<size_t> positions;  ///< of each event, its index in the "events" array
     std::vector<BatchError> errors;
     size_t total = 0;  ///< elements of the "events" array
 };

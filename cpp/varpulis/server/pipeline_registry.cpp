@@ -202,18 +202,24 @@ Pipeline::InlineHold Pipeline::hold_for_inline() {
     return hold;
 }
 
-Status Pipeline::process(const std::vector<engine::EventPtr>& events, std::vector<engine::EventPtr>& outputs) {
+std::vector<engine::EventFailure> Pipeline::process(const std::vector<engine::EventPtr>& events,
+                                                   std::vector<engine::EventPtr>& outputs) {
     auto rt = runtime();  // a reload swaps it; this call finishes on the one it started with
     size_t before = outputs.size();
     auto start = std::chrono::steady_clock::now();
-    Status st = events.size() == 1 ? rt->push(events[0], outputs) : rt->push_many(events, outputs);
+    std::vector<engine::EventFailure> failures;
+    if (events.size() == 1) {
+        if (Status st = rt->push(events[0], outputs); !st.is_ok()) failures.push_back({0, std::move(st)});
+    } else {
+        rt->push_many(events, outputs, failures);
+    }
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
     counters.events_in += events.size();
     counters.outputs += outputs.size() - before;
-    if (!st.is_ok()) ++counters.errors;
+    counters.errors += failures.size();
     counters.record_latency(events.empty() ? 0 : ns / static_cast<int64_t>(events.size()));
     deliver(outputs, before);
-    return st;
+    return failures;
 }
 
 std::shared_ptr<SseChannel> Pipeline::subscribe() {

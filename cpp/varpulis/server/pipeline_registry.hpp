@@ -95,7 +95,10 @@ class Pipeline {
 
     /// Process events and record counters and latency; outputs are appended and broadcast to
     /// log subscribers.
-    common::Status process(const std::vector<engine::EventPtr>& events, std::vector<engine::EventPtr>& outputs);
+    /// Process events in order and deliver their outputs; return the events that failed (each
+    /// counted as an error), by their position in `events`. The others are all processed.
+    std::vector<engine::EventFailure> process(const std::vector<engine::EventPtr>& events,
+                                              std::vector<engine::EventPtr>& outputs);
 
     /// Start the program's `.from(...)` sources and the pipeline's routes; their events are
     /// processed like injected ones. All or nothing.

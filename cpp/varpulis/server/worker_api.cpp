@@ -17,6 +17,13 @@ using json = engine::OrderedJson;
 
 namespace {
 
+/// Order a batch's errors by the position of their event (parse errors and engine errors are
+/// found in two passes).
+void sort_by_index(json& errors) {
+    std::stable_sort(errors.begin(), errors.end(),
+                     [](const json& a, const json& b) { return a["index"].get<size_t>() < b["index"].get<size_t>(); });
+}
+
 
 
 json diagnostics_error(const vpl::Diagnostics& ds) {
@@ -359,8 +366,8 @@ HttpResponse WorkerApi::inject(std::string_view body, Pipeline& p) {
     }
     if (parsed->max_output_events) cap = *parsed->max_output_events;
     std::vector<engine::EventPtr> outputs;
-    common::Status st = p.process({parsed->event}, outputs);
-    if (!st.is_ok()) return error_response(422, "engine_error", st.message());
+    auto failures = p.process({parsed->event}, outputs);
+    if (!failures.empty()) return error_response(422, "engine_error", failures.front().status.message());
     static const json accepted = {{"accepted", true}};
     return response_with_outputs(accepted, outputs, cap);
 }
@@ -408,10 +415,16 @@ HttpResponse WorkerApi::inject_batch(const HttpRequest& req, Pipeline& p) {
     for (const auto& e : parsed->errors) errors.push_back({{"index", e.index}, {"error", e.message}, {"code", e.code}});
     auto start = std::chrono::steady_clock::now();
     std::vector<engine::EventPtr> outputs;
-    common::Status st = p.process(parsed->events, outputs);
-    if (!st.is_ok()) errors.push_back({{"index", nullptr}, {"error", st.message()}, {"code", "engine_error"}});
+    // An engine error is its event's: the event is rejected at its index, and the rest of the
+    // batch is still processed.
+    auto failures = p.process(parsed->events, outputs);
+    for (const auto& f : failures) {
+        errors.push_back({{"index", parsed->positions[f.index]}, {"error", f.status.message()}, {"code", "engine_error"}});
+    }
+    sort_by_index(errors);
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
-    return response_with_outputs({{"accepted", parsed->events.size()}, {"rejected", parsed->errors.size()}, {"errors", errors},
+    size_t rejected = parsed->errors.size() + failures.size();
+    return response_with_outputs({{"accepted", parsed->total - rejected}, {"rejected", rejected}, {"errors", errors},
                                   {"processing_time_us", us}},
                                  outputs, options_.max_outputs_in_response);
 }

@@ -108,6 +108,40 @@ TEST_F(WorkerApiTest, BadBodiesAre400) {
     }
 }
 
+// An engine error in a batch is that event's error, at its index; the events after it still
+// run (before, the rest of the batch was skipped and the answer said every event was accepted).
+TEST_F(WorkerApiTest, AnEngineErrorInABatchRejectsOnlyItsEvent) {
+    const std::string functions = "fn down(n: int) -> int:\n    return down(n + 1)\n";
+    for (const std::string& placement : {std::string(), std::string("context C\n")}) {
+        std::string in = placement.empty() ? "" : " .context(C)";
+        std::string id = deploy(placement + functions + "stream S = A" + in + " .where(go) .emit(v: down(0))\n" +
+                                "stream T = A" + in + " .emit(n: n)");
+        json batch = {{"events", json::array()}};
+        for (int n = 0; n < 6; ++n) {
+            batch["events"].push_back({{"event_type", n == 4 ? "" : "A"}, {"fields", {{"n", n}, {"go", n == 1}}}});
+        }
+        auto r = call("POST", "/api/v1/pipelines/" + id + "/events-batch", batch.dump());
+        ASSERT_EQ(r.status, 200) << r.body;
+        json answer = body(r);
+        EXPECT_EQ(answer["accepted"], 4) << placement;
+        EXPECT_EQ(answer["rejected"], 2);
+        ASSERT_EQ(answer["errors"].size(), 2u);
+        EXPECT_EQ(answer["errors"][0]["index"], 1);
+        EXPECT_EQ(answer["errors"][0]["code"], "engine_error");
+        EXPECT_NE(answer["errors"][0]["error"].get<std::string>().find("call depth exceeded"), std::string::npos);
+        EXPECT_EQ(answer["errors"][1]["index"], 4);
+        EXPECT_EQ(answer["errors"][1]["code"], "invalid_event");
+        std::vector<int> seen;
+        for (const auto& out : answer["output_events"]) {
+            if (out["event_type"] == "T") seen.push_back(out["n"]);
+        }
+        std::sort(seen.begin(), seen.end());
+        EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3, 5}));
+        auto metrics = body(call("GET", "/api/v1/pipelines/" + id + "/metrics"));
+        EXPECT_EQ(metrics["errors"], 1) << metrics.dump();
+    }
+}
+
 TEST_F(WorkerApiTest, SingleInjectErrorsNameTheirCause) {
     std::string id = deploy("stream S = A .emit(v: v)");
     auto events = "/api/v1/pipelines/" + id + "/events";
