@@ -18,31 +18,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "varpulis/cluster/coordinator_options.hpp"
 #include "varpulis/cluster/http_client.hpp"
 #include "varpulis/cluster/inject_coalescer.hpp"
 #include "varpulis/server/http_server.hpp"
 
 namespace varpulis::cluster {
-
-struct CoordinatorOptions {
-    std::string api_key;     ///< required in x-api-key on the cluster API; empty: open
-    std::string join_token;  ///< required from registering workers; empty: open registration
-    std::chrono::milliseconds heartbeat_interval{5000};
-    std::chrono::milliseconds heartbeat_timeout{15000};
-    /// Silence after which an unhealthy worker with no pipelines left is forgotten (a scaled-down
-    /// pod); it registers again if it ever comes back. Zero: never.
-    std::chrono::milliseconds worker_expiry{std::chrono::hours(1)};
-    std::string state_dir;   ///< empty: state in memory only
-    /// "host:port" of the MQTT broker that carries routes between pipelines; empty: such routes
-    /// are kept in the topology but carry nothing.
-    std::string mqtt_broker;
-    std::string tls_cert_file;  ///< with tls_key_file: serve HTTPS
-    std::string tls_key_file;
-    /// PEM certificates that https workers' certificates must chain to; empty: the system's.
-    std::string tls_ca_file;
-    /// Busy polling of the I/O thread (HttpServerOptions::busy_poll); zero: off.
-    std::chrono::microseconds busy_poll{0};
-};
 
 enum class WorkerStatus { Registering, Ready, Busy, Unhealthy, Draining };
 
