@@ -64,7 +64,14 @@ int cmd_coordinator(const std::vector<std::string>& args) {
     options.api_key = parsed->get("api-key");
     options.join_token = parsed->get("join-token");
     options.state_dir = parsed->get("state-dir");
-    options.mqtt_broker = parsed->get("mqtt-broker");
+    if (const std::string& broker = parsed->get("mqtt-broker"); !broker.empty()) {
+        auto connector = cluster::RouteConnector::mqtt(broker);
+        if (!connector) {
+            std::cerr << "error: " << connector.status().message() << "\n";
+            return kExitUsage;
+        }
+        options.route_connector = std::move(*connector);
+    }
     options.tls_cert_file = parsed->get("tls-cert");
     options.tls_key_file = parsed->get("tls-key");
     options.tls_ca_file = parsed->get("tls-ca");

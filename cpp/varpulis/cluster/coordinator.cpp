@@ -229,7 +229,7 @@ HttpResponse Coordinator::metrics() const {
 
 HttpResponse Coordinator::topology() const {
     std::lock_guard lock(mutex_);
-    return json_response(200, topology_json(groups_, options_.mqtt_broker));
+    return json_response(200, topology_json(groups_, options_.route_connector));
 }
 
 void Coordinator::sweep() {

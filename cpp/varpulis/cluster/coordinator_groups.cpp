@@ -48,8 +48,9 @@ bool read_pipelines(const json& list, PipelineGroup& group, HttpResponse& error)
 }
 
 Route read_route(const json& r) {
+    // `mqtt_topic` is the first release's name of `topic`; it wins when a spec has both.
     Route route{r.value("from_pipeline", std::string("_external")), r.value("to_pipeline", std::string()), {},
-                r.value("mqtt_topic", std::string())};
+                r.value("mqtt_topic", r.value("topic", std::string()))};
     for (const auto& t : r.value("event_types", json::array())) {
         if (t.is_string()) route.event_types.push_back(t);
     }
@@ -74,7 +75,7 @@ bool read_routes(const json& list, PipelineGroup& group, bool carried, HttpRespo
 }
 
 /// Validate a deploy body into a group with a new id and no placements; null, with `error`
-/// set, when it is not right. `carried`: routes between pipelines have a broker to travel on.
+/// set, when it is not right. `carried`: routes between pipelines have a connector to travel on.
 std::shared_ptr<PipelineGroup> read_group(const json& body, bool carried, HttpResponse& error) {
     if (!body.is_object() || !body.value("name", json()).is_string() || !body.value("pipelines", json()).is_array() ||
         body["pipelines"].empty()) {
@@ -97,7 +98,7 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
     HttpResponse error;
     auto body = parse_json_body(req, error);
     if (!body) return error;
-    auto group = read_group(*body, !options_.mqtt_broker.empty(), error);
+    auto group = read_group(*body, !options_.route_connector.empty(), error);
     if (!group) return error;
     auto planned = plan(group);
     if (!planned && planned.status().code() == common::ErrorCode::NotFound) {
@@ -187,7 +188,7 @@ HttpResponse Coordinator::teardown_group(const std::string& id) {
 
 common::Result<std::string> Coordinator::deploy_on(const WorkerInfo& w, const PipelineGroup& group, const PipelineSpec& spec) {
     json body = {{"name", spec.name}, {"source", spec.source}};
-    json routes = mqtt_routes_for(group, spec.name, options_.mqtt_broker);
+    json routes = routes_for(group, spec.name, options_.route_connector);
     if (!routes["publish"].empty() || !routes["subscribe"].empty()) body["routes"] = std::move(routes);
     auto r = client_.request("POST", w.address + "/api/v1/pipelines", body.dump(), {{"x-api-key", w.api_key}});
     if (!r) return r.status();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 
+#include "varpulis/cluster/groups/route_connector.hpp"
 #include "varpulis/common/status.hpp"
 
 namespace varpulis::cluster {
@@ -24,9 +25,9 @@ struct CoordinatorOptions {
     /// pod); it registers again if it ever comes back. Zero: never.
     std::chrono::milliseconds worker_expiry{std::chrono::hours(1)};
     std::string state_dir;   ///< empty: state in memory only
-    /// "host:port" of the MQTT broker that carries routes between pipelines; empty: such routes
-    /// are kept in the topology but carry nothing.
-    std::string mqtt_broker;
+    /// The connector routes between pipelines travel on (`--mqtt-broker host:port`:
+    /// RouteConnector::mqtt); none: such routes are kept in the topology but carry nothing.
+    RouteConnector route_connector;
     std::string tls_cert_file;  ///< with tls_key_file: serve HTTPS
     std::string tls_key_file;
     /// PEM certificates that https workers' certificates must chain to; empty: the system's.

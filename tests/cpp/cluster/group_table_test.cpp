@@ -86,5 +86,37 @@ TEST(GroupRoutesTest, TopicsAndChecks) {
     EXPECT_TRUE(check_no_cycle(*g).is_ok());
 }
 
+TEST(GroupRoutesTest, MqttBrokerSpellings) {
+    auto c = RouteConnector::mqtt("broker.local:1884");
+    ASSERT_TRUE(c.is_ok());
+    EXPECT_EQ(c->kind, "mqtt");
+    EXPECT_EQ(c->params.dump(), R"({"host":"broker.local","port":1884,"qos":1})");
+    EXPECT_EQ(c->transport, "mqtt://broker.local:1884");
+    EXPECT_EQ(RouteConnector::mqtt("broker")->params["port"], 1883);
+    for (const char* bad : {":1883", "h:0", "h:70000", "h:x"}) {
+        auto r = RouteConnector::mqtt(bad);
+        ASSERT_FALSE(r.is_ok()) << bad;
+        EXPECT_EQ(r.status().message(), std::string("--mqtt-broker '") + bad + "' is not host:port");
+    }
+    EXPECT_TRUE(RouteConnector{}.empty());
+}
+
+TEST(GroupRoutesTest, PipelinesAreDeployedWithConnectorNeutralRoutes) {
+    auto g = placed("g", {{"a", "w0"}, {"b", "w1"}, {"c", "w1"}});
+    g->routes = {{"_external", "a", {"X"}, ""}, {"a", "b", {"Alert*"}, ""}, {"a", "b", {"Warn*"}, ""}, {"b", "c", {}, "t/bc"}};
+    auto c = RouteConnector::mqtt("127.0.0.1:1883");
+    ASSERT_TRUE(c.is_ok());
+    const std::string connector_a = R"({"kind":"mqtt","params":{"host":"127.0.0.1","port":1883,"qos":1,"client_id":"varpulis-g-a"}})";
+    EXPECT_EQ(routes_for(*g, "a", *c).dump(),
+              R"({"publish":[{"connector":)" + connector_a + R"(,"topic":"varpulis/cluster/g/a/b","event_types":["Alert*"]},)" +
+                  R"({"connector":)" + connector_a + R"(,"topic":"varpulis/cluster/g/a/b","event_types":["Warn*"]}],"subscribe":[]})");
+    const std::string connector_b = R"({"kind":"mqtt","params":{"host":"127.0.0.1","port":1883,"qos":1,"client_id":"varpulis-g-b"}})";
+    // Two routes on one topic are one subscription; an empty event_types carries everything.
+    EXPECT_EQ(routes_for(*g, "b", *c).dump(),
+              R"({"publish":[{"connector":)" + connector_b + R"(,"topic":"t/bc","event_types":["*"]}],"subscribe":[{"connector":)" +
+                  connector_b + R"(,"topic":"varpulis/cluster/g/a/b"}]})");
+    EXPECT_EQ(routes_for(*g, "a", RouteConnector{}).dump(), R"({"publish":[],"subscribe":[]})");
+}
+
 }  // namespace
 }  // namespace varpulis::cluster

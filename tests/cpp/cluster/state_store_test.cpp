@@ -85,7 +85,7 @@ TEST_F(FileStateStoreTest, RoundTrip) {
     EXPECT_EQ(g.pipelines[0].worker_affinity, "worker-0");
     ASSERT_EQ(g.routes.size(), 2u);
     EXPECT_EQ(g.routes[0].event_types, std::vector<std::string>{"X*"});
-    EXPECT_EQ(g.routes[1].mqtt_topic, "custom/topic");
+    EXPECT_EQ(g.routes[1].topic, "custom/topic");
     ASSERT_EQ(g.placements.size(), 2u);
     EXPECT_EQ(g.placements[0].epoch, 3u);
     EXPECT_EQ(g.placements[1].status, "failed");

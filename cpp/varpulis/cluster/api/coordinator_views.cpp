@@ -39,26 +39,27 @@ json group_json(const PipelineGroup& g) {
 
 namespace {
 
-json route_json(const PipelineGroup& g, const Route& r, const std::string& mqtt_broker) {
+json route_json(const PipelineGroup& g, const Route& r, const RouteConnector& connector) {
     json route = {{"from_pipeline", r.from_pipeline}, {"to_pipeline", r.to_pipeline}, {"event_types", r.event_types}};
-    if (!r.mqtt_topic.empty()) route["mqtt_topic"] = r.mqtt_topic;
-    if (r.from_pipeline != "_external" && !mqtt_broker.empty()) {
+    // Named mqtt_topic whatever the connector: the topology's shape of the first release.
+    if (!r.topic.empty()) route["mqtt_topic"] = r.topic;
+    if (r.from_pipeline != "_external" && !connector.empty()) {
         route["mqtt_topic"] = route_topic(g, r);
-        route["transport"] = "mqtt://" + mqtt_broker;
+        route["transport"] = connector.transport;
     }
     return route;
 }
 
 }  // namespace
 
-json topology_json(const GroupTable& groups, const std::string& mqtt_broker) {
+json topology_json(const GroupTable& groups, const RouteConnector& connector) {
     json out = json::array();
     for (const auto& g : groups.all()) {
         json pipelines = json::array(), routes = json::array();
         for (const auto& p : g->placements) {
             pipelines.push_back({{"name", p.pipeline_name}, {"worker_id", p.worker_id}, {"worker_address", p.worker_address}});
         }
-        for (const auto& r : g->routes) routes.push_back(route_json(*g, r, mqtt_broker));
+        for (const auto& r : g->routes) routes.push_back(route_json(*g, r, connector));
         out.push_back({{"group_id", g->id}, {"group_name", g->name}, {"pipelines", pipelines}, {"routes", routes}});
     }
     return {{"groups", out}};

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "varpulis/cluster/groups/group_table.hpp"
+#include "varpulis/cluster/groups/route_connector.hpp"
 #include "varpulis/cluster/membership/worker_table.hpp"
 
 namespace varpulis::cluster {
@@ -24,9 +25,9 @@ struct CoordinatorCounters {
 nlohmann::ordered_json worker_json(const WorkerInfo& w, const GroupTable& groups);
 /// A group as GET /pipeline-groups/{id} shows it, with its status from its placements'.
 nlohmann::ordered_json group_json(const PipelineGroup& g);
-/// GET /topology: each group's placements and routes; `mqtt_broker` (host:port) adds the
-/// topic and transport of the routes between pipelines.
-nlohmann::ordered_json topology_json(const GroupTable& groups, const std::string& mqtt_broker);
+/// GET /topology: each group's placements and routes; with a route connector, the routes
+/// between pipelines show their topic (as `mqtt_topic`) and transport.
+nlohmann::ordered_json topology_json(const GroupTable& groups, const RouteConnector& connector);
 /// GET /metrics, in the Prometheus text format.
 std::string prometheus_text(const WorkerTable& workers, const GroupTable& groups, const CoordinatorCounters& counters);
 

@@ -66,28 +66,28 @@ common::Status invalid(std::string message) { return {common::ErrorCode::Invalid
 }  // namespace
 
 std::string route_topic(const PipelineGroup& group, const Route& route) {
-    if (!route.mqtt_topic.empty()) return route.mqtt_topic;
+    if (!route.topic.empty()) return route.topic;
     return "varpulis/cluster/" + group.id + "/" + route.from_pipeline + "/" + route.to_pipeline;
 }
 
-json mqtt_routes_for(const PipelineGroup& group, const std::string& pipeline, const std::string& mqtt_broker) {
+json routes_for(const PipelineGroup& group, const std::string& pipeline, const RouteConnector& connector) {
     json publish = json::array(), subscribe = json::array();
-    if (mqtt_broker.empty()) return {{"publish", publish}, {"subscribe", subscribe}};
+    if (connector.empty()) return {{"publish", publish}, {"subscribe", subscribe}};
+    json params = connector.params;
+    // Named after the group and the pipeline, not the placement: a copy placed again after a
+    // failover resumes the session and gets what was queued meanwhile.
+    if (!connector.session_param.empty()) params[connector.session_param] = "varpulis-" + group.id + "-" + pipeline;
+    const json declared = {{"kind", connector.kind}, {"params", params}};
     for (const auto& r : group.routes) {
         if (is_external(r)) continue;
         const std::string topic = route_topic(group, r);
-        // Named after the group and the pipeline, not the placement: a copy placed again after a
-        // failover resumes the broker session and gets what was queued meanwhile.
-        const std::string client_id = "varpulis-" + group.id + "-" + pipeline;
         if (r.from_pipeline == pipeline) {
             json types = r.event_types.empty() ? json::array({"*"}) : json(r.event_types);
-            publish.push_back({{"broker", mqtt_broker}, {"topic", topic}, {"event_types", types}, {"client_id", client_id}});
+            publish.push_back({{"connector", declared}, {"topic", topic}, {"event_types", types}});
         }
         // Two routes on one topic (split by event types) are one subscription: each message once.
         const bool subscribed = std::any_of(subscribe.begin(), subscribe.end(), [&](const json& s) { return s["topic"] == topic; });
-        if (r.to_pipeline == pipeline && !subscribed) {
-            subscribe.push_back({{"broker", mqtt_broker}, {"topic", topic}, {"client_id", client_id}});
-        }
+        if (r.to_pipeline == pipeline && !subscribed) subscribe.push_back({{"connector", declared}, {"topic", topic}});
     }
     return {{"publish", publish}, {"subscribe", subscribe}};
 }
@@ -103,11 +103,11 @@ common::Status check_route(const PipelineGroup& group, const Route& route) {
     if (internal && route.from_pipeline == route.to_pipeline) {
         return invalid("route from '" + route.from_pipeline + "' to itself would loop forever");
     }
-    if (internal && route.mqtt_topic.empty() && (!topic_safe(route.from_pipeline, false) || !topic_safe(route.to_pipeline, false))) {
+    if (internal && route.topic.empty() && (!topic_safe(route.from_pipeline, false) || !topic_safe(route.to_pipeline, false))) {
         return invalid("pipelines linked by a route without mqtt_topic need names without '/', '+' or '#'");
     }
-    if (!route.mqtt_topic.empty() && !topic_safe(route.mqtt_topic, true)) {
-        return invalid("mqtt_topic '" + route.mqtt_topic + "' must not contain '+' or '#'");
+    if (!route.topic.empty() && !topic_safe(route.topic, true)) {
+        return invalid("mqtt_topic '" + route.topic + "' must not contain '+' or '#'");
     }
     return common::Status::ok();
 }

@@ -22,7 +22,9 @@ struct Route {
     std::string from_pipeline;
     std::string to_pipeline;
     std::vector<std::string> event_types;
-    std::string mqtt_topic;
+    /// The topic (or subject) it travels on, `mqtt_topic` or `topic` in a group spec; empty:
+    /// varpulis/cluster/{group}/{from}/{to}.
+    std::string topic;
 };
 
 struct Placement {

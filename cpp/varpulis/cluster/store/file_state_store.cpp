@@ -19,7 +19,7 @@ json group_json(const PipelineGroup& g) {
     for (const auto& p : g.pipelines) pipelines.push_back({{"name", p.name}, {"source", p.source}, {"worker_affinity", p.worker_affinity}});
     for (const auto& r : g.routes) {
         routes.push_back({{"from_pipeline", r.from_pipeline}, {"to_pipeline", r.to_pipeline}, {"event_types", r.event_types},
-                          {"mqtt_topic", r.mqtt_topic}});
+                          {"mqtt_topic", r.topic}});
     }
     for (const auto& p : g.placements) {
         placements.push_back({{"pipeline_name", p.pipeline_name}, {"worker_id", p.worker_id}, {"worker_address", p.worker_address},
