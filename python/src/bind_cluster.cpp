@@ -21,10 +21,9 @@ class PyCoordinator {
         options.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_interval * 1000));
         options.heartbeat_timeout = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_timeout * 1000));
         options.state_dir = state_dir;
-        if (busy_poll_us < 0 || busy_poll_us > 1'000'000) throw py::value_error("busy_poll_us must be from 0 to 1000000");
         options.busy_poll = std::chrono::microseconds(busy_poll_us);
-        if (options.heartbeat_interval.count() <= 0 || options.heartbeat_timeout < options.heartbeat_interval) {
-            throw py::value_error("heartbeat_interval must be positive and heartbeat_timeout at least as long");
+        if (common::Status valid = options.validate(cluster::OptionSpelling::Keyword); !valid.is_ok()) {
+            throw py::value_error(valid.message());
         }
         coordinator_ = std::make_unique<cluster::Coordinator>(options);
         common::Result<uint16_t> served = common::Status(common::ErrorCode::Internal, "not started");

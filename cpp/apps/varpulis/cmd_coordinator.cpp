@@ -52,19 +52,26 @@ int cmd_coordinator(const std::vector<std::string>& args) {
     const std::string& busy_poll = parsed->get("busy-poll-us");
     int64_t busy_poll_us = -1;
     auto [end, ec] = std::from_chars(busy_poll.data(), busy_poll.data() + busy_poll.size(), busy_poll_us);
-    if (ec != std::errc() || end != busy_poll.data() + busy_poll.size() || busy_poll_us < 0 || busy_poll_us > 1'000'000) {
+    if (ec != std::errc() || end != busy_poll.data() + busy_poll.size()) {
         std::cerr << "error: --busy-poll-us takes a whole number of microseconds from 0 to 1000000, not '" << busy_poll << "'\n";
         return kExitUsage;
     }
     options.busy_poll = std::chrono::microseconds(busy_poll_us);
-    if (options.heartbeat_interval.count() <= 0 || options.heartbeat_timeout < options.heartbeat_interval) {
-        std::cerr << "error: --heartbeat-interval must be positive and --heartbeat-timeout at least as long\n";
+    if (common::Status valid = options.validate(cluster::OptionSpelling::Flag); !valid.is_ok()) {
+        std::cerr << "error: " << valid.message() << "\n";
         return kExitUsage;
     }
     options.api_key = parsed->get("api-key");
     options.join_token = parsed->get("join-token");
     options.state_dir = parsed->get("state-dir");
-    options.mqtt_broker = parsed->get("mqtt-broker");
+    if (const std::string& broker = parsed->get("mqtt-broker"); !broker.empty()) {
+        auto connector = cluster::RouteConnector::mqtt(broker);
+        if (!connector) {
+            std::cerr << "error: " << connector.status().message() << "\n";
+            return kExitUsage;
+        }
+        options.route_connector = std::move(*connector);
+    }
     options.tls_cert_file = parsed->get("tls-cert");
     options.tls_key_file = parsed->get("tls-key");
     options.tls_ca_file = parsed->get("tls-ca");

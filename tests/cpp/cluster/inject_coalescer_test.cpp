@@ -2,7 +2,7 @@
 // The coordinator's coalescing of single injects, against a real worker (WorkerApi behind an
 // HttpServer on 127.0.0.1): injects submitted in one turn of the I/O loop while one is in flight
 // reach the worker as one events-each request, and each gets the answer POST .../events gives.
-#include "varpulis/cluster/inject_coalescer.hpp"
+#include "varpulis/cluster/routing/inject_coalescer.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "varpulis/cluster/inject_coalescer.hpp"
+#include "varpulis/cluster/routing/inject_coalescer.hpp"
 
 #include <algorithm>
 #include <boost/asio/dispatch.hpp>

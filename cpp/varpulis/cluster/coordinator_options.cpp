@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/cluster/coordinator_options.hpp"
+
+namespace varpulis::cluster {
+
+namespace {
+
+constexpr int64_t kMaxBusyPollUs = 1'000'000;
+
+common::Status invalid(std::string message) { return {common::ErrorCode::Invalid, std::move(message)}; }
+
+}  // namespace
+
+common::Status CoordinatorOptions::validate(OptionSpelling spelling) const {
+    const bool flag = spelling == OptionSpelling::Flag;
+    const int64_t busy_poll_us = busy_poll.count();
+    if (busy_poll_us < 0 || busy_poll_us > kMaxBusyPollUs) {
+        // The command line says what it read: the flag's text is this number.
+        return invalid(flag ? "--busy-poll-us takes a whole number of microseconds from 0 to 1000000, not '" +
+                                  std::to_string(busy_poll_us) + "'"
+                            : "busy_poll_us must be from 0 to 1000000");
+    }
+    if (heartbeat_interval.count() <= 0 || heartbeat_timeout < heartbeat_interval) {
+        return invalid(flag ? "--heartbeat-interval must be positive and --heartbeat-timeout at least as long"
+                            : "heartbeat_interval must be positive and heartbeat_timeout at least as long");
+    }
+    return common::Status::ok();
+}
+
+}  // namespace varpulis::cluster

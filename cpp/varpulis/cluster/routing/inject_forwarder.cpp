@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "varpulis/cluster/routing/inject_forwarder.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "varpulis/cluster/routing/inject_coalescer.hpp"
+#include "varpulis/cluster/routing/inject_request.hpp"
+#include "varpulis/common/json_text.hpp"
+#include "varpulis/common/type_pattern.hpp"
+
+namespace varpulis::cluster {
+
+using server::HttpResponse;
+
+namespace {
+
+/// A worker's answer, or the coordinator's error when the worker could not be reached.
+std::pair<int, std::string> worker_answer(const InjectTarget& t, common::Result<HttpResult>& r) {
+    if (!r && r.status().code() == common::ErrorCode::LimitExceeded) {
+        // The worker did take the events: only its answer could not be carried.
+        return {502, server::error_response(502, "worker_answer_too_large", "worker " + t.worker_id + ": " + r.status().message()).body};
+    }
+    if (!r) return {502, server::error_response(502, "worker_unreachable", "worker " + t.worker_id + ": " + r.status().message()).body};
+    return {r->status, std::move(r->body)};
+}
+
+/// {"routed_to", "worker_id", ["status",] "worker_response"}: the worker's answer spliced in as it came.
+std::string routed_answer(std::string_view pipeline, std::string_view worker_id, std::string_view worker_response,
+                          std::optional<int> status = std::nullopt) {
+    std::string out;
+    out.reserve(64 + pipeline.size() + worker_id.size() + worker_response.size());
+    out += "{\"routed_to\":";
+    common::append_json_string(out, pipeline);
+    out += ",\"worker_id\":";
+    common::append_json_string(out, worker_id);
+    if (status) out += ",\"status\":" + std::to_string(*status);
+    out += ",\"worker_response\":";
+    out += worker_response;
+    out += '}';
+    return out;
+}
+
+/// Collects the answers of one batch's per-pipeline forwards; the last one to arrive answers.
+class BatchReply {
+  public:
+    BatchReply(size_t parts, size_t unrouted, server::HttpResponder respond)
+        : parts_(parts), pending_(parts), unrouted_(unrouted), respond_(std::move(respond)) {}
+
+    void add(size_t index, const std::string& pipeline, const InjectTarget& target, int status, const std::string& body) {
+        uint64_t n = 0;
+        simdjson::dom::element answer;
+        bool counted = status == 200 && thread_parser().parse(body).get(answer) == simdjson::SUCCESS &&
+                       answer["accepted"].get(n) == simdjson::SUCCESS;
+        std::string part = routed_answer(pipeline, target.worker_id, body, status);
+        std::lock_guard lock(mutex_);
+        parts_[index] = std::move(part);
+        if (counted) accepted_ += n;
+        if (--pending_ == 0) finish();
+    }
+
+    void finish() {
+        std::string results;
+        for (const auto& p : parts_) results += (results.empty() ? "" : ",") + p;
+        HttpResponse r;
+        r.body = "{\"accepted\":" + std::to_string(accepted_) + ",\"unrouted\":" + std::to_string(unrouted_) + ",\"results\":[" +
+                 results + "]}";
+        respond_(std::move(r));
+    }
+
+  private:
+    std::mutex mutex_;
+    std::vector<std::string> parts_;
+    size_t pending_;
+    size_t unrouted_;
+    uint64_t accepted_ = 0;
+    server::HttpResponder respond_;
+};
+
+/// A batch's events grouped per target pipeline: the target and the body of its part.
+using BatchParts = std::map<std::string, std::pair<InjectTarget, std::string>>;
+
+/// Split a batch per pipeline; a batch whose events all go to one pipeline is forwarded as it
+/// came. Adds the events that go nowhere to `unrouted`.
+BatchParts split_batch(const std::string& body, const ParsedInject& parsed, const std::vector<std::optional<InjectTarget>>& targets,
+                       size_t& unrouted) {
+    BatchParts parts;
+    const bool single = !targets.empty() && targets[0] && std::all_of(targets.begin(), targets.end(), [&](const auto& t) {
+        return t && t->pipeline == targets[0]->pipeline;
+    });
+    if (single) {
+        parts[targets[0]->pipeline] = {*targets[0], body};
+        return parts;
+    }
+    size_t index = 0;
+    for (auto e : parsed.events) {
+        const auto& t = targets[index++];
+        if (!t) {
+            ++unrouted;
+            continue;
+        }
+        auto& [target, payload] = parts[t->pipeline];
+        if (payload.empty()) {
+            target = *t;
+            payload = "{\"events\":[";
+        } else {
+            payload += ',';
+        }
+        payload += simdjson::minify(e);
+    }
+    for (auto& [name, entry] : parts) entry.second += "]}";
+    return parts;
+}
+
+}  // namespace
+
+const Placement* inject_placement(const PipelineGroup& group, std::string_view type) {
+    std::string_view name = group.pipelines.front().name;
+    for (const auto& r : group.routes) {
+        if (r.from_pipeline != "_external") continue;
+        if (std::any_of(r.event_types.begin(), r.event_types.end(), [&](const auto& p) { return common::event_type_matches(p, type); })) {
+            name = r.to_pipeline;
+            break;
+        }
+    }
+    for (const auto& p : group.placements) {
+        if (p.pipeline_name == name) return &p;
+    }
+    return nullptr;
+}
+
+InjectForwarder::InjectForwarder(boost::asio::io_context& io, std::chrono::seconds timeout, const std::string& ca_file)
+    : client_(std::make_shared<AsyncHttpClient>(io, timeout, ca_file)), coalescer_(std::make_shared<InjectCoalescer>(io, client_)) {}
+
+InjectForwarder::~InjectForwarder() = default;
+
+void InjectForwarder::forward_event(InjectTarget target, const std::string& body, server::HttpResponder respond) {
+    // Shared with the callback, not copied into it: five strings.
+    auto shared = std::make_shared<const InjectTarget>(std::move(target));
+    coalescer_->submit(shared->address + "/api/v1/pipelines/" + shared->pipeline_id, shared->api_key, body,
+                       [respond = std::move(respond), shared](common::Result<HttpResult> result) {
+                           auto [status, answer] = worker_answer(*shared, result);
+                           HttpResponse r;
+                           r.status = status;
+                           r.body = status >= 300 ? std::move(answer) : routed_answer(shared->pipeline, shared->worker_id, answer);
+                           respond(std::move(r));
+                       });
+}
+
+void InjectForwarder::forward_batch(const std::string& body, const ParsedInject& parsed,
+                                    const std::vector<std::optional<InjectTarget>>& targets, const server::HttpResponder& respond) {
+    size_t unrouted = 0;
+    BatchParts parts = split_batch(body, parsed, targets, unrouted);
+    auto reply = std::make_shared<BatchReply>(parts.size(), unrouted, respond);
+    if (parts.empty()) return reply->finish();
+    // All parts at once, over kept-alive connections.
+    size_t part = 0;
+    for (auto& [name, entry] : parts) {
+        client_->request("POST", entry.first.address + "/api/v1/pipelines/" + entry.first.pipeline_id + "/events-batch",
+                         std::move(entry.second), {{"x-api-key", entry.first.api_key}},
+                         [reply, part, name = name, target = entry.first](common::Result<HttpResult> result) {
+                             auto [status, answer] = worker_answer(target, result);
+                             reply->add(part, name, target, status, answer);
+                         });
+        ++part;
+    }
+}
+
+}  // namespace varpulis::cluster
