@@ -9,6 +9,7 @@
 
 #include "varpulis/cluster/coordinator.hpp"
 #include "varpulis/server/json_http.hpp"
+#include "support/openapi_support.hpp"
 
 namespace varpulis::cluster {
 namespace {
@@ -128,6 +129,13 @@ class SharedStore : public StateStore {
   private:
     std::shared_ptr<MemoryStateStore> inner_;
 };
+
+// The coordinator's route table and api/coordinator.openapi.json name the same operations with
+// the same authentication.
+TEST(CoordinatorTest, RoutesAreTheOpenApiContract) {
+    Coordinator coordinator(CoordinatorOptions{}, std::make_unique<MemoryStateStore>());
+    EXPECT_EQ(testing::served_operations(coordinator.routes()), testing::published_operations("coordinator.openapi.json"));
+}
 
 TEST(CoordinatorTest, ListsItsRoutesAndStartsFromItsStore) {
     auto memory = std::make_shared<MemoryStateStore>();

@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cctype>
-#include <set>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -13,10 +11,10 @@
 #include <variant>
 #include <vector>
 
-#include "varpulis/common/atomic_file.hpp"
 #include "varpulis/connectors/register.hpp"
 #include "varpulis/server/batch_parser.hpp"
 #include "varpulis/server/worker_api.hpp"
+#include "support/openapi_support.hpp"
 
 namespace varpulis::server {
 namespace {
@@ -521,24 +519,7 @@ TEST(HttpRequestTest, HeaderIsTheLastValueOfARepeatedNameAndEmptyWhenAbsent) {
 // The worker's route table and its published contract (api/worker.openapi.json) name the same
 // operations with the same authentication: a route added or removed without the contract fails.
 TEST_F(WorkerApiTest, RoutesAreTheOpenApiContract) {
-    auto text = common::read_file(std::string(VARPULIS_SOURCE_DIR) + "/api/worker.openapi.json");
-    ASSERT_TRUE(text.is_ok()) << text.status().message();
-    json contract = json::parse(*text);
-    std::set<std::string> published;
-    for (const auto& [path, operations] : contract["paths"].items()) {
-        for (const auto& [method, operation] : operations.items()) {
-            if (method == "parameters") continue;
-            bool open = operation.contains("security") && operation["security"].empty();
-            std::string upper = method;
-            for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-            published.insert(upper + " " + path + (open ? " open" : " key"));
-        }
-    }
-    std::set<std::string> served;
-    for (const RouteSpec& route : api_.routes()) {
-        served.insert(route.method + " " + route.pattern + (route.auth == RouteAuth::None ? " open" : " key"));
-    }
-    EXPECT_EQ(served, published);
+    EXPECT_EQ(testing::served_operations(api_.routes()), testing::published_operations("worker.openapi.json"));
 }
 
 
