@@ -9,6 +9,7 @@
 #include "varpulis/common/time.hpp"
 #include "varpulis/common/version.hpp"
 #include "varpulis/server/json_http.hpp"
+#include "varpulis/server/prometheus_text.hpp"
 #include "varpulis/server/batch_parser.hpp"
 
 namespace varpulis::server {
@@ -87,20 +88,7 @@ json pipeline_json(const Pipeline& p) {
 }
 
 /// A Prometheus label value: backslash, double quote and newline escaped (names are user input).
-std::string label_value(std::string_view text) {
-    std::string out;
-    for (const char c : text) {
-        if (c == '\\' || c == '"') out += '\\';
-        if (c == '\n') {
-            out += "\\n";
-            continue;
-        }
-        out += c;
-    }
-    return out;
-}
-
-std::string pipeline_labels(const Pipeline& p) { return "pipeline=\"" + label_value(p.name) + "\",id=\"" + p.id + "\""; }
+std::string pipeline_labels(const Pipeline& p) { return "pipeline=\"" + prometheus_label_value(p.name) + "\",id=\"" + p.id + "\""; }
 
 json connectors_json(const Pipeline& p) {
     json out = json::array();
@@ -493,26 +481,20 @@ HttpResponse WorkerApi::usage() const {
 }
 
 HttpResponse WorkerApi::prometheus() const {
-    std::string out;
-    auto line = [&](const std::string& s) { out += s + "\n"; };
-    line("# HELP varpulis_uptime_seconds Seconds since the server started.");
-    line("# TYPE varpulis_uptime_seconds gauge");
-    line("varpulis_uptime_seconds " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
+    PrometheusText out;
+    auto count = [](uint64_t n) { return std::to_string(n); };
+    out.family("varpulis_uptime_seconds", "gauge", "Seconds since the server started.");
+    out.sample("varpulis_uptime_seconds", "", std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
     auto all = registry_.list();
-    line("# HELP varpulis_pipelines Pipelines deployed.");
-    line("# TYPE varpulis_pipelines gauge");
-    line("varpulis_pipelines " + std::to_string(all.size()));
-    line("# HELP varpulis_events_total Events processed, by pipeline.");
-    line("# TYPE varpulis_events_total counter");
-    for (const auto& p : all) line("varpulis_events_total{" + pipeline_labels(*p) + "} " + std::to_string(p->counters.events_in.load()));
-    line("# HELP varpulis_output_events_total Output events produced, by pipeline.");
-    line("# TYPE varpulis_output_events_total counter");
-    for (const auto& p : all) line("varpulis_output_events_total{" + pipeline_labels(*p) + "} " + std::to_string(p->counters.outputs.load()));
-    line("# HELP varpulis_errors_total Events that failed, by pipeline.");
-    line("# TYPE varpulis_errors_total counter");
-    for (const auto& p : all) line("varpulis_errors_total{" + pipeline_labels(*p) + "} " + std::to_string(p->counters.errors.load()));
-    line("# HELP varpulis_processing_latency_seconds Time to process one event.");
-    line("# TYPE varpulis_processing_latency_seconds histogram");
+    out.family("varpulis_pipelines", "gauge", "Pipelines deployed.");
+    out.sample("varpulis_pipelines", "", count(all.size()));
+    out.family("varpulis_events_total", "counter", "Events processed, by pipeline.");
+    for (const auto& p : all) out.sample("varpulis_events_total", pipeline_labels(*p), count(p->counters.events_in.load()));
+    out.family("varpulis_output_events_total", "counter", "Output events produced, by pipeline.");
+    for (const auto& p : all) out.sample("varpulis_output_events_total", pipeline_labels(*p), count(p->counters.outputs.load()));
+    out.family("varpulis_errors_total", "counter", "Events that failed, by pipeline.");
+    for (const auto& p : all) out.sample("varpulis_errors_total", pipeline_labels(*p), count(p->counters.errors.load()));
+    out.family("varpulis_processing_latency_seconds", "histogram", "Time to process one event.");
     for (const auto& p : all) {
         std::string labels = pipeline_labels(*p);
         uint64_t cumulative = 0;
@@ -520,39 +502,35 @@ HttpResponse WorkerApi::prometheus() const {
             cumulative += p->counters.latency_buckets[i];
             char le[32];
             std::snprintf(le, sizeof le, "%g", kLatencyBuckets[i]);
-            line("varpulis_processing_latency_seconds_bucket{" + labels + ",le=\"" + le + "\"} " + std::to_string(cumulative));
+            out.sample("varpulis_processing_latency_seconds_bucket", labels + ",le=\"" + le + "\"", count(cumulative));
         }
         cumulative += p->counters.latency_buckets[kLatencyBuckets.size()];
-        line("varpulis_processing_latency_seconds_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(cumulative));
-        line("varpulis_processing_latency_seconds_sum{" + labels + "} " + std::to_string(static_cast<double>(p->counters.latency_ns_total) / 1e9));
-        line("varpulis_processing_latency_seconds_count{" + labels + "} " + std::to_string(cumulative));
+        out.sample("varpulis_processing_latency_seconds_bucket", labels + ",le=\"+Inf\"", count(cumulative));
+        out.sample("varpulis_processing_latency_seconds_sum", labels, std::to_string(static_cast<double>(p->counters.latency_ns_total) / 1e9));
+        out.sample("varpulis_processing_latency_seconds_count", labels, count(cumulative));
     }
-    line("# HELP varpulis_connector_connected 1 when a connector of a pipeline is connected to its broker.");
-    line("# TYPE varpulis_connector_connected gauge");
-    std::string messages, failures;
+    out.family("varpulis_connector_connected", "gauge", "1 when a connector of a pipeline is connected to its broker.");
+    PrometheusText messages, failures;  // their families follow this one's samples
     for (const auto& p : all) {
         for (const auto& h : p->connector_health()) {
-            std::string labels = pipeline_labels(*p) + ",connector=\"" + label_value(h.connector) + "\",role=\"" + h.role + "\"";
-            line("varpulis_connector_connected{" + labels + "} " + (h.connected ? "1" : "0"));
-            messages += "varpulis_connector_messages_total{" + labels + "} " + std::to_string(h.messages) + "\n";
-            failures += "varpulis_connector_failures_total{" + labels + "} " + std::to_string(h.failures) + "\n";
+            std::string labels = pipeline_labels(*p) + ",connector=\"" + prometheus_label_value(h.connector) + "\",role=\"" + h.role + "\"";
+            out.sample("varpulis_connector_connected", labels, h.connected ? "1" : "0");
+            messages.sample("varpulis_connector_messages_total", labels, count(h.messages));
+            failures.sample("varpulis_connector_failures_total", labels, count(h.failures));
         }
     }
-    line("# HELP varpulis_connector_messages_total Messages sent (sinks) or received (sources) by a connector.");
-    line("# TYPE varpulis_connector_messages_total counter");
-    out += messages;
-    line("# HELP varpulis_connector_failures_total Messages dropped (sinks) or malformed (sources).");
-    line("# TYPE varpulis_connector_failures_total counter");
-    out += failures;
-    line("# HELP varpulis_http_requests_total HTTP requests answered, by status.");
-    line("# TYPE varpulis_http_requests_total counter");
+    out.family("varpulis_connector_messages_total", "counter", "Messages sent (sinks) or received (sources) by a connector.");
+    out.raw(messages.take());
+    out.family("varpulis_connector_failures_total", "counter", "Messages dropped (sinks) or malformed (sources).");
+    out.raw(failures.take());
+    out.family("varpulis_http_requests_total", "counter", "HTTP requests answered, by status.");
     {
         std::lock_guard lock(stats_mutex_);
-        for (const auto& [status, n] : requests_by_status_) line("varpulis_http_requests_total{status=\"" + std::to_string(status) + "\"} " + std::to_string(n));
+        for (const auto& [status, n] : requests_by_status_) out.sample("varpulis_http_requests_total", "status=\"" + std::to_string(status) + "\"", count(n));
     }
     HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = std::move(out);
+    r.content_type = std::string(kPrometheusContentType);
+    r.body = out.take();
     return r;
 }
 

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "varpulis/cluster/groups/group_routes.hpp"
+#include "varpulis/server/prometheus_text.hpp"
 
 namespace varpulis::cluster {
 
@@ -66,15 +67,15 @@ json topology_json(const GroupTable& groups, const RouteConnector& connector) {
 }
 
 std::string prometheus_text(const WorkerTable& workers, const GroupTable& groups, const CoordinatorCounters& counters) {
-    std::string out;
+    server::PrometheusText out;
     auto metric = [&](const std::string& name, const std::string& type, const std::string& help, const std::string& value) {
-        out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-        if (!value.empty()) out += name + " " + value + "\n";
+        out.family(name, type, help);
+        out.sample(name, "", value);
     };
     std::map<std::string, size_t> by_status = {{"registering", 0}, {"ready", 0}, {"busy", 0}, {"unhealthy", 0}, {"draining", 0}};
     for (const auto& [id, w] : workers.workers()) ++by_status[worker_status_name(w.status)];
-    metric("varpulis_cluster_workers", "gauge", "Workers known to the coordinator, by status.", "");
-    for (const auto& [status, n] : by_status) out += "varpulis_cluster_workers{status=\"" + status + "\"} " + std::to_string(n) + "\n";
+    out.family("varpulis_cluster_workers", "gauge", "Workers known to the coordinator, by status.");
+    for (const auto& [status, n] : by_status) out.sample("varpulis_cluster_workers", "status=\"" + status + "\"", std::to_string(n));
     metric("varpulis_cluster_pipeline_groups", "gauge", "Pipeline groups deployed.", std::to_string(groups.all().size()));
     metric("varpulis_cluster_placements", "gauge", "Pipelines placed on workers.", std::to_string(groups.placements()));
     metric("varpulis_cluster_injects_total", "counter", "Inject requests routed.", std::to_string(counters.injects));
@@ -82,7 +83,7 @@ std::string prometheus_text(const WorkerTable& workers, const GroupTable& groups
     metric("varpulis_cluster_failovers_total", "counter", "Pipelines placed again after their worker failed or drained.",
            std::to_string(counters.failovers));
     metric("varpulis_uptime_seconds", "gauge", "Seconds since the coordinator started.", std::to_string(counters.uptime_seconds));
-    return out;
+    return out.take();
 }
 
 }  // namespace varpulis::cluster
