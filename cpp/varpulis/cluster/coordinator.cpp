@@ -12,6 +12,7 @@
 #include "varpulis/common/log.hpp"
 #include "varpulis/common/secret.hpp"
 #include "varpulis/common/uuid.hpp"
+#include "varpulis/server/json_http.hpp"
 
 namespace varpulis::cluster {
 
@@ -35,6 +36,7 @@ std::optional<Registration> read_registration(const json& body) {
 HeartbeatReport read_report(const std::string& text) {
     HeartbeatReport report;
     try {
+        if (server::json_nested_deeper_than(text, server::kMaxJsonBodyDepth)) return report;
         const json body = json::parse(text.empty() ? "{}" : text);
         if (!body.is_object()) return report;
         if (body.contains("events_processed")) report.events_processed = body["events_processed"].get<uint64_t>();

@@ -86,7 +86,30 @@ std::optional<nlohmann::ordered_json> parse_json_body(const HttpRequest& req, Ht
     return parse_json_body(std::string_view(req.body), error);
 }
 
+bool json_nested_deeper_than(std::string_view text, size_t limit) {
+    size_t depth = 0;
+    bool in_string = false, escaped = false;
+    for (const char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return false;
+}
+
 std::optional<nlohmann::ordered_json> parse_json_body(std::string_view body, HttpResponse& error) {
+    if (json_nested_deeper_than(body, kMaxJsonBodyDepth)) {
+        error = error_response(400, "invalid_json", "malformed JSON: nested deeper than " + std::to_string(kMaxJsonBodyDepth) + " levels");
+        return std::nullopt;
+    }
     try {
         return nlohmann::ordered_json::parse(body);
     } catch (const nlohmann::ordered_json::exception& e) {  // parse_error, and out_of_range for 1e400

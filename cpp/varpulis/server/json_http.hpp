@@ -14,7 +14,17 @@ namespace varpulis::server {
 /// A response with `body` as JSON (keys in insertion order; bytes that are not UTF-8 replaced).
 HttpResponse json_response(int status, const nlohmann::ordered_json& body);
 
-/// Parse a request body as JSON, or set `error` to a 400 `invalid_json` that says what and where.
+/// The deepest nesting a JSON body may have: above any body a client needs (events nest at most
+/// 1,024 levels), far below the ~50,000 where the JSON library's recursive copies overflow
+/// the stack.
+inline constexpr size_t kMaxJsonBodyDepth = 2048;
+
+/// True when `text` nests arrays and objects deeper than `limit` (brackets in strings do not
+/// count). One pass, no recursion, so any body can be checked before it is parsed.
+bool json_nested_deeper_than(std::string_view text, size_t limit);
+
+/// Parse a request body as JSON, or set `error` to a 400 `invalid_json` that says what and where
+/// (a body nested deeper than kMaxJsonBodyDepth included).
 std::optional<nlohmann::ordered_json> parse_json_body(const HttpRequest& req, HttpResponse& error);
 std::optional<nlohmann::ordered_json> parse_json_body(std::string_view body, HttpResponse& error);
 

@@ -13,6 +13,7 @@
 
 #include "varpulis/connectors/register.hpp"
 #include "varpulis/server/batch_parser.hpp"
+#include "varpulis/server/json_http.hpp"
 #include "varpulis/server/worker_api.hpp"
 #include "support/openapi_support.hpp"
 
@@ -138,6 +139,22 @@ TEST_F(WorkerApiTest, AnEngineErrorInABatchRejectsOnlyItsEvent) {
         auto metrics = body(call("GET", "/api/v1/pipelines/" + id + "/metrics"));
         EXPECT_EQ(metrics["errors"], 1) << metrics.dump();
     }
+}
+
+// A body nested 60,000 levels (under the size limits) crashed the JSON library's recursive
+// copies; every body is checked for depth before it is parsed.
+TEST_F(WorkerApiTest, DeeplyNestedBodiesAre400) {
+    std::string id = deploy("stream S = A .emit(v: v)");
+    const std::string deep = std::string(60'000, '[') + std::string(60'000, ']');
+    for (const std::string& path : {std::string("/api/v1/pipelines"), "/api/v1/pipelines/" + id + "/restore",
+                                    "/api/v1/pipelines/" + id + "/reload"}) {
+        auto r = call("POST", path, "{\"name\": \"p\", \"source\": \"x\", \"routes\": " + deep + "}");
+        EXPECT_EQ(r.status, 400) << path;
+        EXPECT_EQ(body(r)["error"], "malformed JSON: nested deeper than 2048 levels") << path;
+    }
+    EXPECT_FALSE(json_nested_deeper_than("{\"a\": \"[[[[[[\"}", 2));
+    EXPECT_TRUE(json_nested_deeper_than("[[[]]]", 2));
+    EXPECT_FALSE(json_nested_deeper_than("[[]]", 2));
 }
 
 TEST_F(WorkerApiTest, SingleInjectErrorsNameTheirCause) {
