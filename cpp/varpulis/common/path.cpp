@@ -18,4 +18,18 @@ std::vector<std::string> split_path(std::string_view path) {
     return parts;
 }
 
+std::optional<HostPort> split_host_port(const std::string& text, int default_port) {
+    const size_t colon = text.rfind(':');
+    HostPort out{text.substr(0, colon), default_port};
+    if (colon != std::string::npos) {
+        try {
+            out.port = std::stoi(text.substr(colon + 1));
+        } catch (...) {
+            return std::nullopt;
+        }
+    }
+    if (out.host.empty() || out.port < 1 || out.port > 65535) return std::nullopt;
+    return out;
+}
+
 }  // namespace varpulis::common

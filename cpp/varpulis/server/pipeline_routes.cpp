@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/server/pipeline_routes.hpp"
 
+#include "varpulis/common/path.hpp"
+
 namespace varpulis::server {
 
 using common::ErrorCode;
@@ -45,16 +47,9 @@ common::Result<engine::ConnectorConfig> connector_of(const json& j) {
 /// `client_id`; routes then always published and subscribed at QoS 1.
 common::Result<engine::ConnectorConfig> legacy_mqtt_connector(const json& item) {
     const std::string broker = item["broker"];
-    const size_t colon = broker.rfind(':');
-    const std::string host = broker.substr(0, colon);
-    int port = 0;
-    try {
-        port = colon == std::string::npos ? 1883 : std::stoi(broker.substr(colon + 1));
-    } catch (...) {
-        port = 0;
-    }
-    if (host.empty() || port < 1 || port > 65535) return bad("broker '" + broker + "' is not host:port");
-    engine::ConnectorConfig c{"", "mqtt", {{"host", Value(host)}, {"port", Value(int64_t{port})}, {"qos", Value(int64_t{1})}}};
+    const auto address = common::split_host_port(broker, 1883);
+    if (!address) return bad("broker '" + broker + "' is not host:port");
+    engine::ConnectorConfig c{"", "mqtt", {{"host", Value(address->host)}, {"port", Value(int64_t{address->port})}, {"qos", Value(int64_t{1})}}};
     if (!item.value("client_id", json("")).is_string()) return bad("client_id must be a string");
     if (const std::string id = item.value("client_id", std::string()); !id.empty()) c.params["client_id"] = Value(id);
     return c;

@@ -52,6 +52,15 @@ TEST(SplitPathTest, SkipsEmptySegmentsAndNeedsALeadingSlash) {
     EXPECT_TRUE(split_path("/").empty());
 }
 
+TEST(SplitHostPortTest, ReadsHostAndPortOrRefuses) {
+    auto a = split_host_port("broker.local:1884", 1883);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->host, "broker.local");
+    EXPECT_EQ(a->port, 1884);
+    EXPECT_EQ(split_host_port("broker", 1883)->port, 1883);
+    for (const char* bad : {":1883", "h:0", "h:65536", "h:x", ""}) EXPECT_FALSE(split_host_port(bad, 1883)) << bad;
+}
+
 TEST(WallClockTest, MillisecondsAndNanosecondsAgree) {
     int64_t ms = wall_clock_ms();
     int64_t ns = wall_clock_ns();
