@@ -42,13 +42,7 @@ void throw_if_error(const common::Status& status) {
 }
 
 void throw_vpl_error(const vpl::Diagnostics& ds) {
-    const vpl::Diagnostic* first = nullptr;
-    for (const auto& d : ds) {
-        if (d.severity == vpl::Severity::Error) {
-            first = &d;
-            break;
-        }
-    }
+    const vpl::Diagnostic* first = vpl::first_error(ds);
     if (!first) raise("VplError", py::make_tuple("invalid program"), py::dict());
     py::dict kwargs;
     kwargs["line"] = first->span.line;

@@ -20,13 +20,7 @@ namespace {
 std::optional<HttpResponse> source_error(const PipelineSpec& spec) {
     auto checked = vpl::check(spec.source);
     if (checked.ok()) return std::nullopt;
-    for (const auto& d : checked.diagnostics) {
-        if (d.severity != vpl::Severity::Error) continue;
-        return json_response(400, {{"error", "pipeline '" + spec.name + "': " + std::to_string(d.span.line) + ":" +
-                                                 std::to_string(d.span.column) + ": error[" + d.code + "] " + d.message},
-                                   {"code", "parse_error"}, {"pipeline", spec.name}, {"line", d.span.line}, {"column", d.span.column}});
-    }
-    return std::nullopt;
+    return server::vpl_error_response(checked.diagnostics, spec.name);
 }
 
 /// Read the group's pipelines, each checked before the next is read: a bad program leaves

@@ -121,4 +121,18 @@ std::optional<nlohmann::ordered_json> parse_json_body(std::string_view body, Htt
     }
 }
 
+HttpResponse vpl_error_response(const vpl::Diagnostics& diagnostics, const std::string& pipeline) {
+    const vpl::Diagnostic* d = vpl::first_error(diagnostics);
+    if (!d) return error_response(400, "parse_error", "invalid program");
+    nlohmann::ordered_json body = {{"error", (pipeline.empty() ? "" : "pipeline '" + pipeline + "': ") + vpl::one_line(*d)},
+                                   {"code", "parse_error"}};
+    if (!pipeline.empty()) body["pipeline"] = pipeline;
+    body["line"] = d->span.line;
+    body["column"] = d->span.column;
+    body["vpl_code"] = d->code;
+    body["message"] = d->message;
+    body["hint"] = d->hint;
+    return json_response(400, body);
+}
+
 }  // namespace varpulis::server

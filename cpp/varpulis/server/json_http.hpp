@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "varpulis/server/http_types.hpp"
+#include "varpulis/vpl/diagnostic.hpp"
 
 namespace varpulis::server {
 
@@ -27,5 +28,10 @@ bool json_nested_deeper_than(std::string_view text, size_t limit);
 /// (a body nested deeper than kMaxJsonBodyDepth included).
 std::optional<nlohmann::ordered_json> parse_json_body(const HttpRequest& req, HttpResponse& error);
 std::optional<nlohmann::ordered_json> parse_json_body(std::string_view body, HttpResponse& error);
+
+/// The 400 `parse_error` for a program that does not check: its first error as one line plus
+/// line, column, vpl_code, message and hint. `pipeline`, when given, names the program (the
+/// coordinator checks several in one request).
+HttpResponse vpl_error_response(const vpl::Diagnostics& diagnostics, const std::string& pipeline = {});
 
 }  // namespace varpulis::server

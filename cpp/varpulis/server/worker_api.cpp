@@ -27,23 +27,8 @@ void sort_by_index(json& errors) {
 
 
 
-json diagnostics_error(const vpl::Diagnostics& ds) {
-    for (const auto& d : ds) {
-        if (d.severity != vpl::Severity::Error) continue;
-        return {{"error", std::to_string(d.span.line) + ":" + std::to_string(d.span.column) + ": error[" + d.code + "] " +
-                              d.message + (d.hint.empty() ? "" : " (hint: " + d.hint + ")")},
-                {"code", "parse_error"},
-                {"line", d.span.line},
-                {"column", d.span.column},
-                {"vpl_code", d.code},
-                {"message", d.message},
-                {"hint", d.hint}};
-    }
-    return {{"error", "invalid program"}, {"code", "parse_error"}};
-}
-
 HttpResponse deploy_error(const DeployError& err) {
-    if (!err.diagnostics.empty()) return json_response(400, diagnostics_error(err.diagnostics));
+    if (!err.diagnostics.empty()) return vpl_error_response(err.diagnostics);
     // A connector that cannot start (bad topic, unknown source kind) is the request's fault.
     if (err.status.code() == common::ErrorCode::Invalid) return error_response(400, "connector_error", err.status.message());
     return error_response(500, "state_error", err.status.message());

@@ -10,6 +10,17 @@ bool has_errors(const Diagnostics& diagnostics) {
                        [](const Diagnostic& d) { return d.severity == Severity::Error; });
 }
 
+const Diagnostic* first_error(const Diagnostics& diagnostics) {
+    auto it = std::find_if(diagnostics.begin(), diagnostics.end(),
+                           [](const Diagnostic& d) { return d.severity == Severity::Error; });
+    return it == diagnostics.end() ? nullptr : &*it;
+}
+
+std::string one_line(const Diagnostic& d) {
+    return std::to_string(d.span.line) + ":" + std::to_string(d.span.column) + ": " + severity_name(d.severity) +
+           "[" + d.code + "] " + d.message + (d.hint.empty() ? "" : " (hint: " + d.hint + ")");
+}
+
 const char* severity_name(Severity severity) {
     return severity == Severity::Error ? "error" : "warning";
 }

@@ -25,6 +25,12 @@ using Diagnostics = std::vector<Diagnostic>;
 /// Return true when any diagnostic is an error.
 bool has_errors(const Diagnostics& diagnostics);
 
+/// The first error, or null when there is none (a program with only warnings runs).
+const Diagnostic* first_error(const Diagnostics& diagnostics);
+
+/// One line: `line:col: error[E0xx] message (hint: ...)`, for answers and logs.
+std::string one_line(const Diagnostic& d);
+
 /// Return "error" or "warning".
 const char* severity_name(Severity severity);
 
