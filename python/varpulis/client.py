@@ -97,6 +97,11 @@ class _HttpClient:
                 self._drop_connection()
                 if attempt or not reused:
                     raise
+            except BaseException:
+                # Refused, timed out, interrupted: the connection is in an unknown state, so the
+                # next request starts on a new one instead of failing with CannotSendRequest.
+                self._drop_connection()
+                raise
         if response.status >= 400:
             try:
                 err = json.loads(payload)

@@ -32,6 +32,11 @@ bool write_all(int fd, std::string_view content) {
     return true;
 }
 
+/// The name every temporary file of a write of `target` starts with.
+std::string temp_prefix(const fs::path& target) {
+    return "." + target.filename().string() + ".tmp-";
+}
+
 }  // namespace
 
 Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode) {
@@ -42,7 +47,7 @@ Status write_file_atomically(const std::string& path, std::string_view content, 
     if (ec) return Status(ErrorCode::Io, "cannot create " + dir.string() + ": " + ec.message());
     // mkstemp gives a name no other writer (thread or process) holds, so concurrent writers never
     // write into each other's temporary file.
-    std::string temp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+    std::string temp = (dir / (temp_prefix(target) + "XXXXXX")).string();
     int fd = ::mkstemp(temp.data());
     if (fd < 0) return os_error("cannot create a temporary file in", dir.string());
     auto fail = [&](const std::string& what) {
@@ -71,6 +76,18 @@ Status write_file_atomically(const std::string& path, std::string_view content, 
     ::close(dir_fd);
     if (!synced) return os_error("cannot flush", dir.string());
     return Status::ok();
+}
+
+size_t remove_interrupted_writes(const std::string& path) {
+    const fs::path target(path);
+    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    const std::string prefix = temp_prefix(target);
+    std::error_code ec;
+    size_t removed = 0;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        if (entry.path().filename().string().rfind(prefix, 0) == 0 && fs::remove(entry.path(), ec)) ++removed;
+    }
+    return removed;
 }
 
 Result<std::string> read_file(const std::string& path) {

@@ -15,6 +15,11 @@ namespace varpulis::common {
 /// On failure the temporary file is removed and the old file is untouched.
 Status write_file_atomically(const std::string& path, std::string_view content, unsigned mode = 0644);
 
+/// Delete the temporary files that writes of `path` left when a crash interrupted them (the file
+/// itself is whole, old or new, and nothing reads them). Returns how many were deleted; call it
+/// before anything writes `path`.
+size_t remove_interrupted_writes(const std::string& path);
+
 /// Read a whole file; NotFound when it does not exist.
 Result<std::string> read_file(const std::string& path);
 

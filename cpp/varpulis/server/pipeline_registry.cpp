@@ -295,6 +295,19 @@ void PipelineRegistry::start_timers() {
 
 std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(const std::string& name, const std::string& source,
                                                                              std::optional<std::string> id, const PipelineRoutes& routes) {
+    auto added = add(name, source, std::move(id), routes);
+    auto* p = std::get_if<std::shared_ptr<Pipeline>>(&added);
+    if (!p) return added;
+    // The answer waits for the file: a pipeline acknowledged is a pipeline restored.
+    if (Status saved = save(); !saved.is_ok()) {
+        remove((*p)->id);
+        return DeployError{{}, saved};
+    }
+    return added;
+}
+
+std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::add(const std::string& name, const std::string& source,
+                                                                          std::optional<std::string> id, const PipelineRoutes& routes) {
     auto loaded = engine::Runtime::from_source(source);
     if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
     auto p = std::make_shared<Pipeline>();
@@ -306,11 +319,6 @@ std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(co
     {
         std::lock_guard lock(mutex_);
         pipelines_.push_back(p);
-    }
-    Status saved = save();
-    if (!saved.is_ok()) {
-        remove(p->id);
-        return DeployError{{}, saved};
     }
     return p;
 }
@@ -361,6 +369,7 @@ std::optional<DeployError> PipelineRegistry::reload(const std::shared_ptr<Pipeli
 
 Status PipelineRegistry::save() const {
     if (state_dir_.empty()) return Status::ok();
+    std::lock_guard one_writer(save_mutex_);
     json doc = {{"version", 1}, {"pipelines", json::array()}};
     for (const auto& p : list()) {
         json item = {{"id", p->id}, {"name", p->name}, {"source", p->source()}, {"created_at_ms", p->created_at_ms}};
@@ -374,6 +383,9 @@ std::vector<std::string> PipelineRegistry::restore() {
     std::vector<std::string> messages;
     if (state_dir_.empty()) return messages;
     fs::path file = fs::path(state_dir_) / "pipelines.json";
+    if (size_t removed = common::remove_interrupted_writes(file.string())) {
+        messages.push_back("removed " + std::to_string(removed) + " temporary file(s) of interrupted writes of " + file.string());
+    }
     auto text = common::read_file(file.string());
     if (!text) {
         if (text.status().code() != ErrorCode::NotFound) messages.push_back(text.status().message());
@@ -399,7 +411,7 @@ std::vector<std::string> PipelineRegistry::restore() {
             messages.push_back("pipeline " + item["id"].get<std::string>() + ": " + routes.status().message() + "; deployed without routes");
             routes = PipelineRoutes{};
         }
-        auto r = deploy(item.value("name", ""), item["source"].get<std::string>(), item["id"].get<std::string>(), *routes);
+        auto r = add(item.value("name", ""), item["source"].get<std::string>(), item["id"].get<std::string>(), *routes);
         if (auto* err = std::get_if<DeployError>(&r)) {
             messages.push_back("pipeline " + item["id"].get<std::string>() + " could not be restored: " +
                                (err->diagnostics.empty() ? err->status.message() : err->diagnostics[0].message));
@@ -407,6 +419,7 @@ std::vector<std::string> PipelineRegistry::restore() {
             std::get<std::shared_ptr<Pipeline>>(r)->created_at_ms = item.value("created_at_ms", common::wall_clock_ms());
         }
     }
+    if (Status saved = save(); !saved.is_ok()) messages.push_back(saved.message());
     return messages;
 }
 

@@ -173,9 +173,16 @@ class PipelineRegistry {
     std::vector<std::string> restore();
 
   private:
+    /// Compile, connect and list a pipeline without saving (restore saves once at the end).
+    std::variant<std::shared_ptr<Pipeline>, DeployError> add(const std::string& name, const std::string& source,
+                                                             std::optional<std::string> id, const PipelineRoutes& routes);
+    /// Write the definitions to the state file. Saves run one at a time and each takes its
+    /// snapshot after the previous write, so the last write holds every change made before it
+    /// started: concurrent deploys cannot overwrite each other's entries.
     common::Status save() const;
 
     std::string state_dir_;
+    mutable std::mutex save_mutex_;
     mutable std::mutex mutex_;
     std::vector<std::shared_ptr<Pipeline>> pipelines_;
     std::thread timer_thread_;

@@ -88,6 +88,7 @@ CoordinatorSnapshot snapshot_of(const json& doc) {
 FileStateStore::FileStateStore(const std::string& dir) : path_((std::filesystem::path(dir) / "coordinator.json").string()) {}
 
 common::Result<CoordinatorSnapshot> FileStateStore::load() {
+    common::remove_interrupted_writes(path_);
     auto text = common::read_file(path_);
     if (!text) {
         if (text.status().code() == common::ErrorCode::NotFound) return CoordinatorSnapshot{};
