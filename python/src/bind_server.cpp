@@ -15,12 +15,14 @@ namespace {
 class PyServer {
   public:
     PyServer(int port, const std::string& api_key, const std::string& bind, const std::string& state_dir, int threads,
-             const std::string& coordinator, const std::string& worker_id, const std::string& join_token) {
+             const std::string& coordinator, const std::string& worker_id, const std::string& join_token,
+             const std::string& file_root) {
         if (port < 0 || port > 65535) throw py::value_error("port must be from 0 to 65535");
         if (threads < 0) throw py::value_error("threads must be 0 or more");
         cluster::WorkerNodeOptions options;
         options.api.api_key = api_key;
         options.api.state_dir = state_dir;
+        options.api.file_root = file_root;
         options.http.bind = bind;
         options.http.port = static_cast<uint16_t>(port);
         options.http.worker_threads = threads;
@@ -58,9 +60,10 @@ class PyServer {
 void bind_server(py::module_& m) {
     py::class_<PyServer>(m, "Server")
         .def(py::init<int, const std::string&, const std::string&, const std::string&, int, const std::string&, const std::string&,
-                      const std::string&>(),
+                      const std::string&, const std::string&>(),
              py::arg("port") = 0, py::arg("api_key") = "", py::arg("bind") = "127.0.0.1", py::arg("state_dir") = "",
-             py::arg("threads") = 0, py::arg("coordinator") = "", py::arg("worker_id") = "", py::arg("join_token") = "")
+             py::arg("threads") = 0, py::arg("coordinator") = "", py::arg("worker_id") = "", py::arg("join_token") = "",
+             py::arg("file_root") = "")
         .def_property_readonly("port", &PyServer::port)
         .def_property_readonly("url", &PyServer::url)
         .def_property_readonly("worker_id", &PyServer::worker_id)

@@ -16,15 +16,16 @@ class Server:
     ``coordinator`` (a URL), the server registers with that coordinator as ``worker_id`` (a random
     UUID by default) and heartbeats, like ``varpulis server --coordinator``. ``stop()`` drains as
     the executable does on SIGTERM: it stops sources, flushes open windows and sinks, and closes
-    log streams.
+    log streams. File connectors of deployed programs write inside ``file_root`` (default:
+    ``state_dir/files``, or ``varpulis-files`` in the working directory).
     """
 
     def __init__(self, port: int = 0, api_key: Optional[str] = None, *, bind: str = "127.0.0.1",
                  state_dir: Optional[str] = None, threads: int = 0, coordinator: Optional[str] = None,
-                 worker_id: Optional[str] = None, join_token: Optional[str] = None):
+                 worker_id: Optional[str] = None, join_token: Optional[str] = None, file_root: Optional[str] = None):
         self.api_key = api_key or ""
         self._server = _varpulis.Server(port, self.api_key, bind, state_dir or "", threads, coordinator or "",
-                                        worker_id or "", join_token or "")
+                                        worker_id or "", join_token or "", file_root or "")
 
     @property
     def port(self) -> int:

@@ -453,7 +453,7 @@ def test_in_process_server_stop_flushes_open_windows_into_sinks(tmp_path):
     out = tmp_path / "out.jsonl"
     program = (f'connector Out = file(path: "{out}")\n'
                "stream W = Reading .window(1h) .aggregate(n: count(), s: sum(v)) .emit(n: n, s: s) .to(Out)")
-    with varpulis.Server(api_key="k") as s:
+    with varpulis.Server(api_key="k", file_root=str(tmp_path)) as s:
         c = s.client()
         pid = c.deploy("w", program)["id"]
         for v in (1, 2, 3):
@@ -466,7 +466,7 @@ def test_sigterm_flushes_open_windows_into_sinks(varpulis_bin, tmp_path):
     out = tmp_path / "out.jsonl"
     program = (f'connector Out = file(path: "{out}")\n'
                "stream W = Reading .window(1h) .aggregate(n: count()) .emit(n: n) .to(Out)")
-    s = ServerProcess(varpulis_bin)
+    s = ServerProcess(varpulis_bin, "--file-root", str(tmp_path))
     c = s.client()
     pid = c.deploy("w", program)["id"]
     c.inject(pid, "Reading", {"v": 1})

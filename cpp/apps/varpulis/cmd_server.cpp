@@ -21,6 +21,8 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"tls-cert", 0, "FILE", "PEM certificate: serve HTTPS (with --tls-key)", "VARPULIS_TLS_CERT", ""},
                       {"tls-key", 0, "FILE", "PEM private key for --tls-cert", "VARPULIS_TLS_KEY", ""},
                       {"state-dir", 0, "DIR", "Keep pipeline definitions here across restarts", "VARPULIS_STATE_DIR", ""},
+                      {"file-root", 0, "DIR", "Directory file connectors of deployed programs write in (default: STATE-DIR/files, or ./varpulis-files)",
+                       "VARPULIS_FILE_ROOT", ""},
                       {"rate-limit", 0, "N", "Requests per second per client on /api/v1 (0: off)", "VARPULIS_RATE_LIMIT", "0"},
                       {"metrics", 0, "", "Also serve Prometheus metrics on --metrics-port (always on /metrics)", "", ""},
                       {"metrics-port", 0, "PORT", "Port of the metrics listener", "", "9090"},
@@ -64,6 +66,7 @@ int cmd_server(const std::vector<std::string>& args) {
     cluster::WorkerNodeOptions options;
     options.api.api_key = parsed->get("api-key");
     options.api.state_dir = parsed->get("state-dir");
+    options.api.file_root = parsed->get("file-root");
     options.api.rate_limit = rate;
     options.http.bind = parsed->get("bind");
     options.http.port = static_cast<uint16_t>(port);

@@ -49,7 +49,7 @@ bool is_stage(const vpl::StreamOp& op, const vpl::StreamDecl& decl) {
 }
 
 ConnectorConfig connector_config(const vpl::ConnectorDecl& c) {
-    ConnectorConfig config{c.name, c.kind, {}};
+    ConnectorConfig config{c.name, c.kind, {}, {}};
     for (const auto& p : c.params) {
         config.params[p.name] = p.value->kind == vpl::ExprKind::Ident ? Value(p.value->name) : p.value->value;
     }

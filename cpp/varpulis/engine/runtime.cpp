@@ -16,8 +16,9 @@ namespace {
 vpl::Diagnostic refusal(const Status& st) { return {vpl::Severity::Error, "E095", st.message(), "", st.span()}; }
 
 /// Open the sink of every connector the plan's `.to()`s name, once each, in order of first use.
-Status open_sinks(Plan& plan) {
+Status open_sinks(Plan& plan, const RuntimeOptions& options) {
     for (auto& sink : plan.sinks) {
+        sink.config.file_root = options.file_root;
         auto opened = make_sink(sink.config);
         if (!opened) return stream_error(opened.status(), sink.stream, sink.span);
         sink.slot->sink = std::move(*opened);
@@ -68,7 +69,7 @@ PlanResult Runtime::compile(std::string_view source, const RuntimeOptions& optio
 }
 
 Result<std::unique_ptr<Runtime>> Runtime::start(ProgramPlan plan, const RuntimeOptions& options) {
-    VP_RETURN_NOT_OK(open_sinks(plan.program));
+    VP_RETURN_NOT_OK(open_sinks(plan.program, options));
     for (auto& context : plan.contexts) share_sinks(context.plan, plan.program);
     std::unique_ptr<Runtime> rt(new Runtime());
     // With contexts, the whole program's engine carries the metadata (streams, timers, bindings,
@@ -82,6 +83,7 @@ Result<std::unique_ptr<Runtime>> Runtime::start(ProgramPlan plan, const RuntimeO
         rt->engine_ = std::move(engine);
     }
     rt->next_fire_.resize(rt->timers().size());
+    rt->file_root_ = options.file_root;
     return rt;
 }
 

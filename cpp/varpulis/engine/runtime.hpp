@@ -26,6 +26,10 @@ class ContextRuntime;
 struct RuntimeOptions {
     EngineOptions engine;
     size_t context_queue_capacity = 10'000;  ///< events waiting per context before pushes block
+    /// Empty: file connectors write where their path says (the CLI runs the user's own files).
+    /// Set (absolute, without `..`): every file connector's path is opened inside
+    /// this directory, and a path outside it refuses the program (the servers).
+    std::string file_root;
 };
 
 class Runtime;
@@ -110,6 +114,9 @@ class Runtime {
     std::optional<Value> variable(const std::string& name) const;
     int64_t last_timestamp() const { return last_timestamp_.load(std::memory_order_relaxed); }
     bool uses_contexts() const { return contexts_ != nullptr; }
+    /// The directory its file connectors are confined to (RuntimeOptions::file_root); connectors
+    /// the host opens for it, such as routes, take it too.
+    const std::string& file_root() const { return file_root_; }
     /// True when processing can wait on something outside the engine (see Engine::may_wait).
     bool may_wait() const;
     /// The single engine held by a caller that must not wait for it, or an unowned lock when
@@ -130,6 +137,7 @@ class Runtime {
     std::atomic<int64_t> last_timestamp_{0};  ///< written by every pushing thread (HTTP, sources)
     std::optional<int64_t> timer_origin_;
     std::vector<int64_t> next_fire_;           ///< per timer
+    std::string file_root_;
 };
 
 }  // namespace varpulis::engine

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/sink.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
 
+#include "varpulis/common/file_root.hpp"
 #include "varpulis/engine/event_json.hpp"
 
 namespace varpulis::engine {
@@ -62,18 +65,41 @@ class FileSink final : public Sink {
     std::FILE* file_;
 };
 
+/// Open the file of a declaration: where its path says, or inside the host's file root.
+Result<std::FILE*> open_for_append(const ConnectorConfig& config, const std::string& path) {
+    if (config.file_root.empty()) {
+        std::FILE* f = std::fopen(path.c_str(), "a");
+        if (!f) return Status(ErrorCode::Io, "file connector '" + config.name + "' cannot open " + path + ": " + std::strerror(errno));
+        return f;
+    }
+    auto fd = common::open_inside(config.file_root, path);
+    if (!fd) return Status(fd.status().code(), "file connector '" + config.name + "': " + fd.status().message());
+    std::FILE* f = ::fdopen(fd->get(), "a");
+    if (!f) return Status(ErrorCode::Io, "file connector '" + config.name + "' cannot open " + path + ": " + std::strerror(errno));
+    fd->release();
+    return f;
+}
+
+/// The file a declaration names, as the key of the open files: inside the root when there is one.
+Result<std::string> file_key(const ConnectorConfig& config, const std::string& path) {
+    if (config.file_root.empty()) return path;
+    auto inside = common::path_inside(config.file_root, path);
+    if (!inside) return Status(inside.status().code(), "file connector '" + config.name + "': " + inside.status().message());
+    return config.file_root + "/" + *inside;
+}
+
 /// The open file sinks of the process by path. Every context and pipeline that writes one path
 /// shares one sink (one FILE and one lock), so their lines never interleave; the file closes with
 /// its last user.
 Result<std::shared_ptr<Sink>> shared_file_sink(const ConnectorConfig& config, const std::string& path) {
     static std::mutex mutex;
     static std::map<std::string, std::weak_ptr<FileSink>> open_files;
+    VP_ASSIGN_OR_RETURN(std::string key, file_key(config, path));
     std::lock_guard lock(mutex);
-    if (auto existing = open_files[path].lock()) return std::shared_ptr<Sink>(existing);
-    std::FILE* f = std::fopen(path.c_str(), "a");
-    if (!f) return Status(ErrorCode::Io, "file connector '" + config.name + "' cannot open " + path);
+    if (auto existing = open_files[key].lock()) return std::shared_ptr<Sink>(existing);
+    VP_ASSIGN_OR_RETURN(std::FILE* f, open_for_append(config, path));
     auto sink = std::make_shared<FileSink>(f);
-    open_files[path] = sink;
+    open_files[key] = sink;
     return std::shared_ptr<Sink>(sink);
 }
 

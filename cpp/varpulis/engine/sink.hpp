@@ -44,6 +44,9 @@ struct ConnectorConfig {
     std::string name;
     std::string kind;
     std::map<std::string, Value> params;
+    /// Set by the host, never by the program (RuntimeOptions::file_root): when not empty, file
+    /// connectors open their path inside this directory only.
+    std::string file_root;
     std::string param_string(const std::string& key, const std::string& fallback = {}) const;
 };
 

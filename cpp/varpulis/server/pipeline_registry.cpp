@@ -85,6 +85,7 @@ Status Pipeline::connect_locked(const PipelineRoutes& routes) {
     auto route_connector = [&](const RouteLink& r) {
         engine::ConnectorConfig c = r.connector;
         c.name = "route-" + id;
+        c.file_root = rt->file_root();
         if (c.kind == "mqtt" && !c.params.count("client_id")) c.params["client_id"] = Value("varpulis-route-" + id);
         return c;
     };
@@ -269,7 +270,8 @@ void Pipeline::tick(int64_t now_ns) {
     deliver(outputs, 0);
 }
 
-PipelineRegistry::PipelineRegistry(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+PipelineRegistry::PipelineRegistry(std::string state_dir, engine::RuntimeOptions options)
+    : state_dir_(std::move(state_dir)), runtime_options_(std::move(options)) {}
 
 PipelineRegistry::~PipelineRegistry() {
     {
@@ -308,7 +310,7 @@ std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(co
 
 std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::add(const std::string& name, const std::string& source,
                                                                           std::optional<std::string> id, const PipelineRoutes& routes) {
-    auto loaded = engine::Runtime::from_source(source);
+    auto loaded = engine::Runtime::from_source(source, runtime_options_);
     if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
     auto p = std::make_shared<Pipeline>();
     p->id = id.value_or(common::new_uuid());
@@ -357,7 +359,7 @@ bool PipelineRegistry::remove(const std::string& id) {
 }
 
 std::optional<DeployError> PipelineRegistry::reload(const std::shared_ptr<Pipeline>& pipeline, const std::string& source) {
-    auto loaded = engine::Runtime::from_source(source);
+    auto loaded = engine::Runtime::from_source(source, runtime_options_);
     if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
     if (Status reloaded = pipeline->reload(source, std::shared_ptr<engine::Runtime>(std::move(loaded.runtime))); !reloaded.is_ok()) {
         return DeployError{{}, reloaded};

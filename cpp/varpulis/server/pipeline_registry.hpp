@@ -149,8 +149,9 @@ struct DeployError {
 
 class PipelineRegistry {
   public:
-    /// `state_dir` empty: definitions live in memory only.
-    explicit PipelineRegistry(std::string state_dir = {});
+    /// `state_dir` empty: definitions live in memory only. Every pipeline starts with `options`
+    /// (its file root, say).
+    explicit PipelineRegistry(std::string state_dir = {}, engine::RuntimeOptions options = {});
     ~PipelineRegistry();
 
     /// Start the thread that fires `timer(...)` sources of every pipeline (every 10 ms).
@@ -182,6 +183,7 @@ class PipelineRegistry {
     common::Status save() const;
 
     std::string state_dir_;
+    engine::RuntimeOptions runtime_options_;
     mutable std::mutex save_mutex_;
     mutable std::mutex mutex_;
     std::vector<std::shared_ptr<Pipeline>> pipelines_;

@@ -34,7 +34,7 @@ common::Result<engine::ConnectorConfig> connector_of(const json& j) {
     if (!j.is_object() || !j.value("kind", json()).is_string() || j["kind"].get_ref<const std::string&>().empty()) {
         return bad("a route's \"connector\" is {\"kind\": string, \"params\": {...}}");
     }
-    engine::ConnectorConfig c{"", j["kind"], {}};
+    engine::ConnectorConfig c{"", j["kind"], {}, {}};
     const json params = j.value("params", json::object());
     if (!params.is_object()) return bad("a route connector's \"params\" must be an object");
     for (const auto& [key, value] : params.items()) {
@@ -49,7 +49,7 @@ common::Result<engine::ConnectorConfig> legacy_mqtt_connector(const json& item) 
     const std::string broker = item["broker"];
     const auto address = common::split_host_port(broker, 1883);
     if (!address) return bad("broker '" + broker + "' is not host:port");
-    engine::ConnectorConfig c{"", "mqtt", {{"host", Value(address->host)}, {"port", Value(int64_t{address->port})}, {"qos", Value(int64_t{1})}}};
+    engine::ConnectorConfig c{"", "mqtt", {{"host", Value(address->host)}, {"port", Value(int64_t{address->port})}, {"qos", Value(int64_t{1})}}, {}};
     if (!item.value("client_id", json("")).is_string()) return bad("client_id must be a string");
     if (const std::string id = item.value("client_id", std::string()); !id.empty()) c.params["client_id"] = Value(id);
     return c;

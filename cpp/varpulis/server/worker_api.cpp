@@ -2,6 +2,7 @@
 #include "varpulis/server/worker_api.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "varpulis/common/path.hpp"
@@ -112,7 +113,28 @@ bool more_lines_than(std::string_view body, size_t n) {
 
 }  // namespace
 
-WorkerApi::WorkerApi(WorkerApiOptions options) : options_(std::move(options)), registry_(options_.state_dir) {
+namespace {
+
+/// The pipelines' runtime options: file connectors confined to the file root, made absolute
+/// and canonical here (the folder itself is made at the first file opened in it).
+engine::RuntimeOptions pipeline_runtime_options(WorkerApiOptions& options) {
+    namespace fs = std::filesystem;
+    if (options.file_root.empty()) {
+        options.file_root = options.state_dir.empty() ? "varpulis-files" : (fs::path(options.state_dir) / "files").string();
+    }
+    std::error_code ec;
+    fs::path root = fs::weakly_canonical(fs::absolute(options.file_root, ec), ec);
+    options.file_root = root.lexically_normal().string();
+    while (options.file_root.size() > 1 && options.file_root.back() == '/') options.file_root.pop_back();
+    engine::RuntimeOptions runtime;
+    runtime.file_root = options.file_root;
+    return runtime;
+}
+
+}  // namespace
+
+WorkerApi::WorkerApi(WorkerApiOptions options)
+    : options_(std::move(options)), registry_(options_.state_dir, pipeline_runtime_options(options_)) {
     add_routes();
     registry_.start_timers();
 }

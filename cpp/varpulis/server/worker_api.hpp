@@ -23,6 +23,9 @@ namespace varpulis::server {
 struct WorkerApiOptions {
     std::string api_key;               ///< empty: no authentication (a warning at start-up)
     std::string state_dir;             ///< empty: definitions in memory only
+    /// The directory file connectors of deployed programs write in (a path outside it refuses
+    /// the deploy). Empty: `<state_dir>/files`, or `varpulis-files` in the working directory.
+    std::string file_root;
     size_t json_body_limit = 1 << 20;  ///< deploy, single inject, reload
     size_t large_body_limit = 16 << 20;  ///< batch inject, restore
     engine::EventLimits event_limits;

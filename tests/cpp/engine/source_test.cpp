@@ -97,7 +97,7 @@ TEST(ConnectorRegistryTest, RefusesADuplicateNameAndKeepsTheFirst) {
     EXPECT_EQ(again.code(), common::ErrorCode::Invalid);
     EXPECT_EQ(again.message(), "connector kind 'test' is registered twice");
     EXPECT_EQ(ConnectorRegistry::global().source_kinds(), std::vector<std::string>{"test"});
-    auto sink = ConnectorRegistry::global().make_sink({"In", "test", {}});
+    auto sink = ConnectorRegistry::global().make_sink({"In", "test", {}, {}});
     EXPECT_EQ(sink.status().message(), "connector 'In' of kind 'test' cannot be written to");
     EXPECT_EQ(ConnectorRegistry::global().add({"", nullptr, nullptr, nullptr}).code(), common::ErrorCode::Invalid);
 }
@@ -113,9 +113,9 @@ TEST(ConnectorRegistryTest, AnUnknownKindListsTheRegisteredOnes) {
 }
 
 TEST(ConnectorRegistryTest, ChecksParametersWithoutOpening) {
-    EXPECT_TRUE(ConnectorRegistry::global().check({"Out", "console", {}}).is_ok());
-    EXPECT_EQ(ConnectorRegistry::global().check({"F", "file", {}}).message(), "file connector 'F' needs path: \"...\"");
-    EXPECT_EQ(ConnectorRegistry::global().check({"X", "nope", {}}).code(), common::ErrorCode::Invalid);
+    EXPECT_TRUE(ConnectorRegistry::global().check({"Out", "console", {}, {}}).is_ok());
+    EXPECT_EQ(ConnectorRegistry::global().check({"F", "file", {}, {}}).message(), "file connector 'F' needs path: \"...\"");
+    EXPECT_EQ(ConnectorRegistry::global().check({"X", "nope", {}, {}}).code(), common::ErrorCode::Invalid);
 }
 
 }  // namespace
