@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <variant>
 
 #include "varpulis/cluster/api/coordinator_views.hpp"
 #include "varpulis/cluster/coordinator_internal.hpp"
@@ -12,6 +13,7 @@
 #include "varpulis/common/log.hpp"
 #include "varpulis/common/secret.hpp"
 #include "varpulis/common/uuid.hpp"
+#include "varpulis/server/body_fields.hpp"
 #include "varpulis/server/json_http.hpp"
 
 namespace varpulis::cluster {
@@ -23,12 +25,32 @@ std::unique_ptr<StateStore> store_for(const CoordinatorOptions& options) {
     return std::make_unique<FileStateStore>(options.state_dir);
 }
 
-/// A registration body's worker; none when the body lacks an id or an address.
-std::optional<Registration> read_registration(const json& body) {
-    if (!body.is_object() || !body.value("worker_id", json()).is_string() || !body.value("address", json()).is_string()) return std::nullopt;
-    Registration r{body["worker_id"], body["address"], body.value("api_key", std::string()), common::new_uuid(), std::nullopt};
-    if (body.contains("capacity") && body["capacity"].is_object()) r.max_pipelines = body["capacity"].value("max_pipelines", size_t{100});
-    return r;
+/// A registration body's worker, and the join token it presents; a 400 naming the field that
+/// is missing or of the wrong type otherwise.
+struct RegistrationBody {
+    Registration registration;
+    std::string join_token;
+};
+
+std::variant<RegistrationBody, HttpResponse> read_registration(const json& body) {
+    server::BodyFields fields(body);
+    auto id = fields.string("worker_id", true);
+    auto address = fields.string("address", true);
+    auto api_key = fields.string("api_key");
+    auto join_token = fields.string("join_token");
+    std::optional<uint64_t> max_pipelines;
+    if (const json* capacity = fields.object("capacity")) {
+        server::BodyFields cap(*capacity, "capacity");
+        max_pipelines = cap.count("max_pipelines");
+        if (!cap.ok()) fields.fail(cap.message());
+    }
+    if (!fields.ok()) return fields.error();
+    if (id->empty() || address->empty()) {
+        return error_response(400, "invalid_request", "registration needs {\"worker_id\": string, \"address\": \"http://host:port\"}");
+    }
+    Registration r{*id, *address, api_key.value_or(""), common::new_uuid(), std::nullopt};
+    if (max_pipelines) r.max_pipelines = static_cast<size_t>(*max_pipelines);
+    return RegistrationBody{std::move(r), join_token.value_or("")};
 }
 
 /// A heartbeat body's report. Heartbeats are accepted whatever their body: what cannot be read
@@ -140,11 +162,11 @@ HttpResponse Coordinator::register_worker(const HttpRequest& req) {
     HttpResponse error;
     auto body = parse_json_body(req, error);
     if (!body) return error;
-    auto registration = read_registration(*body);
-    if (!registration) {
-        return error_response(400, "invalid_request", "registration needs {\"worker_id\": string, \"address\": \"http://host:port\"}");
-    }
-    if (!options_.join_token.empty() && !common::constant_time_equal(body->value("join_token", std::string()), options_.join_token)) {
+    auto read = read_registration(*body);
+    if (auto* bad = std::get_if<HttpResponse>(&read)) return std::move(*bad);
+    auto& [reg, join_token] = std::get<RegistrationBody>(read);
+    Registration* registration = &reg;
+    if (!options_.join_token.empty() && !common::constant_time_equal(join_token, options_.join_token)) {
         return error_response(401, "invalid_join_token", "the join token does not match the coordinator's");
     }
     const std::string& id = registration->id;

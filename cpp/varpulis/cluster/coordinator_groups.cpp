@@ -10,6 +10,7 @@
 #include "varpulis/cluster/routing/inject_request.hpp"
 #include "varpulis/common/log.hpp"
 #include "varpulis/common/uuid.hpp"
+#include "varpulis/server/body_fields.hpp"
 #include "varpulis/vpl/frontend.hpp"
 
 namespace varpulis::cluster {
@@ -26,12 +27,16 @@ std::optional<HttpResponse> source_error(const PipelineSpec& spec) {
 /// Read the group's pipelines, each checked before the next is read: a bad program leaves
 /// nothing deployed. False, with `error` set, at the first that is not right.
 bool read_pipelines(const json& list, PipelineGroup& group, HttpResponse& error) {
-    for (const auto& p : list) {
-        if (!p.is_object() || !p.value("name", json()).is_string() || !p.value("source", json()).is_string()) {
-            error = error_response(400, "invalid_request", "every pipeline needs \"name\" and \"source\" strings");
+    for (size_t i = 0; i < list.size(); ++i) {
+        server::BodyFields fields(list[i], "pipelines[" + std::to_string(i) + "]");
+        auto name = fields.string("name", true);
+        auto source = fields.string("source", true);
+        auto affinity = fields.string("worker_affinity");
+        if (!fields.ok()) {
+            error = fields.error();
             return false;
         }
-        PipelineSpec spec{p["name"], p["source"], p.value("worker_affinity", std::string())};
+        PipelineSpec spec{*name, *source, affinity.value_or("")};
         if (auto bad = source_error(spec)) {
             error = std::move(*bad);
             return false;
@@ -41,29 +46,44 @@ bool read_pipelines(const json& list, PipelineGroup& group, HttpResponse& error)
     return true;
 }
 
-Route read_route(const json& r) {
+/// One route of a deploy body; none, with `fields` failed, when a field has the wrong type.
+std::optional<Route> read_route(server::BodyFields& fields) {
+    auto from = fields.string("from_pipeline");
+    auto to = fields.string("to_pipeline");
     // `mqtt_topic` is the first release's name of `topic`; it wins when a spec has both.
-    Route route{r.value("from_pipeline", std::string("_external")), r.value("to_pipeline", std::string()), {},
-                r.value("mqtt_topic", r.value("topic", std::string()))};
-    for (const auto& t : r.value("event_types", json::array())) {
-        if (t.is_string()) route.event_types.push_back(t);
+    auto legacy_topic = fields.string("mqtt_topic");
+    auto topic = fields.string("topic");
+    const json* types = fields.array("event_types");
+    if (!fields.ok()) return std::nullopt;
+    Route route{from.value_or("_external"), to.value_or(""), {}, legacy_topic ? *legacy_topic : topic.value_or("")};
+    for (size_t i = 0; types && i < types->size(); ++i) {
+        if (!(*types)[i].is_string()) {
+            fields.fail("field \"" + fields.field_name("event_types") + "\" must be an array of strings");
+            return std::nullopt;
+        }
+        route.event_types.push_back((*types)[i]);
     }
     return route;
 }
 
 /// Read and check the group's routes. False, with `error` set, at the first that is not right.
 bool read_routes(const json& list, PipelineGroup& group, bool carried, HttpResponse& error) {
-    for (const auto& r : list) {
-        Route route = read_route(r);
-        if (common::Status checked = check_route(group, route); !checked.is_ok()) {
+    for (size_t i = 0; i < list.size(); ++i) {
+        server::BodyFields fields(list[i], "routes[" + std::to_string(i) + "]");
+        auto route = read_route(fields);
+        if (!route) {
+            error = fields.error();
+            return false;
+        }
+        if (common::Status checked = check_route(group, *route); !checked.is_ok()) {
             error = error_response(400, "invalid_request", checked.message());
             return false;
         }
-        if (route.from_pipeline != "_external" && !carried) {
-            log::warn("cluster", "group '" + group.name + "': the route from '" + route.from_pipeline + "' to '" + route.to_pipeline +
+        if (route->from_pipeline != "_external" && !carried) {
+            log::warn("cluster", "group '" + group.name + "': the route from '" + route->from_pipeline + "' to '" + route->to_pipeline +
                                      "' carries nothing: start the coordinator with --mqtt-broker");
         }
-        group.routes.push_back(std::move(route));
+        group.routes.push_back(std::move(*route));
     }
     return true;
 }
@@ -71,16 +91,21 @@ bool read_routes(const json& list, PipelineGroup& group, bool carried, HttpRespo
 /// Validate a deploy body into a group with a new id and no placements; null, with `error`
 /// set, when it is not right. `carried`: routes between pipelines have a connector to travel on.
 std::shared_ptr<PipelineGroup> read_group(const json& body, bool carried, HttpResponse& error) {
-    if (!body.is_object() || !body.value("name", json()).is_string() || !body.value("pipelines", json()).is_array() ||
-        body["pipelines"].empty()) {
-        error = error_response(400, "invalid_request", "a group needs {\"name\": string, \"pipelines\": [{\"name\", \"source\"}, ...]}");
+    server::BodyFields fields(body);
+    auto name = fields.string("name", true);
+    const json* pipelines = fields.array("pipelines", true);
+    auto placement = fields.string("placement");
+    const json* routes = fields.array("routes");
+    if (fields.ok() && pipelines->empty()) fields.fail("field \"pipelines\" must list at least one pipeline");
+    if (!fields.ok()) {
+        error = fields.error();
         return nullptr;
     }
     auto group = std::make_shared<PipelineGroup>();
     group->id = common::new_uuid();
-    group->name = body["name"];
-    group->placement = body.value("placement", std::string("round_robin"));
-    if (!read_pipelines(body["pipelines"], *group, error) || !read_routes(body.value("routes", json::array()), *group, carried, error)) {
+    group->name = *name;
+    group->placement = placement.value_or("round_robin");
+    if (!read_pipelines(*pipelines, *group, error) || !read_routes(routes ? *routes : json::array(), *group, carried, error)) {
         return nullptr;
     }
     return group;

@@ -96,4 +96,22 @@ void write(Level level, std::string_view component, std::string_view message) {
     }
 }
 
+void Throttle::write(Level level, std::string_view component, std::string_view message) {
+    if (!enabled(level)) return;
+    uint64_t held = 0;
+    {
+        std::lock_guard lock(mutex_);
+        auto now = std::chrono::steady_clock::now();
+        if (last_ != std::chrono::steady_clock::time_point{} && now - last_ < interval_) {
+            ++held_;
+            return;
+        }
+        last_ = now;
+        held = held_;
+        held_ = 0;
+    }
+    if (held == 0) return log::write(level, component, message);
+    log::write(level, component, std::string(message) + " (and " + std::to_string(held) + " more like it since the last such record)");
+}
+
 }  // namespace varpulis::log

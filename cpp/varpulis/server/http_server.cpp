@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The only translation unit that includes Beast (slow to compile: keep it that way).
 #include "varpulis/server/http_server.hpp"
+#include "varpulis/server/json_http.hpp"
 
 #include <array>
 #include <atomic>
@@ -199,14 +200,14 @@ class Session {
             try {
                 if (server_.options.fast_path(req, respond)) return;
             } catch (const std::exception& e) {
-                return respond(error_response(500, "internal_error", std::string("internal error: ") + e.what()));
+                return respond(internal_error_response(e));
             }
         }
         asio::post(server_.workers, [self, respond = std::move(respond), req = std::move(req)]() mutable {
             try {
                 self->server_.handler(req, respond);
             } catch (const std::exception& e) {
-                respond(error_response(500, "internal_error", std::string("internal error: ") + e.what()));
+                respond(internal_error_response(e));
             }
         });
     }

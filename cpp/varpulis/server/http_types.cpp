@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "varpulis/server/json_http.hpp"
+#include "varpulis/common/log.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -133,6 +134,12 @@ HttpResponse vpl_error_response(const vpl::Diagnostics& diagnostics, const std::
     body["message"] = d->message;
     body["hint"] = d->hint;
     return json_response(400, body);
+}
+
+HttpResponse internal_error_response(const std::exception& e) {
+    static log::Throttle throttle;
+    throttle.write(log::Level::Error, "server", std::string("a request failed inside the server: ") + e.what());
+    return error_response(500, "internal_error", "internal error; the server's log has the details");
 }
 
 }  // namespace varpulis::server

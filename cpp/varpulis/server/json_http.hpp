@@ -3,6 +3,7 @@
 
 // JSON bodies in and out of HTTP handlers, shared by the worker and the coordinator APIs.
 
+#include <exception>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,10 @@ bool json_nested_deeper_than(std::string_view text, size_t limit);
 /// (a body nested deeper than kMaxJsonBodyDepth included).
 std::optional<nlohmann::ordered_json> parse_json_body(const HttpRequest& req, HttpResponse& error);
 std::optional<nlohmann::ordered_json> parse_json_body(std::string_view body, HttpResponse& error);
+
+/// The 500 answer to a handler that threw: the exception's text goes to the log (at most once a
+/// second), never to the client, whose answer says where to look.
+HttpResponse internal_error_response(const std::exception& e);
 
 /// The 400 `parse_error` for a program that does not check: its first error as one line plus
 /// line, column, vpl_code, message and hint. `pipeline`, when given, names the program (the

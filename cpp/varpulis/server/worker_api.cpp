@@ -9,6 +9,7 @@
 #include "varpulis/common/secret.hpp"
 #include "varpulis/common/time.hpp"
 #include "varpulis/common/version.hpp"
+#include "varpulis/server/body_fields.hpp"
 #include "varpulis/server/json_http.hpp"
 #include "varpulis/server/prometheus_text.hpp"
 #include "varpulis/server/batch_parser.hpp"
@@ -237,7 +238,7 @@ HttpResponse WorkerApi::handle(const HttpRequest& req) {
     try {
         r = route(req);
     } catch (const std::exception& e) {
-        r = error_response(500, "internal_error", std::string("internal error: ") + e.what());
+        r = internal_error_response(e);
     }
     count(r.status);
     return r;
@@ -305,14 +306,15 @@ HttpResponse WorkerApi::deploy(const HttpRequest& req) {
     HttpResponse error;
     auto body = parse_json_body(req, error);
     if (!body) return error;
-    if (!body->is_object() || !body->contains("source") || !(*body)["source"].is_string()) {
-        return error_response(400, "invalid_request", "a deploy needs {\"name\": string, \"source\": string (VPL)}");
-    }
-    std::string name = body->value("name", json("")).is_string() ? body->value("name", "") : "";
-    if (name.empty()) return error_response(400, "invalid_request", "\"name\" must be a non-empty string");
-    auto routes = PipelineRoutes::from_json(body->value("routes", json::object()));
+    BodyFields fields(*body);
+    auto name = fields.string("name", true);
+    auto source = fields.string("source", true);
+    const json* routes_json = fields.object("routes");
+    if (!fields.ok()) return fields.error();
+    if (name->empty()) return error_response(400, "invalid_request", "field \"name\" must be a non-empty string");
+    auto routes = PipelineRoutes::from_json(routes_json ? *routes_json : json::object());
     if (!routes) return error_response(400, "invalid_request", routes.status().message());
-    auto result = registry_.deploy(name, (*body)["source"].get<std::string>(), std::nullopt, *routes);
+    auto result = registry_.deploy(*name, *source, std::nullopt, *routes);
     if (auto* err = std::get_if<DeployError>(&result)) return deploy_error(*err);
     auto p = std::get<std::shared_ptr<Pipeline>>(result);
     return json_response(201, {{"id", p->id}, {"name", p->name}, {"status", "running"}});
@@ -392,7 +394,7 @@ HttpResponse WorkerApi::inject_each(const HttpRequest& req, Pipeline& p, size_t 
             try {
                 add(inject(lines[i], p));
             } catch (const std::exception& e) {
-                add(error_response(500, "internal_error", std::string("internal error: ") + e.what()));
+                add(internal_error_response(e));
             }
         }
     }
@@ -449,12 +451,12 @@ HttpResponse WorkerApi::reload(const HttpRequest& req, Pipeline& p) {
     HttpResponse error;
     auto body = parse_json_body(req, error);
     if (!body) return error;
-    if (!body->is_object() || !body->contains("source") || !(*body)["source"].is_string()) {
-        return error_response(400, "invalid_request", "a reload needs {\"source\": string (VPL)}");
-    }
+    BodyFields fields(*body);
+    auto source = fields.string("source", true);
+    if (!fields.ok()) return fields.error();
     auto pipeline = registry_.get(p.id);
     if (!pipeline) return error_response(404, "pipeline_not_found", "pipeline not found: " + p.id);
-    if (auto err = registry_.reload(pipeline, (*body)["source"].get<std::string>())) return deploy_error(*err);
+    if (auto err = registry_.reload(pipeline, *source)) return deploy_error(*err);
     return json_response(200, {{"reloaded", true}, {"id", p.id}});
 }
 
@@ -469,10 +471,10 @@ HttpResponse WorkerApi::restore_checkpoint(const HttpRequest& req, Pipeline& p) 
     HttpResponse error;
     auto body = parse_json_body(req, error);
     if (!body) return error;
-    if (!body->is_object() || !body->contains("checkpoint")) {
-        return error_response(400, "invalid_request", "a restore needs {\"checkpoint\": <a checkpoint of this pipeline>}");
-    }
-    common::Status st = p.runtime()->restore((*body)["checkpoint"]);
+    BodyFields fields(*body);
+    const json* checkpoint = fields.any("checkpoint", true);
+    if (!fields.ok()) return fields.error();
+    common::Status st = p.runtime()->restore(*checkpoint);
     if (!st.is_ok()) return error_response(400, "invalid_checkpoint", st.message());
     return json_response(200, {{"pipeline_id", p.id}, {"restored", true}});
 }

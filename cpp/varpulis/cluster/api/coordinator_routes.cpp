@@ -59,7 +59,7 @@ void CoordinatorRoutes::handle(const HttpRequest& req, const server::HttpRespond
     try {
         answer = dispatch(req, respond);
     } catch (const std::exception& e) {
-        answer = server::error_response(500, "internal_error", std::string("internal error: ") + e.what());
+        answer = server::internal_error_response(e);
     }
     if (answer) respond(std::move(*answer));
 }
