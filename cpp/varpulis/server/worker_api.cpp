@@ -270,6 +270,8 @@ HttpResponse WorkerApi::route(const HttpRequest& req) {
     size_t granted = 1;
     if (!open && req.path.starts_with("/api/v1/")) {
         if (!authorised(req)) {
+            // A wrong key costs a token like any request, so guessing keys is throttled too.
+            if (take_tokens(req.client, 1) == 0) return error_response(429, "rate_limited", "too many requests from " + req.client);
             return error_response(401, "unauthorized", req.header("x-api-key").empty() ? "missing x-api-key header" : "invalid API key");
         }
         // events-each carries one request per line and is charged like them: the lines past the

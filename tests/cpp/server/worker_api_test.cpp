@@ -244,6 +244,22 @@ std::vector<int> line_statuses(const std::string& answer) {
     return out;
 }
 
+TEST(WorkerApiRateTest, WrongKeysSpendTheClientsTokens) {
+    WorkerApi api(worker_options("secret", 3));
+    HttpRequest req;
+    req.method = "GET";
+    req.path = req.target = "/api/v1/pipelines";
+    req.client = "10.0.0.9";
+    req.headers.emplace_back("x-api-key", "guess");
+    std::vector<int> statuses;
+    for (int i = 0; i < 5; ++i) statuses.push_back(api.handle(req).status);
+    EXPECT_EQ(statuses, (std::vector<int>{401, 401, 401, 429, 429}));  // a fresh bucket holds 3
+    req.headers.back().second = "secret";
+    EXPECT_EQ(api.handle(req).status, 429);  // the right key now waits like anyone else
+    req.client = "10.0.0.10";
+    EXPECT_EQ(api.handle(req).status, 200);  // another client is not affected
+}
+
 TEST(WorkerApiEachTest, LinesPastTheRateLimitsTokensAre429Each) {
     OnePipeline worker(worker_options("", 4));
     auto r = worker.each(events_each_body(6));  // a fresh bucket holds 4 tokens
