@@ -5,6 +5,7 @@ acknowledged as deleted does, and no temporary file of an interrupted write stay
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import signal
 import subprocess
@@ -146,3 +147,20 @@ def _ready_workers(admin) -> int:
         return sum(1 for w in admin.workers()["workers"] if w["status"] == "ready")
     except (ApiError, OSError):
         return 0
+
+
+def test_an_idle_file_sink_has_its_outputs_in_the_file_and_kill_9_keeps_them(varpulis_bin, tmp_path, wait_until):
+    # Before, the tail of the output stayed in the sink's buffer while the pipeline was idle.
+    server = ServerProcess(varpulis_bin, "--file-root", str(tmp_path))
+    try:
+        c = server.client()
+        pid = c.deploy("f", 'connector Out = file(path: "out.jsonl")\nstream S = Reading .emit(v: v) .to(Out)')["id"]
+        for v in range(3):
+            c.inject(pid, "Reading", {"v": v})
+        out = tmp_path / "out.jsonl"
+        wait_until(lambda: out.exists() and out.read_text().count("\n") == 3, timeout=5, what="the idle sink's lines in the file")
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(timeout=10)
+        assert [json.loads(line)["v"] for line in out.read_text().splitlines()] == [0, 1, 2]
+    finally:
+        server.stop(timeout=5)

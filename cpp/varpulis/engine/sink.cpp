@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/sink.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+#include <vector>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -41,7 +46,9 @@ class ConsoleSink final : public Sink {
     std::mutex mutex_;
 };
 
-/// Appends one JSON line per event to a file.
+/// Appends one JSON line per event to a file. Lines wait in the FILE buffer (a write per line
+/// would cost a system call per output) at most kFileFlushInterval: the flusher writes them out,
+/// so an idle pipeline's last outputs are in the file, and a kill -9 loses at most that window.
 class FileSink final : public Sink {
   public:
     explicit FileSink(std::FILE* f) : file_(f) {}
@@ -54,15 +61,70 @@ class FileSink final : public Sink {
         line += '\n';
         std::lock_guard lock(mutex_);
         std::fwrite(line.data(), 1, line.size(), file_);
+        dirty_.store(true, std::memory_order_relaxed);
     }
     void flush() override {
         std::lock_guard lock(mutex_);
         std::fflush(file_);
+        dirty_.store(false, std::memory_order_relaxed);
     }
+    bool dirty() const { return dirty_.load(std::memory_order_relaxed); }
 
   private:
     std::mutex mutex_;
     std::FILE* file_;
+    std::atomic<bool> dirty_{false};
+};
+
+constexpr auto kFileFlushInterval = std::chrono::milliseconds(20);
+
+/// One thread for the process that writes out every file sink's waiting lines each
+/// kFileFlushInterval; it sleeps when no file sink is open and stops with the process.
+class FileFlusher {
+  public:
+    static FileFlusher& instance() {
+        static FileFlusher flusher;
+        return flusher;
+    }
+    void watch(const std::shared_ptr<FileSink>& sink) {
+        std::lock_guard lock(mutex_);
+        sinks_.push_back(sink);
+        if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+        wake_.notify_one();
+    }
+    ~FileFlusher() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+
+  private:
+    void run() {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            wake_.wait_for(lock, kFileFlushInterval, [this] { return stopping_; });
+            std::vector<std::shared_ptr<FileSink>> open;
+            std::erase_if(sinks_, [&](const std::weak_ptr<FileSink>& w) {
+                auto s = w.lock();
+                if (s && s->dirty()) open.push_back(std::move(s));
+                return w.expired();
+            });
+            lock.unlock();
+            for (const auto& s : open) s->flush();
+            open.clear();  // a sink's last owner may be this thread: close it without the lock
+            lock.lock();
+            if (sinks_.empty()) wake_.wait(lock, [this] { return stopping_ || !sinks_.empty(); });
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<std::weak_ptr<FileSink>> sinks_;
+    std::thread thread_;
+    bool stopping_ = false;
 };
 
 /// Open the file of a declaration: where its path says, or inside the host's file root.
@@ -100,6 +162,7 @@ Result<std::shared_ptr<Sink>> shared_file_sink(const ConnectorConfig& config, co
     VP_ASSIGN_OR_RETURN(std::FILE* f, open_for_append(config, path));
     auto sink = std::make_shared<FileSink>(f);
     open_files[key] = sink;
+    FileFlusher::instance().watch(sink);
     return std::shared_ptr<Sink>(sink);
 }
 
