@@ -166,7 +166,7 @@ def main() -> int:
     times: dict[str, list[float]] = {key: [] for _, key in configs}
     progress = Progress(len(configs) * args.runs)
     image = None
-    with LocalCluster(workers=4, run_dir=str(run_dir / "cluster")) as cluster:
+    with LocalCluster(workers=4, run_dir=str(run_dir / "cluster"), file_root=str(run_dir)) as cluster:
         for run in range(args.runs):
             for label, key in configs:
                 stem = run_dir / f"pixels-{key}-{run}"

@@ -141,12 +141,14 @@ class LocalCluster:
     Logs of every process are kept in ``run_dir`` (a new temporary folder by default). Use as a
     context manager; every process it started is stopped on exit (or ``.stop()``).
     ``coordinator_args`` are more flags for ``varpulis coordinator`` (``["--busy-poll-us", "50"]``).
+    File connectors of deployed programs write inside ``file_root`` (default: ``run_dir/files``).
     """
 
     def __init__(self, workers: int = 4, api_key: str = "admin", worker_key: str = "test", *,
                  heartbeat_interval: float = 0.5, heartbeat_timeout: float = 1.5,
                  run_dir: Optional[str] = None, binary: Optional[str] = None, start_timeout: float = 15,
-                 coordinator_port: int = 0, mqtt_broker: Optional[str] = None, coordinator_args: Sequence[str] = ()):
+                 coordinator_port: int = 0, mqtt_broker: Optional[str] = None, coordinator_args: Sequence[str] = (),
+                 file_root: Optional[str] = None):
         self.binary = binary or find_binary()
         self.api_key, self.worker_key = api_key, worker_key
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="varpulis-cluster-"))
@@ -155,6 +157,7 @@ class LocalCluster:
         self._timeout = start_timeout
         self._coordinator_port = coordinator_port
         self._mqtt_broker = mqtt_broker
+        self.file_root = Path(file_root) if file_root else self.run_dir / "files"  # where the workers' file connectors write
         self._coordinator_args = list(coordinator_args)  # more flags of `varpulis coordinator`, e.g. --busy-poll-us
         self._procs: dict[str, subprocess.Popen] = {}
         # Children run in their own session (Ctrl-C in a terminal does not reach them), so stop
@@ -201,7 +204,8 @@ class LocalCluster:
     def start_worker(self, worker_id: str, port: int = 0) -> WorkerClient:
         """Start (or restart) a worker process; it registers with the coordinator."""
         proc = self._spawn(worker_id, ["server", "--port", str(port), "--api-key", self.worker_key,
-                                       "--coordinator", self.coordinator_url, "--worker-id", worker_id])
+                                       "--coordinator", self.coordinator_url, "--worker-id", worker_id,
+                                       "--file-root", str(self.file_root)])
         self._ports[worker_id] = _read_port(proc, self.run_dir / f"{worker_id}.log", r"127\.0\.0\.1:(\d+)/api", self._timeout)
         return WorkerClient(f"http://127.0.0.1:{self._ports[worker_id]}", self.worker_key)
 

@@ -75,7 +75,13 @@ Status Pipeline::connect_locked(const PipelineRoutes& routes) {
     // Events from sources are processed on the source's thread, one at a time, like an inject.
     engine::EventHandler handler = [this](engine::EventPtr e) {
         std::vector<engine::EventPtr> outputs;
-        (void)process({std::move(e)}, outputs);  // errors are counted
+        // An HTTP inject answers its own errors; a source's event has no one to answer, so its
+        // error is counted (errors_total) and logged, at most once a second per pipeline.
+        auto failures = process({std::move(e)}, outputs);
+        if (!failures.empty()) {
+            source_errors_.write(log::Level::Warn, "server", "pipeline " + id + ": an event from a source failed: " +
+                                                                 failures.front().status.message());
+        }
     };
     auto sources = engine::start_sources(*rt, handler);
     if (!sources) return sources.status();

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "varpulis/common/log.hpp"
 #include "varpulis/common/status.hpp"
 #include "varpulis/engine/runtime.hpp"
 #include "varpulis/engine/source.hpp"
@@ -135,6 +136,7 @@ class Pipeline {
     std::shared_ptr<engine::Runtime> runtime_;
     std::vector<std::weak_ptr<SseChannel>> subscribers_;
     std::mutex lifecycle_mutex_;      ///< serialises connect, disconnect and reload
+    log::Throttle source_errors_;     ///< the log of events from sources that fail
     PipelineRoutes routes_;
     mutable std::mutex links_mutex_;  ///< sources_ and outbound_; never held while a source stops or a sink sends
     std::shared_ptr<const std::vector<Outbound>> outbound_;  ///< null: no publish routes
