@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <vector>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -36,13 +35,6 @@ namespace {
 
 Status outside(const std::string& path) {
     return Status(ErrorCode::Invalid, "path '" + path + "' is outside the server's file root (--file-root); give a path relative to it");
-}
-
-/// The components of a relative path inside the root, or empty when it names no file.
-std::vector<std::string> components(const std::string& relative) {
-    std::vector<std::string> out;
-    for (const auto& part : fs::path(relative)) out.push_back(part.string());
-    return out;
 }
 
 /// Open directory `name` in `dir` without following a link, creating it when missing.
@@ -87,12 +79,13 @@ Result<OwnedFd> open_inside(const std::string& root, const std::string& path) {
     fs::create_directories(root, made);  // the operator's folder: made on first use
     OwnedFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir.get() < 0) return Status(ErrorCode::Io, "cannot open the file root " + root + ": " + std::strerror(errno));
-    auto parts = components(relative);
-    for (size_t i = 0; i + 1 < parts.size(); ++i) {
-        VP_ASSIGN_OR_RETURN(OwnedFd next, open_or_make_dir(dir.get(), parts[i], path));
+    const fs::path parts(relative);  // path_inside leaves no "", "." or ".." in it
+    const std::string file = parts.filename().string();
+    for (const auto& folder : parts.parent_path()) {
+        VP_ASSIGN_OR_RETURN(OwnedFd next, open_or_make_dir(dir.get(), folder.string(), path));
         dir = std::move(next);
     }
-    int fd = ::openat(dir.get(), parts.back().c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = ::openat(dir.get(), file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         if (errno == ELOOP) return Status(ErrorCode::Invalid, "path '" + path + "' is a symbolic link; links are not followed");
         return Status(ErrorCode::Io, "cannot open '" + path + "' in the file root: " + std::strerror(errno));

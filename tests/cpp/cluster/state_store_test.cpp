@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "varpulis/common/atomic_file.hpp"
+#include "support/temp_dir.hpp"
 
 namespace varpulis::cluster {
 namespace {
@@ -44,9 +45,7 @@ CoordinatorSnapshot sample() {
 class FileStateStoreTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("varpulis-store-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
+        dir_ = varpulis::testing::fresh_test_dir("varpulis-store-");
     }
     void TearDown() override { fs::remove_all(dir_); }
 

@@ -10,6 +10,8 @@
 
 #include <sys/stat.h>
 
+#include "support/temp_dir.hpp"
+
 namespace varpulis::common {
 namespace {
 
@@ -18,9 +20,7 @@ namespace fs = std::filesystem;
 class AtomicFileTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("varpulis-atomic-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
+        dir_ = varpulis::testing::fresh_test_dir("varpulis-atomic-");
     }
     void TearDown() override { fs::remove_all(dir_); }
 

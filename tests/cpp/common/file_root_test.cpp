@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include "support/temp_dir.hpp"
+
 namespace varpulis::common {
 namespace {
 
@@ -17,9 +19,7 @@ namespace fs = std::filesystem;
 class FileRootTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        base_ = fs::temp_directory_path() / ("varpulis-root-" + std::to_string(::getpid()) + "-" +
-                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(base_);
+        base_ = varpulis::testing::fresh_test_dir("varpulis-root-");
         fs::create_directories(base_ / "outside");
         root_ = (base_ / "root").string();
     }
