@@ -279,6 +279,14 @@ class BodyCompiler {
 
     Result<ExprNode> expr(const vpl::Expr& e) { return compile_expr(e, scope_); }
 
+    /// Any other statement: a declaration, refused in a function body. Declared before
+    /// statement(), whose generic lambda calls it: clang otherwise never instantiates it (an
+    /// undefined reference at link time).
+    template <typename T>
+    Result<StmtNode> compile(const T&, const common::Span& at) {
+        return Status(ErrorCode::Invalid, "declarations are not allowed inside functions", at);
+    }
+
     Result<StmtNode> statement(const vpl::Stmt& stmt) {
         return std::visit([&](const auto& n) -> Result<StmtNode> { return compile(n, stmt.span); }, stmt.node);
     }
@@ -364,10 +372,6 @@ class BodyCompiler {
             values.push_back(std::move(v));
         }
         return StmtNode(std::make_unique<EmitStmt>(intern(n.event_type), std::move(names), std::move(values)));
-    }
-    template <typename T>
-    Result<StmtNode> compile(const T&, const common::Span& at) {
-        return Status(ErrorCode::Invalid, "declarations are not allowed inside functions", at);
     }
 
     ExprScope scope_;

@@ -33,4 +33,20 @@ std::optional<common::Span> find_too_deep(Program& program, size_t limit) {
     return std::nullopt;
 }
 
+void dismantle(Program& program) {
+    std::vector<ExprPtr> pending;  // owners taken out of their slots, children first freed of theirs
+    const auto take = [&pending](ExprPtr& slot) { pending.push_back(std::move(slot)); };
+    walk_exprs(program.statements, take);
+    while (!pending.empty()) {
+        ExprPtr e = std::move(pending.back());
+        pending.pop_back();
+        if (e.use_count() != 1) continue;  // shared: its last owner frees it
+        for (auto& c : e->children) {
+            if (c) pending.push_back(std::move(c));
+        }
+        walk_exprs(e->block, take);
+    }  // each node is freed here, without children left to recurse into
+    program.statements.clear();
+}
+
 }  // namespace varpulis::vpl

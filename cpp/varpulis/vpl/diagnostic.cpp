@@ -60,7 +60,8 @@ std::string caret_line(std::string_view text, uint32_t column) {
 }
 
 /// Make a source line safe to print: bytes that are not valid UTF-8, and control characters other
-/// than tab, become '?' (one column each, as the position counts them).
+/// than tab, become '?' (one column each, as the position counts them). Each byte keeps its
+/// position.
 std::string printable(std::string_view text) {
     std::string out;
     out.reserve(text.size());
@@ -88,21 +89,23 @@ std::string format_diagnostic(const Diagnostic& d, std::string_view source, std:
     out += std::to_string(d.span.line) + ":" + std::to_string(d.span.column) + ": " +
            severity_name(d.severity) + "[" + d.code + "] " + d.message + "\n";
     if (!d.hint.empty()) out += "  hint: " + d.hint + "\n";
-    std::string safe = printable(source_line(source, d.span.line));
-    std::string_view text = safe;
-    if (d.span.known() && (!text.empty() || d.span.column <= 1)) {
-        // Very long lines (minified input) are cut around the column.
+    std::string_view line = source_line(source, d.span.line);
+    if (d.span.known() && (!line.empty() || d.span.column <= 1)) {
+        // Very long lines (minified input) are cut around the column, before they are made
+        // printable: printing every diagnostic of a long line otherwise cost the whole line each
+        // (printable keeps byte positions, so the cut is the same).
         constexpr size_t kMaxShown = 200;
         uint32_t column = d.span.column;
-        if (text.size() > kMaxShown) {
+        if (line.size() > kMaxShown) {
             size_t from = column > kMaxShown / 2 ? column - kMaxShown / 2 : 0;
-            text = text.substr(std::min(from, text.size()), kMaxShown);
+            line = line.substr(std::min(from, line.size()), kMaxShown);
             column -= static_cast<uint32_t>(from);
         }
+        const std::string text = printable(line);
         std::string num = std::to_string(d.span.line);
         std::string pad(num.size(), ' ');
         out += " " + pad + " |\n";
-        out += " " + num + " | " + std::string(text) + "\n";
+        out += " " + num + " | " + text + "\n";
         out += " " + pad + " | " + caret_line(text, column) + "\n";
     }
     return out;

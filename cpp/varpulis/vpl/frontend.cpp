@@ -253,8 +253,13 @@ ParseResult parse(std::string_view source, const FrontendOptions& options) {
         return result;
     }
     result.diagnostics = std::move(attempt.transform_errors);
-    if (has_errors(result.diagnostics)) return result;
+    // A refused tree may be deeper than the budget: it is freed without recursion.
+    if (has_errors(result.diagnostics)) {
+        dismantle(*attempt.program);
+        return result;
+    }
     if (auto deep = find_too_deep(*attempt.program, options.max_ast_depth)) {
+        dismantle(*attempt.program);
         Diagnostic d;
         d.code = "E000";
         d.message = "expression nested deeper than " + std::to_string(options.max_ast_depth) + " levels";

@@ -41,5 +41,25 @@ TEST(DiagnosticTest, WarningsAreFormattedAsWarnings) {
     EXPECT_EQ(vpl::format_diagnostic(d, src).rfind("1:14: warning[W001]", 0), 0u);
 }
 
+TEST(DiagnosticTest, EachDiagnosticOfALongLineCostsItsWindowOnly) {
+    // 10,000 diagnostics on one line of 1 MB (a fuzzer's input): each shows the 200 columns
+    // around it. The whole line was made printable once per diagnostic, 10 GB of work here.
+    std::string src = "let s = \"" + std::string(1'000'000, 'a') + "\"";
+    src[500'000] = '\x01';
+    vpl::Diagnostic d;
+    d.code = "E999";
+    d.message = "m";
+    d.span = {1, 500'001, 1, 500'001};
+    const vpl::Diagnostics ds(10'000, d);
+    const std::string one = "1:500001: error[E999] m\n"
+                            "   |\n"
+                            " 1 | " + std::string(99, 'a') + "?" + std::string(100, 'a') + "\n"
+                            "   | " + std::string(99, ' ') + "^\n";
+    EXPECT_EQ(vpl::format_diagnostic(d, src), one);
+    const std::string all = vpl::format_diagnostics(ds, src);
+    EXPECT_EQ(all.size(), ds.size() * one.size() + ds.size() - 1);
+    EXPECT_EQ(all.substr(0, one.size()), one);
+}
+
 }  // namespace
 }  // namespace varpulis::testing

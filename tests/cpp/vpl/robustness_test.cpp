@@ -83,6 +83,21 @@ TEST(RobustnessTest, ChainsInsideBracketsStopAtTheTreeDepthBudget) {
     EXPECT_EQ(d.span.line, 1u);
 }
 
+/// A refused tree is as deep as the input makes it: 127 brackets of chains just within the
+/// operator limit are 126,873 levels, and chains just past it are refused with their tree built.
+/// Either is freed without recursion (its destructor overflowed the stack of a Debug build).
+TEST(RobustnessTest, RefusedTreesOfAnyDepthAreFreedWithoutRecursion) {
+    auto nested_chains = [](int levels, int operators) {
+        std::string chain;
+        for (int i = 0; i < operators; ++i) chain += " + 1";
+        std::string src = "let x = " + std::string(static_cast<size_t>(levels), '(') + "1";
+        for (int i = 0; i < levels; ++i) src += chain + ")";
+        return src;
+    };
+    EXPECT_EQ(first_diagnostic(nested_chains(127, 999)).message, "expression nested deeper than 2000 levels");
+    EXPECT_NE(first_diagnostic(nested_chains(127, 1001)).message.find("more than 1000 operators"), std::string::npos);
+}
+
 TEST(RobustnessTest, LongOperatorChainsAreRefused) {
     std::string src = "let x = 1";
     for (int i = 0; i < 5000; ++i) src += " + 1";
