@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libmosquitto-dev mosquitto mosquitto-clients
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   wrk openssl
+  clang-19 libclang-rt-19-dev   # the fuzz targets (scripts/fuzz.sh): libFuzzer with ASan + UBSan
 )
 
 missing=()

@@ -618,9 +618,11 @@ def group_spec(name: str, affinity: str = "worker-0") -> dict[str, Any]:
     }
 
 
-def register(api: Api, worker_id: str, address: str, **kw: Any) -> Answer:
+def register(api: Api, worker_id: str, address: str, heartbeat_token: Optional[str] = None, **kw: Any) -> Answer:
     body = {"worker_id": worker_id, "address": address, "api_key": WORKER_KEY, "join_token": JOIN_TOKEN,
             "capacity": {"cpu_cores": 1, "pipelines_running": 0, "max_pipelines": 10}}
+    if heartbeat_token:
+        body["heartbeat_token"] = heartbeat_token
     # Registration takes no API key: the join token in the body is the credential.
     return api.call("POST", "/api/v1/cluster/workers/register", body=body, key=None, **kw)
 
@@ -728,10 +730,12 @@ def test_coordinator_deploy_to_a_dead_worker_is_502(cluster: Cluster, free_port:
 
 def test_coordinator_inject_to_an_unreachable_worker_is_502(cluster: Cluster, free_port: Callable[[], int]) -> None:
     api, moving = cluster.api, "contract-moving"
-    register(api, moving, cluster.worker.url, expect=200)
+    token = register(api, moving, cluster.worker.url, expect=200).json()["heartbeat_token"]
     gid = api.call("POST", "/api/v1/cluster/pipeline-groups", body=group_spec("stranded", affinity=moving), expect=201).json()["id"]
     try:
-        register(api, moving, f"http://127.0.0.1:{free_port()}", expect=200)  # registering again moves its address
+        # A live worker's id: only its own token moves its address, and the id is still its own.
+        register(api, moving, f"http://127.0.0.1:{free_port()}", expect=409)
+        register(api, moving, f"http://127.0.0.1:{free_port()}", heartbeat_token=token, expect=200)
         api.error("POST", "/api/v1/cluster/pipeline-groups/{id}/inject", gid, 502, "worker_unreachable", body=HOT)
     finally:
         api.call("DELETE", "/api/v1/cluster/pipeline-groups/{id}", gid, expect=200)

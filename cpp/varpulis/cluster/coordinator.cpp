@@ -18,6 +18,14 @@
 
 namespace varpulis::cluster {
 
+/// A registration body's worker and the credentials it presents.
+struct RegistrationBody {
+    Registration registration;
+    std::string join_token;
+    std::string heartbeat_token;  ///< the last registration's of this id: replaces it without a check
+    std::string instance;         ///< the registering process's secret (its /health shows the digest)
+};
+
 namespace {
 
 std::unique_ptr<StateStore> store_for(const CoordinatorOptions& options) {
@@ -25,19 +33,15 @@ std::unique_ptr<StateStore> store_for(const CoordinatorOptions& options) {
     return std::make_unique<FileStateStore>(options.state_dir);
 }
 
-/// A registration body's worker, and the join token it presents; a 400 naming the field that
-/// is missing or of the wrong type otherwise.
-struct RegistrationBody {
-    Registration registration;
-    std::string join_token;
-};
-
+/// Read a registration body; a 400 naming the field that is missing or of the wrong type.
 std::variant<RegistrationBody, HttpResponse> read_registration(const json& body) {
     server::BodyFields fields(body);
     auto id = fields.string("worker_id", true);
     auto address = fields.string("address", true);
     auto api_key = fields.string("api_key");
     auto join_token = fields.string("join_token");
+    auto heartbeat_token = fields.string("heartbeat_token");
+    auto instance = fields.string("instance");
     std::optional<uint64_t> max_pipelines;
     if (const json* capacity = fields.object("capacity")) {
         server::BodyFields cap(*capacity, "capacity");
@@ -48,9 +52,9 @@ std::variant<RegistrationBody, HttpResponse> read_registration(const json& body)
     if (id->empty() || address->empty()) {
         return error_response(400, "invalid_request", "registration needs {\"worker_id\": string, \"address\": \"http://host:port\"}");
     }
-    Registration r{*id, *address, api_key.value_or(""), common::new_uuid(), std::nullopt};
+    Registration r{*id, *address, api_key.value_or(""), common::random_secret(), std::nullopt};
     if (max_pipelines) r.max_pipelines = static_cast<size_t>(*max_pipelines);
-    return RegistrationBody{std::move(r), join_token.value_or("")};
+    return RegistrationBody{std::move(r), join_token.value_or(""), heartbeat_token.value_or(""), instance.value_or("")};
 }
 
 /// A heartbeat body's report. Heartbeats are accepted whatever their body: what cannot be read
@@ -79,6 +83,7 @@ Coordinator::Coordinator(CoordinatorOptions options, std::unique_ptr<StateStore>
     : options_(std::move(options)),
       store_(std::move(store)),
       client_(std::chrono::seconds(10), options_.tls_ca_file),
+      probe_client_(std::chrono::seconds(2), options_.tls_ca_file),
       routes_(*this, options_.api_key) {
     load();
 }
@@ -164,12 +169,17 @@ HttpResponse Coordinator::register_worker(const HttpRequest& req) {
     if (!body) return error;
     auto read = read_registration(*body);
     if (auto* bad = std::get_if<HttpResponse>(&read)) return std::move(*bad);
-    auto& [reg, join_token] = std::get<RegistrationBody>(read);
-    Registration* registration = &reg;
-    if (!options_.join_token.empty() && !common::constant_time_equal(join_token, options_.join_token)) {
+    const RegistrationBody& presented = std::get<RegistrationBody>(read);
+    const Registration* registration = &presented.registration;
+    if (!options_.join_token.empty() && !common::constant_time_equal(presented.join_token, options_.join_token)) {
         return error_response(401, "invalid_join_token", "the join token does not match the coordinator's");
     }
     const std::string& id = registration->id;
+    if (!may_take_id(presented)) {
+        log::warn("cluster", "registration of worker '" + id + "' from another process refused: the worker holding the id is live");
+        return error_response(409, "worker_id_in_use",
+                              "worker id '" + id + "' is held by a live worker; present its heartbeat_token, or register once it has stopped");
+    }
     {
         std::lock_guard lock(mutex_);
         workers_.register_worker(*registration, std::chrono::steady_clock::now());
@@ -180,6 +190,34 @@ HttpResponse Coordinator::register_worker(const HttpRequest& req) {
     if (common::Status saved = save(); !saved.is_ok()) return state_error(saved);
     return json_response(200, {{"worker_id", id}, {"status", "registered"}, {"heartbeat_token", registration->heartbeat_token},
                                {"heartbeat_interval_secs", static_cast<double>(options_.heartbeat_interval.count()) / 1000.0}});
+}
+
+bool Coordinator::may_take_id(const RegistrationBody& presented) {
+    WorkerInfo holder;
+    {
+        std::lock_guard lock(mutex_);
+        const WorkerInfo* w = workers_.find(presented.registration.id);
+        if (!w || w->status == WorkerStatus::Unhealthy) return true;
+        if (!w->heartbeat_token.empty() && common::constant_time_equal(presented.heartbeat_token, w->heartbeat_token)) return true;
+        holder = *w;
+    }
+    return holder_stopped_or_is(holder, presented.instance);
+}
+
+bool Coordinator::holder_stopped_or_is(const WorkerInfo& holder, const std::string& instance) {
+    // The holder's own address, never one the registration names: a registration cannot make
+    // the coordinator call an address of its choosing.
+    auto answer = probe_client_.request("GET", holder.address + "/health");
+    if (!answer) return true;  // refused, unreachable or silent: the holder has stopped
+    if (instance.empty() || answer->status != 200) return false;
+    try {
+        const json health = json::parse(answer->body);
+        const auto digest = health.find("instance");
+        return digest != health.end() && digest->is_string() &&
+               common::constant_time_equal(digest->get<std::string>(), common::sha256_hex(instance));
+    } catch (const json::exception&) {
+        return false;
+    }
 }
 
 HttpResponse Coordinator::heartbeat(const HttpRequest& req, const std::string& id) {

@@ -33,6 +33,8 @@
 
 namespace varpulis::cluster {
 
+struct RegistrationBody;  // a registration request read (coordinator.cpp)
+
 class Coordinator : private CoordinatorEndpoints {
   public:
     /// State in `options.state_dir` (coordinator.json), or in memory without one.
@@ -87,6 +89,12 @@ class Coordinator : private CoordinatorEndpoints {
     /// The ids of the pipelines a worker runs; none when it cannot say.
     std::optional<std::vector<std::string>> running_on(const WorkerInfo& w);
 
+    // Who may register a worker id (no lock held). Anyone when no live worker holds it; else a
+    // registration that presents the holder's heartbeat token, or whose process is the one at
+    // the holder's address (a restart there), or any once nothing answers at that address.
+    bool may_take_id(const RegistrationBody& presented);
+    bool holder_stopped_or_is(const WorkerInfo& holder, const std::string& instance);
+
     // The health sweep and what follows a worker's failure or return.
     void start_sweep();
     void sweep();
@@ -115,6 +123,7 @@ class Coordinator : private CoordinatorEndpoints {
     GroupTable groups_;
     PlacementPlanner planner_;
     HttpClient client_;  ///< control calls (deploys, deletes), from pool and sweep threads
+    HttpClient probe_client_;  ///< /health of a worker whose id is registered again: a short timeout
     CoordinatorRoutes routes_;
     std::unique_ptr<server::HttpServer> http_;
     std::shared_ptr<InjectForwarder> forwarder_;  ///< injects, on http_'s I/O thread

@@ -42,6 +42,9 @@ bool WorkerAgent::try_register() {
                  {"capacity", {{"cpu_cores", std::thread::hardware_concurrency()}, {"pipelines_running", load_().pipelines_running},
                                {"max_pipelines", options_.max_pipelines}}}};
     if (!options_.join_token.empty()) body["join_token"] = options_.join_token;
+    if (!options_.instance_secret.empty()) body["instance"] = options_.instance_secret;
+    // After a coordinator restart that kept this worker, the last token shows it is the same one.
+    if (!token_.empty()) body["heartbeat_token"] = token_;
     auto r = client_.request("POST", options_.coordinator_url + "/api/v1/cluster/workers/register", body.dump());
     if (!r) {
         log::warn("cluster", "registration failed: " + r.status().message());

@@ -23,6 +23,9 @@ struct WorkerAgentOptions {
     std::string advertise_address;  ///< the URL the coordinator uses to call this worker
     std::string api_key;            ///< this worker's key (the coordinator calls it with this)
     std::string join_token;
+    /// This process's secret (WorkerApi::instance_secret): with it the coordinator tells this
+    /// process, restarted at the address of a worker it still thinks live, from an impostor.
+    std::string instance_secret;
     /// PEM certificates an https coordinator's certificate must chain to; empty: the system's.
     std::string tls_ca_file;
     size_t max_pipelines = 100;

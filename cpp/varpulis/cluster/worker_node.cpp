@@ -71,6 +71,7 @@ Status WorkerNode::start_agent() {
                               : std::string(tls() ? "https" : "http") + "://" + host + ":" + std::to_string(port());
     a.api_key = options_.api.api_key;
     a.join_token = options_.join_token;
+    a.instance_secret = api_->instance_secret();
     a.tls_ca_file = options_.tls_ca_file;
     if (!a.tls_ca_file.empty() && !std::ifstream(a.tls_ca_file)) {
         return Status(ErrorCode::Io, "cannot read the CA certificates " + a.tls_ca_file + " (--tls-ca)");

@@ -292,7 +292,7 @@ HttpResponse WorkerApi::route(const HttpRequest& req) {
 
 HttpResponse WorkerApi::health() const {
     double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    return json_response(200, {{"status", "healthy"}, {"uptime_seconds", uptime}, {"version", common::kVersion}});
+    return json_response(200, {{"status", "healthy"}, {"uptime_seconds", uptime}, {"version", common::kVersion}, {"instance", instance_digest_}});
 }
 
 HttpResponse WorkerApi::ready() const {

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "varpulis/common/secret.hpp"
 #include "varpulis/engine/event_json.hpp"
 #include "varpulis/server/http_server.hpp"
 #include "varpulis/server/pipeline_registry.hpp"
@@ -85,6 +86,10 @@ class WorkerApi {
     ConnectorSummary connector_summary() const;
     /// The routes this API serves (its REST contract is api/worker.openapi.json).
     const std::vector<RouteSpec>& routes() const { return routes_.specs(); }
+    /// A secret made when this process started; `GET /health` shows only its SHA-256 digest
+    /// (`instance`). A worker's registration presents the secret, so that the coordinator can
+    /// tell the process at a worker's address from one that only claims its id.
+    const std::string& instance_secret() const { return instance_secret_; }
 
   private:
     void add_routes();
@@ -114,6 +119,8 @@ class WorkerApi {
     PipelineRegistry registry_;
     RouteTable<WorkerHandler> routes_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    const std::string instance_secret_ = common::random_secret();
+    const std::string instance_digest_ = common::sha256_hex(instance_secret_);
     std::atomic<bool> ready_{false};
     std::function<bool()> ready_check_;
     mutable std::mutex stats_mutex_;

@@ -23,6 +23,21 @@ TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
     EXPECT_TRUE(constant_time_equal("", ""));
 }
 
+TEST(RandomSecretTest, SixtyFourHexDigitsNeverRepeated) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        const std::string s = random_secret();
+        ASSERT_EQ(s.size(), 64u);
+        EXPECT_EQ(s.find_first_not_of("0123456789abcdef"), std::string::npos);
+        EXPECT_TRUE(seen.insert(s).second);
+    }
+}
+
+TEST(Sha256HexTest, KnownDigests) {
+    EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 TEST(EventTypeMatchesTest, ExactPrefixAndWildcard) {
     EXPECT_TRUE(event_type_matches("*", "Anything"));
     EXPECT_TRUE(event_type_matches("Alert*", "AlertHigh"));
