@@ -121,6 +121,30 @@ std::vector<FlagSpec> log_flags() {
             {"log-format", 0, "FORMAT", "Log line format: text, or json (one object per line)", "VARPULIS_LOG_FORMAT", "text"}};
 }
 
+std::vector<FlagSpec> connection_flags() {
+    return {{"max-connections", 0, "N", "Open connections at most (lowered to what the open-file limit allows); 64 more answer probes only",
+             "VARPULIS_MAX_CONNECTIONS", "4096"},
+            {"max-connections-per-client", 0, "N", "Open connections from one client address at most", "VARPULIS_MAX_CONNECTIONS_PER_CLIENT",
+             "256"},
+            {"header-timeout", 0, "SECONDS", "Time a new connection has to send its request headers", "", "10"}};
+}
+
+bool apply_connection_flags(const ParsedArgs& parsed, server::ConnectionLimits& limits) {
+    try {
+        const long long total = std::stoll(parsed.get("max-connections"));
+        const long long per_client = std::stoll(parsed.get("max-connections-per-client"));
+        const long long header = std::stoll(parsed.get("header-timeout"));
+        if (total < 1 || per_client < 1 || header < 1) throw std::out_of_range("below 1");
+        limits.max_connections = static_cast<size_t>(total);
+        limits.per_client = static_cast<size_t>(per_client);
+        limits.header_timeout = std::chrono::seconds(header);
+        return true;
+    } catch (const std::exception&) {
+        std::cerr << "error: --max-connections, --max-connections-per-client and --header-timeout take whole numbers of 1 or more\n";
+        return false;
+    }
+}
+
 bool apply_log_flags(const ParsedArgs& parsed) {
     const auto level = log::parse_level(parsed.get("log-level"));
     const auto format = log::parse_format(parsed.get("log-format"));

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "varpulis/server/http_server.hpp"
+
 namespace varpulis::apps {
 
 struct FlagSpec {
@@ -49,6 +51,12 @@ std::optional<ParsedArgs> parse_command(const CommandSpec& spec, const std::vect
 
 /// The --log-level and --log-format flags every long-running command takes.
 std::vector<FlagSpec> log_flags();
+
+/// The --max-connections, --max-connections-per-client and --header-timeout flags of the servers.
+std::vector<FlagSpec> connection_flags();
+
+/// Read the connection flags into `limits`. Prints the error and returns false on a bad value.
+bool apply_connection_flags(const ParsedArgs& parsed, server::ConnectionLimits& limits);
 
 /// Configure the process log from --log-level and --log-format. Prints the error and returns false
 /// on an unknown value.

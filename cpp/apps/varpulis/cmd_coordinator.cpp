@@ -33,6 +33,7 @@ int cmd_coordinator(const std::vector<std::string>& args) {
                       {"busy-poll-us", 0, "MICROSECONDS",
                        "Keep polling this long after work before sleeping: lower latency for a core's time while traffic flows (0: off)",
                        "VARPULIS_BUSY_POLL_US", "0"}}};
+    for (auto& flag : connection_flags()) spec.flags.push_back(flag);
     for (auto& flag : log_flags()) spec.flags.push_back(flag);
     int exit_code = kExitOk;
     auto parsed = parse_command(spec, args, exit_code);
@@ -57,6 +58,7 @@ int cmd_coordinator(const std::vector<std::string>& args) {
         return kExitUsage;
     }
     options.busy_poll = std::chrono::microseconds(busy_poll_us);
+    if (!apply_connection_flags(*parsed, options.connections)) return kExitUsage;
     if (common::Status valid = options.validate(cluster::OptionSpelling::Flag); !valid.is_ok()) {
         std::cerr << "error: " << valid.message() << "\n";
         return kExitUsage;

@@ -35,6 +35,7 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"join-token", 0, "TOKEN", "Token the coordinator requires to register", "VARPULIS_JOIN_TOKEN", ""},
                       {"tls-ca", 0, "FILE", "PEM CA certificates an https coordinator must chain to (default: the system's)",
                        "VARPULIS_TLS_CA", ""}}};
+    for (auto& flag : connection_flags()) spec.flags.push_back(flag);
     for (auto& flag : log_flags()) spec.flags.push_back(flag);
     int exit_code = kExitOk;
     auto parsed = parse_command(spec, args, exit_code);
@@ -72,6 +73,7 @@ int cmd_server(const std::vector<std::string>& args) {
     options.http.port = static_cast<uint16_t>(port);
     options.http.worker_threads = threads;
     options.http.request_timeout = std::chrono::seconds(std::max(1, request_timeout));
+    if (!apply_connection_flags(*parsed, options.http.connections)) return kExitUsage;
     options.http.tls_cert_file = parsed->get("tls-cert");
     options.http.tls_key_file = parsed->get("tls-key");
     if (parsed->has("metrics")) options.metrics_port = static_cast<uint16_t>(metrics_port);

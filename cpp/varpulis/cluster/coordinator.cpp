@@ -102,6 +102,8 @@ common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t po
     // with two, under 16 connections).
     http.io_threads = 1;
     http.busy_poll = options_.busy_poll;
+    http.connections = options_.connections;
+    http.counters = connection_counters_;
     http.tls_cert_file = options_.tls_cert_file;
     http.tls_key_file = options_.tls_key_file;
     http.body_limit = [](const std::string& path) { return path.ends_with("/inject-batch") ? size_t{16} << 20 : size_t{1} << 20; };
@@ -285,7 +287,7 @@ HttpResponse Coordinator::metrics() const {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     std::lock_guard lock(mutex_);
-    r.body = prometheus_text(workers_, groups_, counters);
+    r.body = prometheus_text(workers_, groups_, counters) + server::connection_metrics_text(*connection_counters_);
     return r;
 }
 

@@ -125,6 +125,7 @@ class Coordinator : private CoordinatorEndpoints {
     HttpClient client_;  ///< control calls (deploys, deletes), from pool and sweep threads
     HttpClient probe_client_;  ///< /health of a worker whose id is registered again: a short timeout
     CoordinatorRoutes routes_;
+    std::shared_ptr<server::ConnectionCounters> connection_counters_ = std::make_shared<server::ConnectionCounters>();
     std::unique_ptr<server::HttpServer> http_;
     std::shared_ptr<InjectForwarder> forwarder_;  ///< injects, on http_'s I/O thread
     std::thread sweeper_;

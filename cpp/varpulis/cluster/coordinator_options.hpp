@@ -9,6 +9,7 @@
 
 #include "varpulis/cluster/groups/route_connector.hpp"
 #include "varpulis/common/status.hpp"
+#include "varpulis/server/http_server.hpp"
 
 namespace varpulis::cluster {
 
@@ -28,6 +29,7 @@ struct CoordinatorOptions {
     /// The connector routes between pipelines travel on (`--mqtt-broker host:port`:
     /// RouteConnector::mqtt); none: such routes are kept in the topology but carry nothing.
     RouteConnector route_connector;
+    server::ConnectionLimits connections;  ///< of its HTTP listener
     std::string tls_cert_file;  ///< with tls_key_file: serve HTTPS
     std::string tls_key_file;
     /// PEM certificates that https workers' certificates must chain to; empty: the system's.

@@ -10,8 +10,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
+#include <sys/resource.h>
+
+#include "varpulis/common/log.hpp"
+#include "varpulis/server/prometheus_text.hpp"
 #include "varpulis/server/write_now.hpp"
 
 namespace varpulis::server {
@@ -58,6 +64,11 @@ class HttpServer::Impl {
     std::atomic<bool> stopping{false};
     HttpServerOptions options;
     HttpHandler handler;
+    // Before the io_contexts too: a session destroyed with them releases its client's slot.
+    std::shared_ptr<ConnectionCounters> counters;
+    std::mutex clients_mutex;
+    std::unordered_map<std::string, size_t> clients;  ///< open connections by client address
+    log::Throttle refusals_log{std::chrono::seconds(10)};
     /// One io_context per I/O thread, each connection on one of them for its life: a thread
     /// that runs a shared io_context wakes another to wait on the socket while it runs a handler,
     /// a second wake-up per event (measured: 1 connection 39,600 req/s with two threads on one
@@ -67,20 +78,32 @@ class HttpServer::Impl {
     size_t next_ioc = 0;  ///< the context of the next connection (round robin); the acceptor's thread only
     std::optional<ssl::context> tls;
     std::optional<tcp::acceptor> acceptor;
+    std::optional<asio::steady_timer> accept_retry;  ///< after an accept error, on the acceptor's thread
     asio::thread_pool workers;
     std::vector<std::thread> io_threads;
     uint16_t port = 0;
 
     explicit Impl(HttpServerOptions o, HttpHandler h)
-        : options(std::move(o)), handler(std::move(h)), workers(handler_threads(options.worker_threads)) {
+        : options(std::move(o)),
+          handler(std::move(h)),
+          counters(options.counters ? options.counters : std::make_shared<ConnectionCounters>()),
+          workers(handler_threads(options.worker_threads)) {
         for (int i = 0; i < std::max(1, options.io_threads); ++i) {
             iocs.push_back(std::make_unique<asio::io_context>(1));
             keep_running.push_back(asio::make_work_guard(*iocs.back()));
         }
         acceptor.emplace(*iocs[0]);
+        accept_retry.emplace(*iocs[0]);
     }
 
     void accept();
+    void accept_again_after(const beast::error_code& ec);
+
+    /// How a new connection from `client` is taken.
+    enum class Admission { Serve, ProbesOnly, Refuse };
+    Admission admit(const std::string& client);
+    /// A connection admitted for `client` closed.
+    void release(const std::string& client);
 };
 
 namespace {
@@ -123,15 +146,20 @@ class Session {
     static constexpr size_t kReadChunk = 64 * 1024;
     using Timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
-    Session(HttpServer::Impl& server, const Executor& executor)
-        : server_(server), deadline_(executor) {
+    Session(HttpServer::Impl& server, const Executor& executor, std::string client, bool probes_only)
+        : server_(server), client_(std::move(client)), probes_only_(probes_only), deadline_(executor) {
         ++server_.connections;
+        ++server_.counters->open;
         // Beast reads at most the buffer's free capacity per read (512 bytes at first), and the
         // parser drains the buffer into the body, so a large body arrived in ~500-byte reads, each
         // with a timer re-arm and a strand hop: 15,000 reads for a 6.4 MB batch.
         buffer_.reserve(kReadChunk);
     }
-    ~Session() { --server_.connections; }
+    ~Session() {
+        server_.release(client_);
+        --server_.counters->open;
+        --server_.connections;
+    }
 
     Derived& derived() { return static_cast<Derived&>(*this); }
 
@@ -139,15 +167,24 @@ class Session {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
         parser_->body_limit(std::max<size_t>(server_.options.body_limit("/large"), 16u << 20));
-        // First request: the whole request must arrive within the request timeout; a later one on
-        // a kept-alive connection, within the idle timeout (its wait and its bytes together).
-        set_deadline(first_ ? server_.options.request_timeout : server_.options.idle_timeout);
+        // First request: its headers within the header timeout (a probe-only connection's within
+        // 2 s), then the whole request within the request timeout (on_deadline moves it); a later
+        // one on a kept-alive connection, within the idle timeout (its wait and its bytes together).
+        if (first_) {
+            reading_headers_ = true;
+            request_began_ = std::chrono::steady_clock::now();
+            const auto header_timeout = probes_only_ ? std::chrono::seconds(2) : server_.options.connections.header_timeout;
+            set_deadline(std::min(header_timeout, server_.options.request_timeout));
+        } else {
+            set_deadline(server_.options.idle_timeout);
+        }
         first_ = false;
         http::async_read(derived().stream(), buffer_, *parser_,
                          beast::bind_front_handler(&Session::on_read, derived().shared_from_this()));
     }
 
     void on_read(beast::error_code ec, std::size_t) {
+        reading_headers_ = false;
         if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || timed_out_ || server_.stopping) {
             return derived().close();
         }
@@ -173,9 +210,13 @@ class Session {
             req.headers.emplace_back(std::move(name), field.value());
         }
         req.body = std::move(msg.body());
-        req.client = peer_address();
-        keep_alive_ = msg.keep_alive();
+        req.client = client_;
+        keep_alive_ = msg.keep_alive() && !probes_only_;
         version_ = msg.version();
+        if (probes_only_ && !req.is_probe() && !(req.method == "GET" && req.path == "/metrics")) {
+            return send_error(503, "too_many_connections",
+                              "the server is at its connection limit: only GET /health, /ready and /metrics are answered", false);
+        }
         if (req.body.size() > server_.options.body_limit(req.path)) {
             return send_error(413, "payload_too_large",
                               "request body of " + std::to_string(req.body.size()) + " bytes exceeds the limit of " +
@@ -210,16 +251,6 @@ class Session {
                 respond(internal_error_response(e));
             }
         });
-    }
-
-    /// The client's address, asked of the kernel once per connection.
-    const std::string& peer_address() {
-        if (!peer_.has_value()) {
-            beast::error_code ec;
-            auto peer = derived().socket().remote_endpoint(ec);
-            peer_ = ec ? std::string() : peer.address().to_string();
-        }
-        return *peer_;
     }
 
     void send_error(int status, const std::string& code, const std::string& message, bool keep_alive) {
@@ -316,8 +347,13 @@ class Session {
         if (ec == asio::error::operation_aborted) return;  // re-armed, or the connection closed
         deadline_waiting_ = false;
         if (deadline_at_ == std::chrono::steady_clock::time_point::max()) return;  // a handler runs: no deadline
+        if (reading_headers_ && parser_ && parser_->is_header_done()) {
+            reading_headers_ = false;  // the headers are in: the body has the rest of the request timeout
+            deadline_at_ = request_began_ + server_.options.request_timeout;
+        }
         if (std::chrono::steady_clock::now() < deadline_at_) return wait_for_deadline();
         // Closing the socket ends the pending read or write, whose handler then closes the session.
+        ++(reading_headers_ ? server_.counters->header_timeouts : server_.counters->request_timeouts);
         timed_out_ = true;
         beast::error_code ignored;
         derived().socket().close(ignored);
@@ -392,6 +428,8 @@ class Session {
 
   protected:
     HttpServer::Impl& server_;
+    const std::string client_;  ///< the peer's address
+    const bool probes_only_;    ///< accepted past max_connections: answers probes, then closes
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = false;
@@ -399,7 +437,8 @@ class Session {
     bool first_ = true;
     bool answer_pending_ = false;  ///< a request was read and is not answered yet
     uint64_t request_number_ = 0;  ///< of the last request handed to a handler; I/O thread only
-    std::optional<std::string> peer_;
+    bool reading_headers_ = false;  ///< a new connection's first request, its headers not complete yet
+    std::chrono::steady_clock::time_point request_began_;
     std::string out_head_, out_body_;  ///< the response being written
     std::shared_ptr<SseChannel> sse_;
     std::unique_ptr<Timer> timer_;
@@ -416,8 +455,8 @@ class PlainSession : public Session<PlainSession<Executor>, Executor>, public st
   public:
     using Socket = asio::basic_stream_socket<tcp, Executor>;
     static constexpr bool kPlain = true;
-    PlainSession(HttpServer::Impl& server, Socket socket)
-        : Session<PlainSession, Executor>(server, socket.get_executor()), socket_(std::move(socket)) {}
+    PlainSession(HttpServer::Impl& server, Socket socket, std::string client, bool probes_only)
+        : Session<PlainSession, Executor>(server, socket.get_executor(), std::move(client), probes_only), socket_(std::move(socket)) {}
     Socket& stream() { return socket_; }
     Socket& socket() { return socket_; }
     void run() {
@@ -442,13 +481,13 @@ class TlsSession : public Session<TlsSession<Executor>, Executor>, public std::e
   public:
     using Socket = asio::basic_stream_socket<tcp, Executor>;
     static constexpr bool kPlain = false;
-    TlsSession(HttpServer::Impl& server, Socket socket, ssl::context& ctx)
-        : Session<TlsSession, Executor>(server, socket.get_executor()), stream_(std::move(socket), ctx) {}
+    TlsSession(HttpServer::Impl& server, Socket socket, ssl::context& ctx, std::string client, bool probes_only)
+        : Session<TlsSession, Executor>(server, socket.get_executor(), std::move(client), probes_only), stream_(std::move(socket), ctx) {}
     ssl::stream<Socket>& stream() { return stream_; }
     Socket& socket() { return stream_.next_layer(); }
     void run() {
         asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
-            self->set_deadline(self->server_.options.request_timeout);
+            self->set_deadline(std::min(self->server_.options.connections.header_timeout, self->server_.options.request_timeout));
             self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
                 if (ec) return self->close();
                 self->read_request();
@@ -478,14 +517,20 @@ void HttpServer::Impl::accept() {
     // The socket comes bound to the executor given to async_accept, and typed on it.
     auto on_accept = [this](beast::error_code ec, auto socket) {
         using Executor = typename decltype(socket)::executor_type;
-        if (ec || stopping) return;
-        if (connections >= options.max_connections) {
+        if (stopping || ec == asio::error::operation_aborted) return;
+        if (ec) return accept_again_after(ec);
+        beast::error_code peer_error;
+        const auto peer = socket.remote_endpoint(peer_error);
+        std::string client = peer_error ? std::string() : peer.address().to_string();
+        const Admission admission = admit(client);
+        const bool probes_only = admission == Admission::ProbesOnly;
+        if (admission == Admission::Refuse) {
             beast::error_code ignored;
-            socket.close(ignored);  // over the connection limit: refuse at once
+            socket.close(ignored);
         } else if (tls) {
-            std::make_shared<TlsSession<Executor>>(*this, std::move(socket), *tls)->run();
+            std::make_shared<TlsSession<Executor>>(*this, std::move(socket), *tls, std::move(client), probes_only)->run();
         } else {
-            std::make_shared<PlainSession<Executor>>(*this, std::move(socket))->run();
+            std::make_shared<PlainSession<Executor>>(*this, std::move(socket), std::move(client), probes_only)->run();
         }
         accept();
     };
@@ -495,11 +540,84 @@ void HttpServer::Impl::accept() {
     acceptor->async_accept(home.get_executor(), std::move(on_accept));
 }
 
+void HttpServer::Impl::accept_again_after(const beast::error_code& ec) {
+    // Out of descriptors (EMFILE) the pending connection stays in the backlog: accepting again
+    // at once would spin. Accepting stops for nothing: the next attempt comes 50 ms later.
+    ++counters->accept_errors;
+    refusals_log.write(log::Level::Warn, "http", "accepting a connection failed (" + ec.message() + "); retrying in 50 ms");
+    accept_retry->expires_after(std::chrono::milliseconds(50));
+    accept_retry->async_wait([this](beast::error_code wait_error) {
+        if (!wait_error && !stopping) accept();
+    });
+}
+
+HttpServer::Impl::Admission HttpServer::Impl::admit(const std::string& client) {
+    if (connections >= options.connections.max_connections + options.connections.probe_connections) {
+        ++counters->refused_full;
+        refusals_log.write(log::Level::Warn, "http", "connection from " + client + " refused: " +
+                                                     std::to_string(connections.load()) + " open, the limit and its probe reserve");
+        return Admission::Refuse;
+    }
+    {
+        std::lock_guard lock(clients_mutex);
+        size_t& open = clients[client];
+        if (open >= options.connections.per_client) {
+            ++counters->refused_per_client;
+            refusals_log.write(log::Level::Warn, "http", "connection from " + client + " refused: it has " + std::to_string(open) +
+                                                         " open, the limit per client (--max-connections-per-client)");
+            return Admission::Refuse;
+        }
+        ++open;
+    }
+    if (connections < options.connections.max_connections) return Admission::Serve;
+    ++counters->probes_only;
+    return Admission::ProbesOnly;
+}
+
+void HttpServer::Impl::release(const std::string& client) {
+    std::lock_guard lock(clients_mutex);
+    auto it = clients.find(client);
+    if (it != clients.end() && --it->second == 0) clients.erase(it);
+}
+
+namespace {
+
+/// Raise the soft open-file limit to the hard one (once per process) and return it: each
+/// connection is a descriptor, and Debian's default soft limit is 1,024.
+size_t open_file_limit() {
+    static const size_t limit = [] {
+        rlimit fds{};
+        if (getrlimit(RLIMIT_NOFILE, &fds) != 0) return size_t{1024};
+        if (fds.rlim_cur < fds.rlim_max) {
+            rlimit raised = fds;
+            raised.rlim_cur = fds.rlim_max == RLIM_INFINITY ? std::max<rlim_t>(fds.rlim_cur, 1 << 20) : fds.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &raised) == 0) fds = raised;
+        }
+        return fds.rlim_cur == RLIM_INFINITY ? size_t{1} << 20 : static_cast<size_t>(fds.rlim_cur);
+    }();
+    return limit;
+}
+
+/// Fit the connection limits to the descriptors the process has, keeping 256 for the rest
+/// (state files, connectors, clients of other servers).
+void fit_connection_limits(HttpServerOptions& options) {
+    const size_t fds = open_file_limit();
+    const size_t usable = fds > 512 ? fds - 256 : fds / 2;
+    if (options.connections.max_connections + options.connections.probe_connections <= usable) return;
+    options.connections.probe_connections = std::min(options.connections.probe_connections, usable / 16);
+    options.connections.max_connections = usable - options.connections.probe_connections;
+    log::warn("http", "the open-file limit is " + std::to_string(fds) + ": at most " + std::to_string(options.connections.max_connections) +
+                          " connections (raise `ulimit -n` for more)");
+}
+
+}  // namespace
+
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options, HttpHandler handler) {
+    fit_connection_limits(options);
     auto impl = std::make_unique<Impl>(std::move(options), std::move(handler));
     beast::error_code ec;
     auto address = asio::ip::make_address(impl->options.bind, ec);
@@ -533,6 +651,26 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
 }
 
 uint16_t HttpServer::port() const { return impl_->port; }
+
+std::string connection_metrics_text(const ConnectionCounters& counters) {
+    PrometheusText out;
+    auto n = [](uint64_t v) { return std::to_string(v); };
+    out.family("varpulis_http_connections", "gauge", "HTTP connections open.");
+    out.sample("varpulis_http_connections", "", n(counters.open));
+    out.family("varpulis_http_connections_refused_total", "counter",
+               "Connections closed at accept: over the limit per client, or over the limit and its probe reserve.");
+    out.sample("varpulis_http_connections_refused_total", "reason=\"per_client\"", n(counters.refused_per_client));
+    out.sample("varpulis_http_connections_refused_total", "reason=\"full\"", n(counters.refused_full));
+    out.family("varpulis_http_probe_only_connections_total", "counter",
+               "Connections accepted past the limit, which answer only /health, /ready and /metrics.");
+    out.sample("varpulis_http_probe_only_connections_total", "", n(counters.probes_only));
+    out.family("varpulis_http_timeouts_total", "counter", "Connections closed at a deadline: headers, or the rest of a request.");
+    out.sample("varpulis_http_timeouts_total", "phase=\"headers\"", n(counters.header_timeouts));
+    out.sample("varpulis_http_timeouts_total", "phase=\"request\"", n(counters.request_timeouts));
+    out.family("varpulis_http_accept_errors_total", "counter", "Accepts that failed (out of descriptors), retried after 50 ms.");
+    out.sample("varpulis_http_accept_errors_total", "", n(counters.accept_errors));
+    return out.take();
+}
 bool HttpServer::tls() const { return impl_->tls.has_value(); }
 asio::io_context& HttpServer::io_context() { return *impl_->iocs[0]; }
 

@@ -4,6 +4,7 @@
 // The HTTP/1.1 transport (Boost.Beast): keep-alive, HTTPS, limits, timeouts, graceful stop.
 // Handlers run on a worker pool, never on the I/O threads, so engine work cannot stall I/O.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -29,6 +30,35 @@ using HttpHandler = std::function<void(const HttpRequest&, HttpResponder respond
 /// coordinator's forwards, which then never change threads.
 using HttpFastPath = std::function<bool(const HttpRequest&, const HttpResponder& respond)>;
 
+/// What the transport refused or cut off, for /metrics; shared with the API that prints them.
+struct ConnectionCounters {
+    std::atomic<size_t> open{0};                  ///< connections open now
+    std::atomic<uint64_t> refused_per_client{0};  ///< over max_connections_per_client
+    std::atomic<uint64_t> refused_full{0};        ///< over max_connections and the probe reserve
+    std::atomic<uint64_t> probes_only{0};         ///< accepted past max_connections: probes only
+    std::atomic<uint64_t> header_timeouts{0};     ///< headers not complete within header_timeout
+    std::atomic<uint64_t> request_timeouts{0};    ///< a body, an idle wait or an answer past its deadline
+    std::atomic<uint64_t> accept_errors{0};       ///< accept failed (out of descriptors): retried
+};
+
+/// The counters as Prometheus text (families varpulis_http_*), for a /metrics body.
+std::string connection_metrics_text(const ConnectionCounters& counters);
+
+/// How many connections a server holds, and how long a new one may take to say what it wants.
+struct ConnectionLimits {
+    /// Open connections of all clients; lowered at start to what the open-file limit allows
+    /// (raised to its hard limit first).
+    size_t max_connections = 4096;
+    /// Open connections from one client address: one client cannot take every slot.
+    size_t per_client = 256;
+    /// Past max_connections, this many more are accepted for `GET /health`, `/ready` and
+    /// `/metrics` only (anything else: 503): probes are answered when the server is full.
+    size_t probe_connections = 64;
+    /// A new connection's request headers must be complete within this; its body then has the
+    /// rest of the request timeout. A client sending a byte a second holds a slot this long.
+    std::chrono::seconds header_timeout{10};
+};
+
 struct HttpServerOptions {
     std::string bind = "127.0.0.1";
     uint16_t port = 0;                 ///< 0: a free port
@@ -37,7 +67,7 @@ struct HttpServerOptions {
     /// context switches to CPU-bound engine work (64 connections: 36-38 K req/s with 4 on 2 cores,
     /// 41-49 K with 2).
     int worker_threads = 0;
-    size_t max_connections = 1024;
+    ConnectionLimits connections;
     size_t header_limit = 16 * 1024;
     /// Body limit for a path (bytes); requests over it get 413 without being read whole.
     std::function<size_t(const std::string& path)> body_limit = [](const std::string&) { return size_t{1} << 20; };
@@ -46,6 +76,7 @@ struct HttpServerOptions {
     std::string tls_cert_file;         ///< both set: HTTPS
     std::string tls_key_file;
     HttpFastPath fast_path;            ///< optional
+    std::shared_ptr<ConnectionCounters> counters;  ///< optional; the server keeps its own otherwise
     /// Busy polling: an I/O thread that ran handlers keeps polling for this long before it
     /// sleeps, so an answer that comes back within it is read without a wake-up. Zero: off. It
     /// trades a core's time for latency while traffic flows (in a virtual machine a wake-up costs

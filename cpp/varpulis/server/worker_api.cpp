@@ -182,6 +182,7 @@ size_t WorkerApi::body_limit(const std::string& path) const {
 void WorkerApi::wire(HttpServerOptions& http) {
     http.body_limit = [this](const std::string& path) { return body_limit(path); };
     http.fast_path = [this](const HttpRequest& req, const HttpResponder& respond) { return answer_inline(req, respond); };
+    http.counters = connection_counters_;
 }
 
 bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respond) {
@@ -539,6 +540,7 @@ HttpResponse WorkerApi::prometheus() const {
         std::lock_guard lock(stats_mutex_);
         for (const auto& [status, n] : requests_by_status_) out.sample("varpulis_http_requests_total", "status=\"" + std::to_string(status) + "\"", count(n));
     }
+    out.raw(connection_metrics_text(*connection_counters_));
     HttpResponse r;
     r.content_type = std::string(kPrometheusContentType);
     r.body = out.take();

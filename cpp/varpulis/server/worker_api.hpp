@@ -123,6 +123,7 @@ class WorkerApi {
     const std::string instance_digest_ = common::sha256_hex(instance_secret_);
     std::atomic<bool> ready_{false};
     std::function<bool()> ready_check_;
+    std::shared_ptr<ConnectionCounters> connection_counters_ = std::make_shared<ConnectionCounters>();
     mutable std::mutex stats_mutex_;
     std::map<int, uint64_t> requests_by_status_;
     struct Bucket {
