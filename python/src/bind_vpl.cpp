@@ -13,6 +13,30 @@ namespace varpulis::python {
 
 namespace {
 
+/// A JSON document as Python objects, built here rather than by json.loads: a syntax tree the
+/// depth budget allows (2,000 levels, twice as deep in JSON) is past Python's recursion limit.
+py::object json_to_python(const nlohmann::json& j) {
+    switch (j.type()) {
+        case nlohmann::json::value_t::null: return py::none();
+        case nlohmann::json::value_t::boolean: return py::bool_(j.get<bool>());
+        case nlohmann::json::value_t::number_integer: return py::int_(j.get<int64_t>());
+        case nlohmann::json::value_t::number_unsigned: return py::int_(j.get<uint64_t>());
+        case nlohmann::json::value_t::number_float: return py::float_(j.get<double>());
+        case nlohmann::json::value_t::string: return py::str(j.get_ref<const std::string&>());
+        case nlohmann::json::value_t::array: {
+            py::list out;
+            for (const auto& item : j) out.append(json_to_python(item));
+            return out;
+        }
+        case nlohmann::json::value_t::object: {
+            py::dict out;
+            for (const auto& [key, item] : j.items()) out[py::str(key)] = json_to_python(item);
+            return out;
+        }
+        default: return py::none();  // binary and discarded values: not in a syntax tree
+    }
+}
+
 py::list diagnostics_to_python(const vpl::Diagnostics& ds) {
     py::list out;
     for (const auto& d : ds) {
@@ -37,7 +61,7 @@ void bind_vpl(py::module_& m) {
         py::arg("source"),
         "Return the diagnostics of a VPL program as (severity, code, line, column, message, hint) tuples.");
     m.def(
-        "parse_json",
+        "parse_tree",
         [](const std::string& source) {
             vpl::ParseResult result;
             {
@@ -45,9 +69,9 @@ void bind_vpl(py::module_& m) {
                 result = vpl::check(source);
             }
             if (!result.ok()) throw_vpl_error(result.diagnostics);
-            return vpl::to_json(*result.program).dump();
+            return json_to_python(vpl::to_json(*result.program));
         },
-        py::arg("source"), "Return the syntax tree of a valid VPL program as a JSON string.");
+        py::arg("source"), "Return the syntax tree of a valid VPL program as dicts and lists.");
     m.def(
         "format_diagnostic",
         [](const std::string& source, const std::string& severity, const std::string& code, uint32_t line,

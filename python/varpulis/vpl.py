@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,4 +44,4 @@ def parse(source: str) -> dict[str, Any]:
 
     Raises VplSyntaxError for a syntax error and VplError for other errors.
     """
-    return json.loads(_varpulis.parse_json(source))
+    return _varpulis.parse_tree(source)

@@ -9,6 +9,8 @@
 // blocks under `if`/`for`/`while`/`fn` headers, or repeats the span itself (long flat chains). So
 // every form reaches the nesting limits of docs/vpl.md ("Nesting limits"): past them the answer
 // must be an E000 diagnostic.
+#include <pthread.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
@@ -58,32 +60,55 @@ void check_refusal(const Diagnostics& diagnostics, std::string_view source) {
     }
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    const std::string_view source(reinterpret_cast<const char*>(data), size);
+/// One input through the front end and, when it checks, the engine.
+void fuzz_one(std::string_view source) {
     auto result = varpulis::vpl::check(source);
     if (!result.diagnostics.empty()) (void)varpulis::vpl::format_diagnostics(result.diagnostics, source);
     if (!result.program) {
         check_refusal(result.diagnostics, source);
-        return 0;
+        return;
     }
     (void)varpulis::vpl::to_json(*result.program).dump();
-    if (!result.ok()) return 0;
+    if (!result.ok()) return;
 
     // What Runtime::from_source does after its check (the same check, not run twice: parsing is
     // most of the cost of an input, and the timeout is per input).
     auto plan = varpulis::engine::compile_program(*result.program, varpulis::engine::EngineOptions{});
     if (!plan) {
         if (plan.status().message().empty()) finding("a refused plan without a message", source);
-        return 0;
+        return;
     }
-    if (!safe_to_start(*plan)) return 0;
+    if (!safe_to_start(*plan)) return;
     auto started = varpulis::engine::Runtime::start(std::move(*plan));
     if (started) {
         std::vector<varpulis::engine::EventPtr> outputs;
         (void)(*started)->flush(outputs);
     }
+}
+
+/// The stack each input runs on. Sanitizer frames are several times a release build's (nlohmann's
+/// dump took ~5 KB a level under ASan: 1,648 levels overflowed 8 MB), and the budgets are sized
+/// for release frames on a thread's default 8 MB (RobustnessTest.TheDeepestAllowedTreesFitAQuarter
+/// OfAThreadsStack: the deepest allowed trees fit 2 MB). 64 MB gives the sanitizer build that
+/// room, and a pass without a budget still overflows it: the mutator repeats forms 100,000 times.
+constexpr size_t kStack = size_t{64} << 20;
+
+void* run_input(void* arg) {
+    fuzz_one(*static_cast<const std::string_view*>(arg));
+    return nullptr;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::string_view source(reinterpret_cast<const char*>(data), size);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, kStack);
+    pthread_t thread;
+    if (pthread_create(&thread, &attr, run_input, &source) != 0) __builtin_trap();
+    pthread_attr_destroy(&attr);
+    pthread_join(thread, nullptr);
     return 0;
 }
 

@@ -108,3 +108,14 @@ def test_type_stubs_ship_with_the_package():
     package = Path(varpulis.__file__).parent
     assert (package / "py.typed").exists()
     assert (package / "_varpulis.pyi").exists()
+
+
+def test_parse_returns_the_deepest_tree_the_budgets_allow():
+    # 1,000 operators in a row make a tree 1,000 deep: past Python's recursion limit for json.loads
+    # (it raised RecursionError); the tree is built in the native module instead.
+    chain = " + ".join(["x"] * 1000)
+    tree = varpulis.parse(f"let y = {chain}")
+    node, depth = tree["statements"][0]["value"], 0
+    while "binary" in node:
+        node, depth = node["left"], depth + 1
+    assert depth == 999 and node == {"ident": "x"}

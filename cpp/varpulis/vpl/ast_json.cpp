@@ -244,44 +244,96 @@ json value_to_json(const Value& v) {
     return nullptr;
 }
 
-json to_json(const Expr& e) {
-    switch (e.kind) {
-        case ExprKind::Literal: return {{"literal", value_to_json(e.value)}};
-        case ExprKind::Ident: return {{"ident", e.name}};
-        case ExprKind::Unary: return {{"unary", unary_op_text(e.unary_op)}, {"operand", to_json(*e.children[0])}};
-        case ExprKind::Binary:
-            return {{"binary", binary_op_text(e.binary_op)}, {"left", to_json(*e.children[0])},
-                    {"right", to_json(*e.children[1])}};
-        case ExprKind::Call: {
-            json args = json::array();
-            for (size_t i = 1; i < e.children.size(); ++i) {
-                json a = to_json(*e.children[i]);
-                if (!e.names[i - 1].empty()) a = {{"name", e.names[i - 1]}, {"value", a}};
-                args.push_back(a);
-            }
-            return {{"call", to_json(*e.children[0])}, {"args", args}};
+namespace {
+
+json call_args_json(const Expr& call) {
+    json args = json::array();
+    for (size_t i = 1; i < call.children.size(); ++i) {
+        json a = to_json(*call.children[i]);
+        if (!call.names[i - 1].empty()) {
+            json named = json::object();
+            named["name"] = call.names[i - 1];
+            named["value"] = std::move(a);
+            a = std::move(named);
         }
-        case ExprKind::Member: return {{"member", e.name}, {"of", to_json(*e.children[0])}};
-        case ExprKind::OptionalMember: return {{"optional_member", e.name}, {"of", to_json(*e.children[0])}};
-        case ExprKind::Index: return {{"index", to_json(*e.children[1])}, {"of", to_json(*e.children[0])}};
-        case ExprKind::Slice:
-            return {{"slice", {expr_or_null(e.children[1]), expr_or_null(e.children[2])}}, {"of", to_json(*e.children[0])}};
-        case ExprKind::Array: {
-            json items = json::array();
-            for (const auto& c : e.children) items.push_back(to_json(*c));
-            return {{"array", items}};
-        }
-        case ExprKind::Map: {
-            json entries = json::array();
-            for (size_t i = 0; i < e.children.size(); ++i) entries.push_back({{"key", e.names[i]}, {"value", to_json(*e.children[i])}});
-            return {{"map", entries}};
-        }
-        case ExprKind::If:
-            return {{"if", to_json(*e.children[0])}, {"then", to_json(*e.children[1])}, {"else", to_json(*e.children[2])}};
-        case ExprKind::Lambda:
-            return {{"lambda", e.names}, {"block", block_json(e.block)}, {"body", to_json(*e.children[0])}};
+        args.push_back(std::move(a));
     }
-    return nullptr;
+    return args;
+}
+
+json items_json(const Expr& array) {
+    json items = json::array();
+    for (const auto& c : array.children) items.push_back(to_json(*c));
+    return items;
+}
+
+json entries_json(const Expr& map) {
+    json entries = json::array();
+    for (size_t i = 0; i < map.children.size(); ++i) {
+        json entry = json::object();
+        entry["key"] = map.names[i];
+        entry["value"] = to_json(*map.children[i]);
+        entries.push_back(std::move(entry));
+    }
+    return entries;
+}
+
+}  // namespace
+
+// Fields are set one at a time, and lists are made in helpers: an initializer list holds a
+// temporary per element in the frame of every level, and a tree the depth budget allows (2,000
+// levels of `f()()()...`) overflowed the stack of a sanitizer build (found by vpl_fuzz).
+json to_json(const Expr& e) {
+    json out = json::object();
+    auto child = [&e](size_t i) { return to_json(*e.children[i]); };
+    switch (e.kind) {
+        case ExprKind::Literal: out["literal"] = value_to_json(e.value); break;
+        case ExprKind::Ident: out["ident"] = e.name; break;
+        case ExprKind::Unary:
+            out["unary"] = unary_op_text(e.unary_op);
+            out["operand"] = child(0);
+            break;
+        case ExprKind::Binary:
+            out["binary"] = binary_op_text(e.binary_op);
+            out["left"] = child(0);
+            out["right"] = child(1);
+            break;
+        case ExprKind::Call:
+            out["call"] = child(0);
+            out["args"] = call_args_json(e);
+            break;
+        case ExprKind::Member:
+            out["member"] = e.name;
+            out["of"] = child(0);
+            break;
+        case ExprKind::OptionalMember:
+            out["optional_member"] = e.name;
+            out["of"] = child(0);
+            break;
+        case ExprKind::Index:
+            out["index"] = child(1);
+            out["of"] = child(0);
+            break;
+        case ExprKind::Slice:
+            out["slice"] = json::array();
+            out["slice"].push_back(expr_or_null(e.children[1]));
+            out["slice"].push_back(expr_or_null(e.children[2]));
+            out["of"] = child(0);
+            break;
+        case ExprKind::Array: out["array"] = items_json(e); break;
+        case ExprKind::Map: out["map"] = entries_json(e); break;
+        case ExprKind::If:
+            out["if"] = child(0);
+            out["then"] = child(1);
+            out["else"] = child(2);
+            break;
+        case ExprKind::Lambda:
+            out["lambda"] = e.names;
+            out["block"] = block_json(e.block);
+            out["body"] = child(0);
+            break;
+    }
+    return out;
 }
 
 json to_json(const Program& program) { return {{"statements", block_json(program.statements)}}; }

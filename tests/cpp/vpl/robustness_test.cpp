@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "support/small_stack.hpp"
 #include "support/vpl_support.hpp"
 
 namespace varpulis::testing {
@@ -81,6 +82,28 @@ TEST(RobustnessTest, ChainsInsideBracketsStopAtTheTreeDepthBudget) {
     auto d = first_diagnostic(src);
     EXPECT_EQ(d.message, "expression nested deeper than 2000 levels");
     EXPECT_EQ(d.span.line, 1u);
+}
+
+/// The deepest trees the budgets let through (just under 2,000 levels: chains of 990 operators
+/// inside brackets, and 1,990 postfix members) go through every pass, the syntax tree's JSON and
+/// its text on a quarter of a thread's default stack (2 MB of 8).
+TEST(RobustnessTest, TheDeepestAllowedTreesFitAQuarterOfAThreadsStack) {
+    std::string chains = "let x = ((v";
+    for (int level = 0; level < 2; ++level) {
+        for (int i = 0; i < 990; ++i) chains += " + v";  // names: literals would be folded away
+        chains += ")";
+    }
+    std::string members = "let y = x";
+    for (int i = 0; i < 1990; ++i) members += ".a";
+    for (const std::string& src : {chains, members}) {
+        size_t printed = 0;
+        run_with_stack(size_t{2} << 20, [&] {
+            vpl::ParseResult r = vpl::check(src);
+            ASSERT_TRUE(r.program.has_value()) << vpl::format_diagnostics(r.diagnostics, src).substr(0, 500);
+            printed = vpl::to_json(*r.program).dump().size();
+        });
+        EXPECT_GT(printed, src.size());
+    }
 }
 
 /// A refused tree is as deep as the input makes it: 127 brackets of chains just within the
