@@ -72,6 +72,7 @@ class PyEngine {
         out["errors"] = s.errors;
         out["dropped_by_depth"] = s.dropped_by_depth;
         out["held"] = s.held;
+        out["evicted"] = s.evicted;
         return out;
     }
 

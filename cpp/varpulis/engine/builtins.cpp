@@ -8,6 +8,7 @@
 
 #include "varpulis/common/time.hpp"
 #include "varpulis/engine/expr.hpp"
+#include "varpulis/engine/function.hpp"
 #include "varpulis/engine/value_ops.hpp"
 
 namespace varpulis::engine {
@@ -85,7 +86,9 @@ Value b_push(const Value* a, size_t) {
     if (a[0].kind() != Value::Kind::Array) return {};
     Array out = a[0].as_array();
     out.push_back(a[1]);
-    return Value(std::move(out));
+    Value pushed(std::move(out));
+    check_value_size(pushed);
+    return pushed;
 }
 Value b_pop(const Value* a, size_t) {
     if (a[0].kind() != Value::Kind::Array) return {};
@@ -141,7 +144,9 @@ Value b_set(const Value* a, size_t) {
         if (i < 0) i += static_cast<int64_t>(out.size());
         if (i < 0 || i >= static_cast<int64_t>(out.size())) return {};
         out[static_cast<size_t>(i)] = a[2];
-        return Value(std::move(out));
+        Value changed(std::move(out));
+        check_value_size(changed);
+        return changed;
     }
     if (a[0].kind() == Value::Kind::Map && a[1].is_string()) {
         Map out = a[0].as_map();
@@ -152,7 +157,9 @@ Value b_set(const Value* a, size_t) {
             }
         }
         out.emplace_back(a[1].as_string(), a[2]);
-        return Value(std::move(out));
+        Value grown(std::move(out));
+        check_value_size(grown);
+        return grown;
     }
     return {};
 }
@@ -167,9 +174,12 @@ Value b_range(const Value* a, size_t n) {
         hi = a[1].as_int();
     }
     if (n == 3) step = a[2].as_int();
-    if (step == 0 || (hi - lo) / step > 10'000'000) return {};
+    if (step == 0) return {};
+    const size_t count = range_length(lo, hi, step);
+    check_array_size(count);
     Array out;
-    for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) out.emplace_back(i);
+    out.reserve(count);
+    for (size_t k = 0; k < count; ++k) out.emplace_back(static_cast<int64_t>(static_cast<uint64_t>(lo) + k * static_cast<uint64_t>(step)));
     return Value(std::move(out));
 }
 Value b_sum(const Value* a, size_t) {
@@ -248,6 +258,7 @@ Value b_split(const Value* a, size_t) {
     size_t start = 0;
     for (size_t pos; (pos = s.find(sep, start)) != std::string::npos; start = pos + sep.size()) {
         out.emplace_back(s.substr(start, pos - start));
+        check_array_size(out.size());
     }
     out.emplace_back(s.substr(start));
     return Value(std::move(out));
@@ -259,16 +270,27 @@ Value b_join(const Value* a, size_t) {
     for (size_t i = 0; i < arr.size(); ++i) {
         if (i) out += a[1].as_string();
         out += arr[i].to_display();
+        check_string_size(out.size());
     }
     return Value(std::move(out));
 }
 Value b_replace(const Value* a, size_t) {
     if (!a[0].is_string() || !a[1].is_string() || !a[2].is_string() || a[1].as_string().empty()) return {};
-    std::string s = a[0].as_string();
+    const auto& s = a[0].as_string();
     const auto& from = a[1].as_string();
     const auto& to = a[2].as_string();
-    for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) s.replace(pos, from.size(), to);
-    return Value(std::move(s));
+    // One pass into a new string: replacing in place shifted the tail at every match, and a
+    // loop doubling a string with replace() took minutes (quadratic) before any size limit.
+    std::string out;
+    size_t start = 0;
+    for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, start)) {
+        check_string_size(out.size() + (pos - start) + to.size());
+        out.append(s, start, pos - start).append(to);
+        start = pos + from.size();
+    }
+    check_string_size(out.size() + (s.size() - start));
+    out.append(s, start, std::string::npos);
+    return Value(std::move(out));
 }
 Value b_starts_with(const Value* a, size_t) {
     return a[0].is_string() && a[1].is_string() ? Value(a[0].as_string().starts_with(a[1].as_string())) : Value();

@@ -34,6 +34,11 @@ class AnyOfOp final : public Operator {
         for (const auto& a : alternatives_) n += a->held();
         return n;
     }
+    uint64_t evicted() const override {
+        uint64_t n = 0;
+        for (const auto& a : alternatives_) n += a->evicted();
+        return n;
+    }
     nlohmann::json save() const override {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& a : alternatives_) out.push_back(a->save());
@@ -168,6 +173,7 @@ Status PlanCompiler::compile_steps(const std::vector<RawStep>& raw, bool own_cap
 Result<SourceStage> PlanCompiler::compile_sequence(const vpl::StreamDecl& decl) const {
     SequenceSpec spec;
     spec.max_runs = options_.max_runs_per_partition;
+    spec.max_runs_total = options_.max_runs_total;
     std::vector<RawStep> raw = sequence_steps(decl, spec.within_ns);
     std::vector<const vpl::StreamOp*> negations;
     for (const auto& op : decl.ops) {
@@ -205,6 +211,7 @@ Result<SourceStage> PlanCompiler::compile_pattern(const vpl::PatternDecl& patter
         SequenceSpec spec;
         spec.within_ns = duration_of(pattern.within.get()).value_or(0);
         spec.max_runs = options_.max_runs_per_partition;
+        spec.max_runs_total = options_.max_runs_total;
         if (!pattern.partition_by.empty()) spec.partition = field_key(pattern.partition_by, scope());
         // A pattern's step reads its own alias from its capture once bound (a Kleene step's latest).
         VP_RETURN_NOT_OK(compile_steps(raw, false, spec, out.inputs));

@@ -95,6 +95,12 @@ std::optional<std::string> Engine::drain(std::vector<EventPtr>& outputs) {
                 if (!batch_.empty()) deliver(*s, batch_, depth, outputs);
             } catch (const EvalError& err) {
                 if (!first_error) first_error = "stream '" + s->name + "': " + err.what();
+            } catch (const std::bad_alloc&) {
+                // The limits above should leave nothing to reach this; if one is missed, the
+                // event fails and the process lives.
+                if (!first_error) first_error = "stream '" + s->name + "': out of memory";
+            } catch (const std::length_error& err) {
+                if (!first_error) first_error = "stream '" + s->name + "': " + err.what();
             }
         }
     }
@@ -134,6 +140,14 @@ Status Engine::flush(std::vector<EventPtr>& outputs, std::vector<EventPtr>* expo
         return Status(ErrorCode::Runtime, std::string("while flushing: ") + err.what());
     }
     return Status::ok();
+}
+
+uint64_t Engine::evicted() const {
+    uint64_t n = 0;
+    for (const auto& s : plan_.streams) {
+        for (const auto& op : s->ops) n += op->evicted();
+    }
+    return n;
 }
 
 size_t Engine::held() const {

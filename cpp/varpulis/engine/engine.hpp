@@ -62,6 +62,8 @@ class Engine {
     const EngineStats& stats() const { return stats_; }
     /// Events and runs held by windows, sequences, joins and distinct sets.
     size_t held() const;
+    /// Events and runs dropped at a limit of an operator's state, since the start.
+    uint64_t evicted() const;
 
     /// Snapshot the state of every stream and the top-level variables.
     nlohmann::json checkpoint() const;

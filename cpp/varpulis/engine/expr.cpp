@@ -254,8 +254,14 @@ class ArrayNode final : public CompiledExpr {
     const Value& eval(const EvalContext& ctx, Value& scratch) const override {
         common::Array out;
         out.reserve(items_.size());
-        for (const auto& i : items_) out.push_back(i->value(ctx));
-        return scratch = Value(std::move(out));
+        bool nested = false;
+        for (const auto& i : items_) {
+            out.push_back(i->value(ctx));
+            nested |= out.back().kind() == Value::Kind::Array || out.back().kind() == Value::Kind::Map;
+        }
+        scratch = Value(std::move(out));
+        if (nested) check_value_size(scratch);  // `a = [a, a]` doubles; a flat literal is as the source wrote it
+        return scratch;
     }
 
   private:
@@ -268,8 +274,14 @@ class MapNode final : public CompiledExpr {
     const Value& eval(const EvalContext& ctx, Value& scratch) const override {
         common::Map out;
         out.reserve(items_.size());
-        for (size_t i = 0; i < items_.size(); ++i) out.emplace_back(keys_[i], items_[i]->value(ctx));
-        return scratch = Value(std::move(out));
+        bool nested = false;
+        for (size_t i = 0; i < items_.size(); ++i) {
+            out.emplace_back(keys_[i], items_[i]->value(ctx));
+            nested |= out.back().second.kind() == Value::Kind::Array || out.back().second.kind() == Value::Kind::Map;
+        }
+        scratch = Value(std::move(out));
+        if (nested) check_value_size(scratch);
+        return scratch;
     }
 
   private:
@@ -277,17 +289,19 @@ class MapNode final : public CompiledExpr {
     std::vector<ExprNode> items_;
 };
 
-/// `a..b` outside a `for` header: the array of integers (refused past 10 million elements).
+/// `a..b` outside a `for` header: the array of integers (a runtime error past kMaxArrayItems).
 class RangeNode final : public CompiledExpr {
   public:
     RangeNode(ExprNode lo, ExprNode hi, bool inclusive) : lo_(std::move(lo)), hi_(std::move(hi)), inclusive_(inclusive) {}
     const Value& eval(const EvalContext& ctx, Value& scratch) const override {
         Value lo = lo_->value(ctx), hi = hi_->value(ctx);
         if (!lo.is_int() || !hi.is_int()) return kNull;
-        int64_t end = hi.as_int() + (inclusive_ ? 1 : 0);
-        if (end - lo.as_int() > 10'000'000) return kNull;
+        size_t count = range_length(lo.as_int(), hi.as_int(), 1);
+        if (inclusive_ && hi.as_int() >= lo.as_int() && count < SIZE_MAX) ++count;
+        check_array_size(count);
         common::Array out;
-        for (int64_t i = lo.as_int(); i < end; ++i) out.emplace_back(i);
+        out.reserve(count);
+        for (size_t k = 0; k < count; ++k) out.emplace_back(static_cast<int64_t>(static_cast<uint64_t>(lo.as_int()) + k));
         return scratch = Value(std::move(out));
     }
 

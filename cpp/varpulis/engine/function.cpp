@@ -64,6 +64,10 @@ class AppendStmt final : public CompiledStmt {
         Value scratch;
         const Value& v = item_->eval(s.ctx, scratch);
         Value item = &v == &scratch ? std::move(scratch) : v;
+        // The limits of push(): the length here, and the item's own size and depth (an array
+        // pushed into itself deepens by one a turn, so this stops it within 64 turns).
+        check_array_size(s.ctx.locals[slot_].as_array().size() + 1);
+        if (item.kind() == Value::Kind::Array || item.kind() == Value::Kind::Map) check_value_size(item);
         s.ctx.locals[slot_].append(std::move(item));
         return Flow::Next;
     }

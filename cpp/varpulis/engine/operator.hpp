@@ -38,6 +38,9 @@ class Operator {
     virtual void flush(Batch& /*out*/, OpContext& /*ctx*/) {}
     /// Return the number of events or runs held in memory (for metrics and memory tests).
     virtual size_t held() const { return 0; }
+    /// Return how many events or runs the operator dropped at a limit of its state (counted in
+    /// metrics: a dropped run is a match that cannot happen).
+    virtual uint64_t evicted() const { return 0; }
     /// Snapshot the operator's state (null when it keeps none).
     virtual nlohmann::json save() const { return nullptr; }
     /// Restore a snapshot made by save() of the same operator.

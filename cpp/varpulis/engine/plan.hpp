@@ -23,6 +23,13 @@ namespace varpulis::engine {
 struct EngineOptions {
     FunctionLimits functions;
     size_t max_runs_per_partition = 10'000;  ///< sequence runs kept per partition
+    /// Sequence runs kept by one sequence in all its partitions (unique keys would otherwise grow
+    /// it without end): past it, a new run is not started and counts as evicted.
+    size_t max_runs_total = 1'000'000;
+    /// Streams of one program: a compile-time `for` of 60 bytes made 500,000 (3.6 GB).
+    size_t max_streams = 10'000;
+    /// Contexts of one program: each is a thread, and compiles the program again for itself.
+    size_t max_contexts = 64;
     size_t distinct_capacity = 100'000;      ///< keys remembered by .distinct()
     int max_depth = 10;                      ///< stream-to-stream hops before an event is dropped (cycles)
     /// When set, only streams whose `.context(...)` is this name (and streams without a context)

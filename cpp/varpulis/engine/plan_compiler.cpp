@@ -120,6 +120,9 @@ Status PlanCompiler::evaluate_global(const std::string& name, const vpl::Expr& i
 }
 
 Status PlanCompiler::compile_stream(const vpl::StreamDecl& decl, const common::Span& span) {
+    if (plan_.streams.size() >= options_.max_streams) {
+        return Status(ErrorCode::LimitExceeded, "the program has more than " + std::to_string(options_.max_streams) + " streams", span);
+    }
     auto s = std::make_unique<Stream>();
     s->name = decl.name;
     s->symbol = intern(decl.name);
@@ -236,6 +239,10 @@ Result<ProgramPlan> compile_program(const vpl::Program& program, const EngineOpt
     ProgramPlan out;
     VP_ASSIGN_OR_RETURN(out.program, compile_plan(program, options));
     out.contexts = used_contexts(program, out.program);
+    if (out.contexts.size() > options.max_contexts) {
+        return Status(ErrorCode::LimitExceeded, "the program uses " + std::to_string(out.contexts.size()) +
+                                                    " contexts; the limit is " + std::to_string(options.max_contexts) + " (each is a thread)");
+    }
     for (auto& context : out.contexts) {
         EngineOptions o = options;
         o.only_context = context.name;

@@ -210,6 +210,7 @@ RuntimeStats Runtime::stats() const {
         out.errors += e.stats().errors;
         out.dropped_by_depth += e.stats().dropped_by_depth;
         out.held += e.held();
+        out.evicted += e.evicted();
     };
     if (engine_) {
         std::lock_guard lock(mutex_);

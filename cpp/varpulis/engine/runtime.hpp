@@ -54,6 +54,7 @@ struct RuntimeStats {
     uint64_t errors = 0;
     uint64_t dropped_by_depth = 0;
     size_t held = 0;
+    uint64_t evicted = 0;  ///< state dropped at a limit (sequence runs past their caps)
 };
 
 /// Thread-safe: pushes from several threads are serialised on a single engine, and run in

@@ -104,7 +104,7 @@ void SequenceOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
     for (auto& run : runs) {
         if (!run.dead) advance(run, e, ctx, out);
     }
-    std::erase_if(runs, [](const Run& r) { return r.dead; });
+    runs_total_ -= std::erase_if(runs, [](const Run& r) { return r.dead; });
 
     // Tested before a run is made: most events start none, and a run's captures are an allocation.
     const SequenceStep& first = spec_.steps[0];
@@ -129,9 +129,16 @@ void SequenceOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
     }
     if (runs.size() >= spec_.max_runs) {
         runs.erase(runs.begin());  // rare: only a full partition pays the shift
+        --runs_total_;
         ++evicted_;
+    } else if (runs_total_ >= spec_.max_runs_total) {
+        // Every partition together is full (unique keys): the new run is the one not kept.
+        ++evicted_;
+        if (runs.empty()) partitions_.erase(partition);
+        return;
     }
     runs.push_back(std::move(fresh));
+    ++runs_total_;
 }
 
 void SequenceOp::apply(Batch& batch, OpContext& ctx) {
@@ -163,6 +170,7 @@ nlohmann::json SequenceOp::save() const {
 
 common::Status SequenceOp::load(const nlohmann::json& state) {
     partitions_.clear();
+    runs_total_ = 0;
     if (!state.is_object() || !state.contains("partitions")) return common::Status(common::ErrorCode::Invalid, "bad sequence state");
     for (const auto& p : state["partitions"]) {
         auto& runs = partitions_.get(p.at("key").get<std::string>());
@@ -182,7 +190,8 @@ common::Status SequenceOp::load(const nlohmann::json& state) {
             runs.push_back(std::move(run));
         }
     }
-    evicted_ = state.value("evicted", size_t{0});
+    evicted_ = state.value("evicted", uint64_t{0});
+    runs_total_ = held();
     return common::Status::ok();
 }
 

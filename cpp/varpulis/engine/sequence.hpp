@@ -35,6 +35,7 @@ struct SequenceSpec {
     int64_t within_ns = 0;             ///< 0: no time bound
     ExprNode partition;                ///< may be null
     size_t max_runs = 10'000;          ///< per partition; the oldest run is dropped beyond it
+    size_t max_runs_total = 1'000'000; ///< in all partitions; beyond it a new run is not started
     size_t max_kleene = 20;            ///< events accumulated by a Kleene step that is not the last
 };
 
@@ -47,8 +48,8 @@ class SequenceOp final : public Operator {
     size_t held() const override;
     nlohmann::json save() const override;
     common::Status load(const nlohmann::json& state) override;
-    /// Runs dropped because a partition was full.
-    size_t evicted() const { return evicted_; }
+    /// Runs dropped because a partition, or all of them together, was full.
+    uint64_t evicted() const override { return evicted_; }
 
   private:
     struct Run {
@@ -77,7 +78,8 @@ class SequenceOp final : public Operator {
     std::vector<EventPtr> no_captures_;  ///< all null: the captures a first step is tested with
     Batch out_;
     mutable std::unordered_map<uint64_t, Symbol> match_fields_;
-    size_t evicted_ = 0;
+    uint64_t evicted_ = 0;
+    size_t runs_total_ = 0;  ///< runs in every partition (held() counts them: too slow per event)
 };
 
 }  // namespace varpulis::engine

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "varpulis/engine/function.hpp"
+
 namespace varpulis::engine {
 
 using common::Duration;
@@ -141,8 +143,64 @@ Value binary_op(BinaryOp op, const Value& a, const Value& b) {
     }
     if (a.is_int() && b.is_int()) return int_arith(op, a.as_int(), b.as_int());
     if (a.is_number() && b.is_number()) return float_arith(op, a.as_number(), b.as_number());
-    if (op == BinaryOp::Add && a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
+    if (op == BinaryOp::Add && a.is_string() && b.is_string()) {
+        check_string_size(a.as_string().size() + b.as_string().size());
+        return Value(a.as_string() + b.as_string());
+    }
     return time_arith(op, a, b);
+}
+
+void check_string_size(size_t bytes) {
+    if (bytes > kMaxStringBytes) {
+        throw EvalError("a string of " + std::to_string(bytes) + " bytes is longer than the limit of 16 MiB");
+    }
+}
+
+namespace {
+
+struct WrittenSize {
+    size_t values = 0;
+    size_t string_bytes = 0;
+};
+
+void add_written_size(const Value& v, size_t depth, WrittenSize& size) {
+    if (depth > kMaxValueDepth) throw EvalError("a value nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
+    if (v.is_string()) {
+        size.string_bytes += v.as_string().size();
+        if (size.string_bytes > 4 * kMaxStringBytes) throw EvalError("a value holding more than 64 MiB of strings");
+        return;
+    }
+    auto items = [&](size_t n) {
+        size.values += n;
+        if (size.values > kMaxArrayItems) throw EvalError("a value holding more than 1,000,000 values");
+    };
+    if (v.kind() == Value::Kind::Array) {
+        items(v.as_array().size());
+        for (const auto& item : v.as_array()) add_written_size(item, depth + 1, size);
+    } else if (v.kind() == Value::Kind::Map) {
+        items(v.as_map().size());
+        for (const auto& [key, item] : v.as_map()) add_written_size(item, depth + 1, size);
+    }
+}
+
+}  // namespace
+
+void check_value_size(const Value& v) {
+    WrittenSize size;
+    add_written_size(v, 1, size);
+}
+
+size_t range_length(int64_t from, int64_t to, int64_t step) {
+    const auto ufrom = static_cast<uint64_t>(from), uto = static_cast<uint64_t>(to);
+    if (step > 0 && to > from) return static_cast<size_t>((uto - ufrom - 1) / static_cast<uint64_t>(step) + 1);
+    if (step < 0 && to < from) return static_cast<size_t>((ufrom - uto - 1) / (0 - static_cast<uint64_t>(step)) + 1);
+    return 0;
+}
+
+void check_array_size(size_t items) {
+    if (items > kMaxArrayItems) {
+        throw EvalError("an array of " + std::to_string(items) + " items is longer than the limit of 1,000,000");
+    }
 }
 
 Value unary_op(UnaryOp op, const Value& v) {

@@ -446,6 +446,7 @@ HttpResponse WorkerApi::metrics(const Pipeline& p) const {
                                {"latency_mean_us", n ? static_cast<double>(c.latency_ns_total) / static_cast<double>(n) / 1000.0 : 0.0},
                                {"latency_buckets_seconds", buckets},
                                {"state_held", rt.held},
+                               {"state_evicted", rt.evicted},
                                {"dropped_by_depth", rt.dropped_by_depth},
                                {"connectors", connectors_json(p)}});
 }
@@ -521,6 +522,8 @@ HttpResponse WorkerApi::prometheus() const {
         out.sample("varpulis_processing_latency_seconds_sum", labels, std::to_string(static_cast<double>(p->counters.latency_ns_total) / 1e9));
         out.sample("varpulis_processing_latency_seconds_count", labels, count(cumulative));
     }
+    out.family("varpulis_state_evicted_total", "counter", "Sequence runs dropped at a state limit, by pipeline.");
+    for (const auto& p : all) out.sample("varpulis_state_evicted_total", pipeline_labels(*p), count(p->runtime()->stats().evicted));
     out.family("varpulis_connector_connected", "gauge", "1 when a connector of a pipeline is connected to its broker.");
     PrometheusText messages, failures;  // their families follow this one's samples
     for (const auto& p : all) {

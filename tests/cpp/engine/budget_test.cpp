@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+// Memory bombs (issue 19): what a program may build, and what it may hold, has a limit; past it,
+// a clear error for the program or the event, a counter, and an engine that keeps working.
+#include <gtest/gtest.h>
+
+#include "varpulis/engine/runtime.hpp"
+
+namespace varpulis::engine {
+namespace {
+
+std::unique_ptr<Runtime> load(const std::string& source, RuntimeOptions options = {}) {
+    auto r = Runtime::from_source(source, options);
+    EXPECT_TRUE(r.runtime) << vpl::format_diagnostics(r.diagnostics, source);
+    return std::move(r.runtime);
+}
+
+/// Push one A event and return the status; the engine must answer the next event normally.
+common::Status push_and_recover(Runtime& rt) {
+    std::vector<EventPtr> out;
+    common::Status first = rt.push("A", {{"v", Value(1)}}, 0, out);
+    EXPECT_TRUE(rt.push("B", {}, 0, out).is_ok());
+    return first;
+}
+
+void expect_runtime_error(const common::Status& st, const std::string& text) {
+    EXPECT_EQ(st.code(), common::ErrorCode::Runtime);
+    EXPECT_NE(st.message().find(text), std::string::npos) << st.message();
+}
+
+TEST(BudgetTest, AStringDoubledInALoopStopsAt16MiB) {
+    auto rt = load("fn grow() -> int:\n    var s = \"ab\"\n    while true:\n        s := s + s\n    0\n"
+                   "stream S = A .emit(v: grow())\nstream T = B .emit(ok: 1)");
+    expect_runtime_error(push_and_recover(*rt), "longer than the limit of 16 MiB");
+}
+
+TEST(BudgetTest, ReplaceAndJoinStopAt16MiB) {
+    auto rt = load("fn grow() -> int:\n    var s = \"a\"\n    while true:\n        s := replace(s, \"a\", \"aa\")\n    0\n"
+                   "stream S = A .emit(v: grow())");
+    expect_runtime_error(push_and_recover(*rt), "longer than the limit of 16 MiB");
+}
+
+TEST(BudgetTest, AValueThatHoldsItselfStopsAtItsDepthOrSize) {
+    // Arrays share what they hold: each turn doubles the value as written out, and deepens it.
+    auto pushing = load("fn grow() -> int:\n    var a = [1]\n    while true:\n        a := push(a, a)\n    0\n"
+                        "stream S = A .emit(v: grow())");
+    expect_runtime_error(push_and_recover(*pushing), "more than 1,000,000 values");
+    auto literal = load("fn grow() -> int:\n    var a = [1]\n    while true:\n        a := [a]\n    0\n"
+                        "stream S = A .emit(v: grow())");
+    expect_runtime_error(push_and_recover(*literal), "nested deeper than 64 levels");
+}
+
+TEST(BudgetTest, RangesAndPushesStopAtAMillionItems) {
+    auto range = load("stream S = A .emit(n: len(range(0, 2000000)))");
+    expect_runtime_error(push_and_recover(*range), "longer than the limit of 1,000,000");
+    auto literal_range = load("stream S = A .emit(n: len(0..=9223372036854775807))");
+    expect_runtime_error(push_and_recover(*literal_range), "longer than the limit of 1,000,000");
+    auto fine = load("stream S = A .emit(n: len(range(0, 1000)))");
+    std::vector<EventPtr> out;
+    ASSERT_TRUE(fine->push("A", {}, 0, out).is_ok());
+    ASSERT_EQ(out.size(), 1u);
+}
+
+TEST(BudgetTest, AProgramOfMoreThanTenThousandStreamsIsRefused) {
+    // 67 bytes of compile-time loops made 500,000 streams (3.6 GB at deploy).
+    auto r = Runtime::from_source("for a in 0..101:\n    for b in 0..100:\n        stream S{a}x{b} = A\n");
+    EXPECT_FALSE(r.runtime);
+    ASSERT_FALSE(r.diagnostics.empty());
+    EXPECT_NE(r.diagnostics[0].message.find("more than 10000 streams"), std::string::npos) << r.diagnostics[0].message;
+    auto bomb = Runtime::from_source("for a in 0..1000:\n    for b in 0..500:\n        stream S{a}x{b} = A\n");
+    ASSERT_FALSE(bomb.diagnostics.empty());
+    EXPECT_NE(bomb.diagnostics[0].message.find("expand to more than 100000 lines"), std::string::npos) << bomb.diagnostics[0].message;
+}
+
+TEST(BudgetTest, AProgramOfMoreThan64ContextsIsRefused) {
+    auto r = Runtime::from_source("for i in 0..65:\n    context c{i}\n    stream S{i} = A .context(c{i})\n");
+    EXPECT_FALSE(r.runtime);
+    ASSERT_FALSE(r.diagnostics.empty());
+    EXPECT_NE(r.diagnostics[0].message.find("65 contexts; the limit is 64"), std::string::npos) << r.diagnostics[0].message;
+}
+
+TEST(BudgetTest, SequenceRunsOfUniqueKeysStopAtTheTotalAndAreCounted) {
+    RuntimeOptions options;
+    options.engine.max_runs_total = 500;
+    auto rt = load("stream S = A as a -> B as b .partition_by(k) .emit(k: a.k)", options);
+    std::vector<EventPtr> out;
+    for (int i = 0; i < 2000; ++i) ASSERT_TRUE(rt->push("A", {{"k", Value(i)}}, int64_t{i}, out).is_ok());
+    EXPECT_EQ(rt->stats().held, 500u);
+    EXPECT_EQ(rt->stats().evicted, 1500u);
+    // The kept runs still match.
+    ASSERT_TRUE(rt->push("B", {{"k", Value(7)}}, int64_t{5000}, out).is_ok());
+    EXPECT_EQ(out.size(), 1u);
+}
+
+}  // namespace
+}  // namespace varpulis::engine
