@@ -468,6 +468,14 @@ HttpResponse WorkerApi::checkpoint(Pipeline& p) {
     auto rt = p.runtime();
     auto snapshot = rt->checkpoint();
     if (!snapshot) return error_response(500, "engine_error", snapshot.status().message());
+    // A checkpoint is only handed out when restore can take it back (its body limit): an answer
+    // that cannot be restored would look like a backup and not be one.
+    const size_t size = snapshot->dump().size();
+    if (size + 1024 > options_.large_body_limit) {
+        return error_response(422, "checkpoint_too_large",
+                              "the checkpoint is " + std::to_string(size) + " bytes; restore takes at most " +
+                                  std::to_string(options_.large_body_limit) + " (shrink the windows or partitions it holds)");
+    }
     return json_response(200, {{"pipeline_id", p.id}, {"checkpoint", *snapshot}, {"events_processed", p.counters.events_in.load()}});
 }
 

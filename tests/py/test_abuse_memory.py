@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Memory bombs against a real worker: a program that would expand to millions of streams, a
+string doubled in a loop, sequences over unique keys. Each gets a clear 4xx (or is counted),
+the worker's memory stays small, and it goes on serving."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from server_support import ServerProcess
+from varpulis import ApiError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def worker(varpulis_bin):
+    server = ServerProcess(varpulis_bin)
+    yield server
+    server.stop()
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) / 1024
+
+
+def deploy_error(client, source: str) -> ApiError:
+    with pytest.raises(ApiError) as err:
+        client.deploy("bomb", source)
+    return err.value
+
+
+def test_a_67_byte_loop_that_made_500000_streams_is_refused_at_once(worker):
+    started = time.monotonic()
+    error = deploy_error(worker.client(), "for a in 0..1000:\n    for b in 0..500:\n        stream S{a}x{b} = A\n")
+    assert (error.status, error.code) == (400, "parse_error")
+    assert error.message.startswith("2:5: error[E000] compile-time loops expand to more than 100000 lines"), error.message
+    assert time.monotonic() - started < 5
+    error = deploy_error(worker.client(), "for a in 0..101:\n    for b in 0..100:\n        stream S{a}x{b} = A\n")
+    assert error.status == 400 and "more than 10000 streams" in error.message
+    error = deploy_error(worker.client(), "for i in 0..65:\n    context c{i}\n    stream S{i} = A .context(c{i})\n")
+    assert error.status == 400 and "65 contexts; the limit is 64" in error.message
+    assert rss_mb(worker.proc.pid) < 300
+    assert worker.client().health()["status"] == "healthy"
+
+
+def test_a_string_doubled_in_a_loop_is_that_events_error_not_a_500(worker):
+    client = worker.client()
+    pid = client.deploy("doubler", "fn grow() -> int:\n    var s = \"ab\"\n    while true:\n        s := s + s\n    0\n"
+                                   "stream S = A .emit(v: grow())\nstream T = B .emit(ok: 1)")["id"]
+    with pytest.raises(ApiError) as err:
+        client.request("POST", f"/api/v1/pipelines/{pid}/events", {"event_type": "A", "fields": {}})
+    assert (err.value.status, err.value.code) == (422, "engine_error")
+    assert "longer than the limit of 16 MiB" in err.value.message
+    answer = client.request("POST", f"/api/v1/pipelines/{pid}/events", {"event_type": "B", "fields": {}})
+    assert len(answer["output_events"]) == 1
+    assert client.metrics(pid)["errors"] == 1
+    assert rss_mb(worker.proc.pid) < 300
+
+
+def test_sequences_over_unique_keys_stop_at_a_million_runs_and_count_the_rest(worker):
+    client = worker.client()
+    pid = client.deploy("unique", "stream S = A as a -> B as b .partition_by(k) .emit(k: a.k)")["id"]
+    total, chunk = 1_100_000, 275_000
+    for start in range(0, total, chunk):
+        answer = client.inject_batch(pid, [{"event_type": "A", "fields": {"k": i}} for i in range(start, start + chunk)])
+        assert answer["accepted"] == chunk
+    metrics = client.metrics(pid)
+    assert metrics["state_held"] == 1_000_000
+    assert metrics["state_evicted"] == total - 1_000_000
+    text = client.request("GET", "/metrics", raw=True)
+    assert re.search(r'^varpulis_state_evicted_total\{[^}]*\} 100000$', text, re.M), "the evictions are not in /metrics"
+
+
+def test_a_checkpoint_restore_could_not_take_is_refused_not_handed_out(worker):
+    client = worker.client()
+    pid = client.deploy("big", "stream W = A .window(1000000) .aggregate(n: count()) .emit(n: n)")["id"]
+    small = client.request("POST", f"/api/v1/pipelines/{pid}/checkpoint")
+    assert client.request("POST", f"/api/v1/pipelines/{pid}/restore", {"checkpoint": small["checkpoint"]})["restored"]
+    pad = "x" * 200
+    for start in range(0, 200_000, 50_000):
+        client.inject_batch(pid, [{"event_type": "A", "fields": {"i": i, "pad": pad}} for i in range(start, start + 50_000)])
+    with pytest.raises(ApiError) as err:
+        client.request("POST", f"/api/v1/pipelines/{pid}/checkpoint")
+    assert (err.value.status, err.value.code) == (422, "checkpoint_too_large")
+    assert "restore takes at most 16777216" in err.value.message
