@@ -15,3 +15,6 @@ build/ci/bench/engine_bench --events 100000 --repeat 1
 
 echo "==> Python tests"
 .venv/bin/python -m pytest -q
+
+echo "==> Fuzz targets, 30 s each (the 10-minute runs: scripts/fuzz.sh, see docs/development.md)"
+scripts/fuzz.sh 30
