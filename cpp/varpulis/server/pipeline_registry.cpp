@@ -262,7 +262,7 @@ void Pipeline::broadcast(const std::vector<engine::EventPtr>& outputs) {
     for (const auto& e : outputs) {
         engine::OrderedJson data = engine::event_json(*e);
         data.erase("event_type");
-        std::string line = engine::OrderedJson{{"event_type", e->type_name()}, {"timestamp", engine::rfc3339(e->timestamp)}, {"data", data}}.dump();
+        std::string line = engine::OrderedJson{{"event_type", e->type_name()}, {"timestamp", engine::rfc3339(e->timestamp)}, {"data", data}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         for (auto& s : live) s->push(line);
     }
 }

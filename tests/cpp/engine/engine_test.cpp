@@ -147,5 +147,15 @@ TEST(EventJsonTest, WrittenStringsAreAlwaysValidUtf8) {
     EXPECT_TRUE(nlohmann::json::parse(out).is_object());
 }
 
+TEST(EventJsonTest, StringsInsideArraysAreMadeValidUtf8Too) {
+    // Found by evt_fuzz: a non-UTF-8 string inside an array threw out of the writer.
+    Event e;
+    e.type = intern("T");
+    e.fields.emplace_back(intern("v"), Value(common::Array{Value(common::Array{Value(std::string("a\x88" "b"))})}));
+    std::string out;
+    append_event_json(out, e);
+    EXPECT_EQ(out, "{\"event_type\":\"T\",\"v\":[[\"a\xEF\xBF\xBD" "b\"]]}");
+}
+
 }  // namespace
 }  // namespace varpulis::engine
