@@ -87,12 +87,17 @@ std::optional<int64_t> parse_offset(std::string_view s) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
     if (ec != std::errc() || n < 0) return std::nullopt;
     std::string_view unit = s.substr(static_cast<size_t>(p - s.data()));
-    if (unit.empty() || unit == "ms") return n * 1'000'000;
-    if (unit == "s") return n * 1'000'000'000;
-    if (unit == "m") return n * 60'000'000'000;
-    if (unit == "us") return n * 1'000;
-    if (unit == "ns") return n;
-    return std::nullopt;
+    int64_t scale = 0;
+    if (unit.empty() || unit == "ms") scale = 1'000'000;
+    else if (unit == "s") scale = 1'000'000'000;
+    else if (unit == "m") scale = 60'000'000'000;
+    else if (unit == "us") scale = 1'000;
+    else if (unit == "ns") scale = 1;
+    else return std::nullopt;
+    // An offset past ~292 years in nanoseconds does not fit: refused, not wrapped (evt_fuzz).
+    int64_t ns = 0;
+    if (__builtin_mul_overflow(n, scale, &ns)) return std::nullopt;
+    return ns;
 }
 
 }  // namespace

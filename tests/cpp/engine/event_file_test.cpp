@@ -56,6 +56,12 @@ TEST(EventFileTest, BadLinesNameTheirLine) {
     std::istringstream unclosed("A { v: 1\n");
     EXPECT_EQ(read_event_stream(unclosed, [](EventPtr) { return common::Status::ok(); }).message(),
               "line 1: missing closing '}'");
+    // Found by evt_fuzz: an offset too large for nanoseconds overflowed (undefined behaviour).
+    std::istringstream huge("@9223372036854775807 A { v: 1 }\n");
+    EXPECT_EQ(read_event_stream(huge, [](EventPtr) { return common::Status::ok(); }).message(),
+              "line 1: invalid offset '@9223372036854775807' (e.g. @100ms, @2s)");
+    std::istringstream huge_batch("BATCH 9223372036854775807\n");
+    EXPECT_FALSE(read_event_stream(huge_batch, [](EventPtr) { return common::Status::ok(); }).is_ok());
 }
 
 }  // namespace
