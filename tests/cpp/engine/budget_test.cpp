@@ -3,16 +3,11 @@
 // a clear error for the program or the event, a counter, and an engine that keeps working.
 #include <gtest/gtest.h>
 
+#include "support/engine_support.hpp"
 #include "varpulis/engine/runtime.hpp"
 
 namespace varpulis::engine {
 namespace {
-
-std::unique_ptr<Runtime> load(const std::string& source, RuntimeOptions options = {}) {
-    auto r = Runtime::from_source(source, options);
-    EXPECT_TRUE(r.runtime) << vpl::format_diagnostics(r.diagnostics, source);
-    return std::move(r.runtime);
-}
 
 /// Push one A event and return the status; the engine must answer the next event normally.
 common::Status push_and_recover(Runtime& rt) {

@@ -8,16 +8,11 @@
 #include <sstream>
 #include <thread>
 
+#include "support/engine_support.hpp"
 #include "varpulis/engine/runtime.hpp"
 
 namespace varpulis::engine {
 namespace {
-
-std::unique_ptr<Runtime> load(const std::string& source, RuntimeOptions options = {}) {
-    auto r = Runtime::from_source(source, options);
-    EXPECT_TRUE(r.runtime) << vpl::format_diagnostics(r.diagnostics, source);
-    return std::move(r.runtime);
-}
 
 std::string example(const std::string& path) {
     std::ifstream in(std::string(VARPULIS_SOURCE_DIR) + "/examples/" + path);

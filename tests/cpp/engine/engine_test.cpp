@@ -3,16 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "varpulis/engine/event_json.hpp"
+#include "support/engine_support.hpp"
 #include "varpulis/engine/runtime.hpp"
 
 namespace varpulis::engine {
 namespace {
-
-std::unique_ptr<Runtime> load(const std::string& source, RuntimeOptions options = {}) {
-    auto r = Runtime::from_source(source, options);
-    EXPECT_TRUE(r.runtime) << vpl::format_diagnostics(r.diagnostics, source);
-    return std::move(r.runtime);
-}
 
 TEST(EngineTest, InvalidProgramIsRefusedWithDiagnostics) {
     auto r = Runtime::from_source("stream S = A .where(x > )");
