@@ -5,6 +5,7 @@ the worker's memory stays small, and it goes on serving."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -76,15 +77,55 @@ def test_sequences_over_unique_keys_stop_at_a_million_runs_and_count_the_rest(wo
     assert re.search(r'^varpulis_state_evicted_total\{[^}]*\} 100000$', text, re.M), "the evictions are not in /metrics"
 
 
-def test_a_checkpoint_restore_could_not_take_is_refused_not_handed_out(worker):
+def test_a_checkpoint_over_16_mib_restores_and_the_window_goes_on_the_same(worker):
+    # Before, restore took 16 MiB, and a checkpoint of a large window could not come back.
     client = worker.client()
-    pid = client.deploy("big", "stream W = A .window(1000000) .aggregate(n: count()) .emit(n: n)")["id"]
-    small = client.request("POST", f"/api/v1/pipelines/{pid}/checkpoint")
-    assert client.request("POST", f"/api/v1/pipelines/{pid}/restore", {"checkpoint": small["checkpoint"]})["restored"]
+    program = "stream W = A .window(150000) .aggregate(n: count(), s: sum(i)) .emit(n: n, s: s)"
+    pid = client.deploy("big", program)["id"]
     pad = "x" * 200
-    for start in range(0, 200_000, 50_000):
-        client.inject_batch(pid, [{"event_type": "A", "fields": {"i": i, "pad": pad}} for i in range(start, start + 50_000)])
-    with pytest.raises(ApiError) as err:
-        client.request("POST", f"/api/v1/pipelines/{pid}/checkpoint")
-    assert (err.value.status, err.value.code) == (422, "checkpoint_too_large")
-    assert "restore takes at most 16777216" in err.value.message
+    for start in range(0, 120_000, 40_000):
+        client.inject_batch(pid, [{"event_type": "A", "fields": {"i": i, "pad": pad}} for i in range(start, start + 40_000)])
+    checkpoint = client.request("POST", f"/api/v1/pipelines/{pid}/checkpoint")["checkpoint"]
+    assert len(json.dumps(checkpoint)) > 16 << 20
+    assert client.metrics(pid)["state_evicted"] == 0
+    copy = client.deploy("copy", program)["id"]
+    assert client.request("POST", f"/api/v1/pipelines/{copy}/restore", {"checkpoint": checkpoint})["restored"]
+    rest = [{"event_type": "A", "fields": {"i": i}} for i in range(120_000, 150_000)]
+    outputs = [client.inject_batch(p, rest)["output_events"] for p in (pid, copy)]
+    assert outputs[0] == outputs[1] == [{"event_type": "W", "n": 150_000, "s": sum(range(150_000))}]
+
+
+def test_a_time_window_past_the_state_budget_evicts_its_oldest_and_counts_them(varpulis_bin):
+    server = ServerProcess(varpulis_bin, "--max-state-bytes", "1000000")
+    try:
+        client = server.client()
+        pid = client.deploy("hour", "stream W = A .window(1h) .aggregate(n: count()) .emit(n: n)")["id"]
+        pad = "x" * 1000
+        client.inject_batch(pid, [{"event_type": "A", "fields": {"pad": pad}, "timestamp": i} for i in range(5000)])
+        metrics = client.metrics(pid)
+        assert metrics["state_held"] + metrics["state_evicted"] == 5000
+        assert 800 < metrics["state_held"] < 1000
+        assert metrics["state_bytes"] <= 1_000_000
+        text = client.request("GET", "/metrics", raw=True)
+        assert re.search(r'^varpulis_state_bytes\{[^}]*\} \d+$', text, re.M), "the state held is not in /metrics"
+        assert re.search(rf'^varpulis_state_evicted_total\{{[^}}]*\}} {metrics["state_evicted"]}$', text, re.M)
+    finally:
+        server.stop()
+
+
+def test_a_checkpoint_restore_could_not_take_is_refused_not_handed_out(varpulis_bin):
+    # Sequence runs are capped by count, not by the state budget: a million of them can be
+    # written larger than restore takes, and that checkpoint is refused rather than handed out.
+    server = ServerProcess(varpulis_bin, "--max-state-bytes", "1000000")
+    try:
+        client = server.client()
+        pid = client.deploy("runs", "stream S = A as a -> B as b .partition_by(k) .emit(k: a.k)")["id"]
+        pad = "x" * 200
+        for start in range(0, 100_000, 50_000):
+            client.inject_batch(pid, [{"event_type": "A", "fields": {"k": i, "pad": pad}} for i in range(start, start + 50_000)])
+        with pytest.raises(ApiError) as err:
+            client.request("POST", f"/api/v1/pipelines/{pid}/checkpoint")
+        assert (err.value.status, err.value.code) == (422, "checkpoint_too_large")
+        assert f"restore takes at most {(16 << 20) + 2_000_000}" in err.value.message
+    finally:
+        server.stop()

@@ -24,6 +24,8 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"file-root", 0, "DIR", "Directory file connectors of deployed programs write in (default: STATE-DIR/files, or ./varpulis-files)",
                        "VARPULIS_FILE_ROOT", ""},
                       {"rate-limit", 0, "N", "Requests per second per client on /api/v1 (0: off)", "VARPULIS_RATE_LIMIT", "0"},
+                      {"max-state-bytes", 0, "BYTES", "Bytes of events one pipeline's windows, joins and distinct sets may hold (restore takes 16 MiB + twice this)",
+                       "VARPULIS_MAX_STATE_BYTES", "67108864"},
                       {"metrics", 0, "", "Also serve Prometheus metrics on --metrics-port (always on /metrics)", "", ""},
                       {"metrics-port", 0, "PORT", "Port of the metrics listener", "", "9090"},
                       {"threads", 0, "N", "Threads that run requests (0: one per core, at least 2)", "", "0"},
@@ -43,14 +45,20 @@ int cmd_server(const std::vector<std::string>& args) {
     if (!apply_log_flags(*parsed)) return kExitUsage;
     int port = 0, metrics_port = 0, threads = 0, request_timeout = 30;
     double rate = 0;
+    long long max_state_bytes = 0;
     try {
         port = std::stoi(parsed->get("port"));
         metrics_port = std::stoi(parsed->get("metrics-port"));
         threads = std::stoi(parsed->get("threads"));
         rate = std::stod(parsed->get("rate-limit"));
         request_timeout = std::stoi(parsed->get("request-timeout"));
+        max_state_bytes = std::stoll(parsed->get("max-state-bytes"));
     } catch (...) {
-        std::cerr << "error: --port, --metrics-port, --threads and --rate-limit take numbers\n";
+        std::cerr << "error: --port, --metrics-port, --threads, --rate-limit and --max-state-bytes take numbers\n";
+        return kExitUsage;
+    }
+    if (max_state_bytes < 1 || max_state_bytes > (1LL << 40)) {
+        std::cerr << "error: --max-state-bytes must be from 1 to 1099511627776\n";
         return kExitUsage;
     }
     if (port < 0 || port > 65535 || threads < 0) {
@@ -69,6 +77,7 @@ int cmd_server(const std::vector<std::string>& args) {
     options.api.state_dir = parsed->get("state-dir");
     options.api.file_root = parsed->get("file-root");
     options.api.rate_limit = rate;
+    options.api.max_state_bytes = static_cast<size_t>(max_state_bytes);
     options.http.bind = parsed->get("bind");
     options.http.port = static_cast<uint16_t>(port);
     options.http.worker_threads = threads;

@@ -221,7 +221,8 @@ class AsyncHttpClient::Pool : public std::enable_shared_from_this<AsyncHttpClien
 
 namespace {
 
-constexpr std::uint64_t kAnswerLimit = 64u << 20;
+// A worker's checkpoint answer can be as large as its restore takes (144 MiB at the defaults).
+constexpr std::uint64_t kAnswerLimit = 256u << 20;
 
 class Exchange : public std::enable_shared_from_this<Exchange> {
   public:

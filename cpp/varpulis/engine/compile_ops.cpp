@@ -127,7 +127,7 @@ Result<OperatorPtr> compile_window(const vpl::StreamOp& op, const OpSite& site) 
         return invalid(op, ".window() takes a count, a duration or session: gap");
     }
     if (spec.size <= 0) return invalid(op, "window size must be positive");
-    return OperatorPtr(std::make_unique<WindowOp>(spec, partition_key(site)));
+    return OperatorPtr(std::make_unique<WindowOp>(spec, partition_key(site), site.budget));
 }
 
 Result<OperatorPtr> compile_aggregate(const vpl::StreamOp& op, const OpSite& site) {
@@ -151,7 +151,7 @@ Result<OperatorPtr> compile_distinct_limit(const vpl::StreamOp& op, const OpSite
     if (positional(op)) {
         VP_ASSIGN_OR_RETURN(key, compile_expr(*positional(op), site.scope));
     }
-    return OperatorPtr(std::make_unique<DistinctOp>(std::move(key), site.options->distinct_capacity));
+    return OperatorPtr(std::make_unique<DistinctOp>(std::move(key), site.options->distinct_capacity, site.budget));
 }
 
 }  // namespace varpulis::engine::detail

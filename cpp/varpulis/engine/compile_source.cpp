@@ -140,7 +140,7 @@ Result<SourceStage> PlanCompiler::compile_join(const vpl::StreamDecl& decl) cons
         out.inputs.push_back(src.name);
         sources.push_back(std::move(src));
     }
-    out.stage = std::make_unique<JoinOp>(std::move(sources), window);
+    out.stage = std::make_unique<JoinOp>(std::move(sources), window, plan_.state_budget.get());
     return out;
 }
 

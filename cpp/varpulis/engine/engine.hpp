@@ -64,6 +64,8 @@ class Engine {
     size_t held() const;
     /// Events and runs dropped at a limit of an operator's state, since the start.
     uint64_t evicted() const;
+    /// Bytes its windows, joins and distinct sets hold, as the state budget counts them.
+    size_t state_bytes() const { return plan_.state_budget ? plan_.state_budget->held() : 0; }
 
     /// Snapshot the state of every stream and the top-level variables.
     nlohmann::json checkpoint() const;

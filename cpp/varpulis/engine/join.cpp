@@ -26,8 +26,9 @@ void JoinOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
             k = v.to_source();
         }
         auto& q = buffers_[i][k];
-        q.push_back(e);
-        if (q.size() > max_per_key_) q.pop_front();
+        hold(q, e);
+        if (q.size() > max_per_key_) drop_front(q);
+        keep_to_budget(q);
         key = k;
         any = true;
     }
@@ -37,14 +38,47 @@ void JoinOp::on_event(const EventPtr& e, OpContext& ctx, Batch& out) {
     for (auto& per_source : buffers_) {
         for (auto it = per_source.begin(); it != per_source.end();) {
             auto& q = it->second;
-            while (!q.empty() && q.front()->timestamp < e->timestamp - window_ns_) q.pop_front();
+            while (!q.empty() && q.front()->timestamp < e->timestamp - window_ns_) drop_front(q);
             it = q.empty() ? per_source.erase(it) : std::next(it);
         }
         auto found = per_source.find(key);
-        if (found == per_source.end()) return;
+        if (found == per_source.end() || found->second.empty()) return;
         parts.push_back(found->second.back().get());
     }
     out.push_back(joined(parts, ctx));
+}
+
+void JoinOp::hold(std::deque<EventPtr>& q, const EventPtr& e) {
+    q.push_back(e);
+    if (budget_) budget_->hold(event_bytes(*e));
+}
+
+void JoinOp::drop_front(std::deque<EventPtr>& q) {
+    if (budget_) budget_->release(event_bytes(*q.front()));
+    q.pop_front();
+}
+
+void JoinOp::keep_to_budget(std::deque<EventPtr>& q) {
+    if (!budget_) return;
+    // As a window does: this key's oldest first, then the new event itself is not kept.
+    while (budget_->over() && !q.empty()) {
+        if (q.size() > 1) {
+            drop_front(q);
+        } else {
+            budget_->release(event_bytes(*q.back()));
+            q.pop_back();
+        }
+        ++evicted_;
+    }
+}
+
+void JoinOp::release_all() {
+    for (auto& per_source : buffers_) {
+        for (auto& [k, q] : per_source) {
+            while (!q.empty()) drop_front(q);
+        }
+        per_source.clear();
+    }
 }
 
 EventPtr JoinOp::joined(const std::vector<const Event*>& parts, const OpContext& ctx) const {
@@ -95,16 +129,17 @@ common::Status JoinOp::load(const nlohmann::json& state) {
     if (!state.is_object() || !state.contains("sources") || state["sources"].size() != buffers_.size()) {
         return common::Status(common::ErrorCode::Invalid, "join state does not match this program");
     }
+    release_all();
     for (size_t i = 0; i < buffers_.size(); ++i) {
-        buffers_[i].clear();
         for (const auto& k : state["sources"][i]) {
             auto& q = buffers_[i][k.at("key").get<std::string>()];
             for (const auto& e : k.at("events")) {
                 VP_ASSIGN_OR_RETURN(auto ev, load_event(e));
-                q.push_back(std::move(ev));
+                hold(q, ev);
             }
         }
     }
+    if (budget_ && budget_->over()) return over_budget_error(*budget_);
     return common::Status::ok();
 }
 

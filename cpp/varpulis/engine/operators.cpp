@@ -86,26 +86,38 @@ void DistinctOp::apply(Batch& batch, OpContext& ctx) {
             order_.splice(order_.end(), order_, it->second);  // seen again: most recent now
             return true;
         }
-        order_.push_back(key);
-        seen_.emplace(key, std::prev(order_.end()));
-        if (order_.size() > capacity_) {
-            seen_.erase(order_.front());
-            order_.pop_front();
+        remember(std::move(key));
+        if (order_.size() > capacity_) forget_oldest();
+        while (budget_ && budget_->over() && order_.size() > 1) {
+            forget_oldest();
+            ++evicted_;
         }
         return false;
     });
 }
 
+// A key is held twice (the list and the index) beside their nodes.
+static size_t distinct_key_bytes(const std::string& key) { return 2 * key.size() + 96; }
+
+void DistinctOp::remember(std::string key) {
+    if (budget_) budget_->hold(distinct_key_bytes(key));
+    order_.push_back(std::move(key));
+    seen_.emplace(order_.back(), std::prev(order_.end()));
+}
+
+void DistinctOp::forget_oldest() {
+    if (budget_) budget_->release(distinct_key_bytes(order_.front()));
+    seen_.erase(order_.front());
+    order_.pop_front();
+}
+
 nlohmann::json DistinctOp::save() const { return {{"keys", order_}}; }
 
 common::Status DistinctOp::load(const nlohmann::json& state) {
-    order_.clear();
-    seen_.clear();
+    while (!order_.empty()) forget_oldest();
     if (!state.is_object() || !state.contains("keys")) return common::Status(common::ErrorCode::Invalid, "bad distinct state");
-    for (const auto& k : state["keys"]) {
-        order_.push_back(k.get<std::string>());
-        seen_.emplace(order_.back(), std::prev(order_.end()));
-    }
+    for (const auto& k : state["keys"]) remember(k.get<std::string>());
+    if (budget_ && budget_->over()) return over_budget_error(*budget_);
     return common::Status::ok();
 }
 

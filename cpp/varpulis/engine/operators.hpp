@@ -12,6 +12,7 @@
 #include "varpulis/engine/function.hpp"
 #include "varpulis/engine/operator.hpp"
 #include "varpulis/engine/sink.hpp"
+#include "varpulis/engine/state_budget.hpp"
 
 namespace varpulis::engine {
 
@@ -77,15 +78,23 @@ class LogOp final : public Operator {
 /// `.distinct([e])`: drop events whose key was seen before; remembers the last `capacity` keys.
 class DistinctOp final : public Operator {
   public:
-    DistinctOp(ExprNode key, size_t capacity) : key_(std::move(key)), capacity_(capacity) {}
+    /// `budget`, shared with the engine's other operators, may be null (unbounded).
+    DistinctOp(ExprNode key, size_t capacity, StateBudget* budget = nullptr)
+        : key_(std::move(key)), capacity_(capacity), budget_(budget) {}
     void apply(Batch& batch, OpContext& ctx) override;
     size_t held() const override { return order_.size(); }
+    uint64_t evicted() const override { return evicted_; }
     nlohmann::json save() const override;
     common::Status load(const nlohmann::json& state) override;
 
   private:
+    void remember(std::string key);
+    void forget_oldest();
+
     ExprNode key_;
     size_t capacity_;
+    StateBudget* budget_;
+    uint64_t evicted_ = 0;  ///< keys forgotten at the state budget (capacity is the program's own)
     std::list<std::string> order_;  ///< least recently seen first
     std::unordered_map<std::string, std::list<std::string>::iterator> seen_;
 };

@@ -17,6 +17,7 @@
 #include "varpulis/engine/function.hpp"
 #include "varpulis/engine/operators.hpp"
 #include "varpulis/engine/sink.hpp"
+#include "varpulis/engine/state_budget.hpp"
 
 namespace varpulis::engine {
 
@@ -32,6 +33,9 @@ struct EngineOptions {
     size_t max_contexts = 64;
     size_t distinct_capacity = 100'000;      ///< keys remembered by .distinct()
     int max_depth = 10;                      ///< stream-to-stream hops before an event is dropped (cycles)
+    /// Bytes the windows, joins and distinct sets of one pipeline may hold (state_budget.hpp);
+    /// past it the oldest give way, counted as evicted. A program with contexts splits it evenly.
+    size_t max_state_bytes = size_t{64} << 20;
     /// When set, only streams whose `.context(...)` is this name (and streams without a context)
     /// are compiled: the plan of one context thread.
     std::optional<std::string> only_context;
@@ -86,6 +90,9 @@ struct Plan {
     std::vector<TimerSpec> timers;
     std::vector<SourceBinding> bindings;
     std::vector<std::string> contexts;  ///< declared, in order
+    /// What the plan's windows, joins and distinct sets hold (options.max_state_bytes); they point
+    /// at it, so it lives as long as the plan's operators.
+    std::unique_ptr<StateBudget> state_budget;
 };
 
 /// The plan of one context thread: the streams placed there and the unplaced ones.

@@ -67,6 +67,7 @@ PlanCompiler::PlanCompiler(const vpl::Program& program, const EngineOptions& opt
 
 Result<Plan> PlanCompiler::compile() && {
     plan_.options = options_;
+    plan_.state_budget = std::make_unique<StateBudget>(options_.max_state_bytes);
     plan_.functions = std::make_unique<FunctionTable>();
     for (const auto& stmt : program_.statements) {
         if (auto* c = std::get_if<vpl::ContextDecl>(&stmt->node)) plan_.contexts.push_back(c->name);
@@ -137,7 +138,7 @@ Status PlanCompiler::compile_stream(const vpl::StreamDecl& decl, const common::S
     if (source.binding) plan_.bindings.push_back(std::move(*source.binding));
 
     // Operators in source order. A .partition_by applies to the windows and aggregates after it.
-    OpSite site{scope(source.self_alias), {}, &options_, decl.name, span};
+    OpSite site{scope(source.self_alias), {}, &options_, plan_.state_budget.get(), decl.name, span};
     for (const auto& op : decl.ops) {
         if (op.kind == OpKind::PartitionBy) {
             if (const vpl::Expr* k = positional(op); k && k->kind == vpl::ExprKind::Ident) site.partition = k->name;
@@ -246,6 +247,7 @@ Result<ProgramPlan> compile_program(const vpl::Program& program, const EngineOpt
     for (auto& context : out.contexts) {
         EngineOptions o = options;
         o.only_context = context.name;
+        o.max_state_bytes = options.max_state_bytes / out.contexts.size();
         VP_ASSIGN_OR_RETURN(context.plan, compile_plan(program, o));
     }
     return out;

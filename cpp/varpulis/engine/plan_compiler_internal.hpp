@@ -35,6 +35,7 @@ struct OpSite {
     ExprScope scope;        ///< the names their expressions see
     std::string partition;  ///< the field of the last `.partition_by` before the operator, or empty
     const EngineOptions* options = nullptr;
+    StateBudget* budget = nullptr;  ///< the plan's, shared by its windows, joins and distinct sets
     std::string stream;  ///< the stream's name
     common::Span span;   ///< its declaration
 };

@@ -211,6 +211,7 @@ RuntimeStats Runtime::stats() const {
         out.dropped_by_depth += e.stats().dropped_by_depth;
         out.held += e.held();
         out.evicted += e.evicted();
+        out.state_bytes += e.state_bytes();
     };
     if (engine_) {
         std::lock_guard lock(mutex_);

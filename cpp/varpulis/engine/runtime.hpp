@@ -54,7 +54,8 @@ struct RuntimeStats {
     uint64_t errors = 0;
     uint64_t dropped_by_depth = 0;
     size_t held = 0;
-    uint64_t evicted = 0;  ///< state dropped at a limit (sequence runs past their caps)
+    uint64_t evicted = 0;  ///< state dropped at a limit (sequence runs past their caps, the state budget)
+    size_t state_bytes = 0;  ///< what the state budget counts (EngineOptions::max_state_bytes)
 };
 
 /// Thread-safe: pushes from several threads are serialised on a single engine, and run in

@@ -29,20 +29,54 @@ void partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx
     }
 }
 
-void WindowOp::add(const EventPtr& e, State& s, Batch& out) const {
+void WindowOp::hold(State& s, const EventPtr& e) {
+    s.events.push_back(e);
+    if (budget_) budget_->hold(event_bytes(*e));
+}
+
+void WindowOp::drop_front(State& s) {
+    if (budget_) budget_->release(event_bytes(*s.events.front()));
+    s.events.pop_front();
+}
+
+void WindowOp::emit_all(State& s, Batch& out) {
+    out.insert(out.end(), s.events.begin(), s.events.end());
+    release_all(s);
+}
+
+void WindowOp::release_all(State& s) {
+    if (budget_) {
+        for (const auto& e : s.events) budget_->release(event_bytes(*e));
+    }
+    s.events.clear();
+}
+
+void WindowOp::keep_to_budget(State& s) {
+    if (!budget_ || !budget_->over()) return;
+    // The oldest events of this partition go first; when it holds only the new one (state spread
+    // over many partitions), the new event is not held. Either way the loss is counted.
+    while (budget_->over() && !s.events.empty()) {
+        if (s.events.size() > 1) {
+            drop_front(s);
+        } else {
+            budget_->release(event_bytes(*s.events.back()));
+            s.events.pop_back();
+        }
+        ++evicted_;
+    }
+}
+
+void WindowOp::add(const EventPtr& e, State& s, Batch& out) {
     using K = WindowSpec::Kind;
     switch (spec_.kind) {
         case K::CountTumbling:
-            s.events.push_back(e);
-            if (static_cast<int64_t>(s.events.size()) >= spec_.size) {
-                out.insert(out.end(), s.events.begin(), s.events.end());
-                s.events.clear();
-            }
+            hold(s, e);
+            if (static_cast<int64_t>(s.events.size()) >= spec_.size) emit_all(s, out);
             break;
         case K::CountSliding:
-            s.events.push_back(e);
+            hold(s, e);
             ++s.since_emit;
-            if (static_cast<int64_t>(s.events.size()) > spec_.size) s.events.pop_front();
+            if (static_cast<int64_t>(s.events.size()) > spec_.size) drop_front(s);
             if (static_cast<int64_t>(s.events.size()) >= spec_.size && s.since_emit >= spec_.slide) {
                 out.insert(out.end(), s.events.begin(), s.events.end());
                 s.since_emit = 0;
@@ -52,16 +86,15 @@ void WindowOp::add(const EventPtr& e, State& s, Batch& out) const {
             // Anchored at the first event; a later event at or past the end closes the window.
             if (s.events.empty() && !s.emitted) s.start = e->timestamp;
             if (e->timestamp >= s.start + spec_.size) {
-                out.insert(out.end(), s.events.begin(), s.events.end());
-                s.events.clear();
+                emit_all(s, out);
                 s.start = e->timestamp;
             }
             s.emitted = true;
-            s.events.push_back(e);
+            hold(s, e);
             break;
         case K::TimeSliding:
-            s.events.push_back(e);
-            while (!s.events.empty() && s.events.front()->timestamp < e->timestamp - spec_.size) s.events.pop_front();
+            hold(s, e);
+            while (!s.events.empty() && s.events.front()->timestamp < e->timestamp - spec_.size) drop_front(s);
             if (!s.emitted || e->timestamp >= s.last_emit + spec_.slide) {
                 out.insert(out.end(), s.events.begin(), s.events.end());
                 s.last_emit = e->timestamp;
@@ -69,13 +102,11 @@ void WindowOp::add(const EventPtr& e, State& s, Batch& out) const {
             }
             break;
         case K::Session:
-            if (!s.events.empty() && e->timestamp - s.events.back()->timestamp > spec_.size) {
-                out.insert(out.end(), s.events.begin(), s.events.end());
-                s.events.clear();
-            }
-            s.events.push_back(e);
+            if (!s.events.empty() && e->timestamp - s.events.back()->timestamp > spec_.size) emit_all(s, out);
+            hold(s, e);
             break;
     }
+    keep_to_budget(s);
 }
 
 void WindowOp::apply(Batch& batch, OpContext& ctx) {
@@ -91,8 +122,7 @@ void WindowOp::flush(Batch& out, OpContext&) {
     using K = WindowSpec::Kind;
     if (spec_.kind != K::TimeTumbling && spec_.kind != K::Session) return;  // count windows never flush partial
     for (const auto& key : states_.sorted_keys()) {
-        auto& s = states_.get(key);
-        out.insert(out.end(), s.events.begin(), s.events.end());
+        emit_all(states_.get(key), out);
     }
     states_.clear();
 }
@@ -119,19 +149,21 @@ nlohmann::json WindowOp::save() const {
 }
 
 common::Status WindowOp::load(const nlohmann::json& state) {
+    for (auto& [key, s] : states_.entries()) release_all(s);
     states_.clear();
     if (!state.is_object() || !state.contains("partitions")) return common::Status(common::ErrorCode::Invalid, "bad window state");
     for (const auto& p : state["partitions"]) {
         State& s = states_.get(p.at("key").get<std::string>());
         for (const auto& e : p.at("events")) {
             VP_ASSIGN_OR_RETURN(auto ev, load_event(e));
-            s.events.push_back(std::move(ev));
+            hold(s, ev);
         }
         s.start = p.at("start").get<int64_t>();
         s.last_emit = p.at("last_emit").get<int64_t>();
         s.since_emit = p.at("since_emit").get<int64_t>();
         s.emitted = p.at("emitted").get<bool>();
     }
+    if (budget_ && budget_->over()) return over_budget_error(*budget_);
     return common::Status::ok();
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "varpulis/engine/operator.hpp"
+#include "varpulis/engine/state_budget.hpp"
 
 namespace varpulis::engine {
 
@@ -20,10 +21,13 @@ struct WindowSpec {
 /// `.window(...)`, one independent window per partition key when `key` is set.
 class WindowOp final : public Operator {
   public:
-    WindowOp(WindowSpec spec, ExprNode key) : spec_(spec), key_(std::move(key)) {}
+    /// `budget`, shared with the engine's other operators, may be null (unbounded).
+    WindowOp(WindowSpec spec, ExprNode key, StateBudget* budget = nullptr)
+        : spec_(spec), key_(std::move(key)), budget_(budget) {}
     void apply(Batch& batch, OpContext& ctx) override;
     void flush(Batch& out, OpContext& ctx) override;
     size_t held() const override;
+    uint64_t evicted() const override { return evicted_; }
     nlohmann::json save() const override;
     common::Status load(const nlohmann::json& state) override;
 
@@ -35,10 +39,19 @@ class WindowOp final : public Operator {
         int64_t since_emit = 0;    ///< count sliding: arrivals since the last emission
         bool emitted = false;
     };
-    void add(const EventPtr& e, State& s, Batch& out) const;
+    void add(const EventPtr& e, State& s, Batch& out);
+    // Every event enters and leaves a partition through these, which keep the budget's count.
+    void hold(State& s, const EventPtr& e);
+    void drop_front(State& s);
+    void emit_all(State& s, Batch& out);
+    void release_all(State& s);
+    /// Past the budget, give up held events of `s` (counted in evicted_).
+    void keep_to_budget(State& s);
 
     WindowSpec spec_;
     ExprNode key_;
+    StateBudget* budget_;
+    uint64_t evicted_ = 0;
     PartitionMap<State> states_;
     std::string key_buffer_;
     Batch out_;  ///< reused between calls

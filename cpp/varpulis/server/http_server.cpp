@@ -166,7 +166,9 @@ class Session {
     void read_request() {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
-        parser_->body_limit(std::max<size_t>(server_.options.body_limit("/large"), 16u << 20));
+        // Beast checks Content-Length against the body limit as the header arrives, before the
+        // path is known: on_header checks it against the route's limit instead.
+        parser_->body_limit(boost::none);
         // First request: its headers within the header timeout (a probe-only connection's within
         // 2 s), then the whole request within the request timeout (on_deadline moves it); a later
         // one on a kept-alive connection, within the idle timeout (its wait and its bytes together).
@@ -179,6 +181,20 @@ class Session {
             set_deadline(server_.options.idle_timeout);
         }
         first_ = false;
+        http::async_read_header(derived().stream(), buffer_, *parser_,
+                                beast::bind_front_handler(&Session::on_header, derived().shared_from_this()));
+    }
+
+    // The body limit depends on the route (restore takes far more than a deploy), so it is set
+    // once the headers name the path, and a body past it is refused before it is read.
+    void on_header(beast::error_code ec, std::size_t bytes) {
+        if (ec) return on_read(ec, bytes);
+        std::string_view target = parser_->get().target();
+        const size_t limit = server_.options.body_limit(std::string(target.substr(0, target.find('?'))));
+        if (auto length = parser_->content_length(); length && *length > limit) {
+            return on_read(http::error::body_limit, bytes);
+        }
+        parser_->body_limit(limit);  // a chunked body is counted as it comes
         http::async_read(derived().stream(), buffer_, *parser_,
                          beast::bind_front_handler(&Session::on_read, derived().shared_from_this()));
     }

@@ -129,6 +129,7 @@ engine::RuntimeOptions pipeline_runtime_options(WorkerApiOptions& options) {
     while (options.file_root.size() > 1 && options.file_root.back() == '/') options.file_root.pop_back();
     engine::RuntimeOptions runtime;
     runtime.file_root = options.file_root;
+    runtime.engine.max_state_bytes = options.max_state_bytes;
     return runtime;
 }
 
@@ -175,7 +176,8 @@ void WorkerApi::add_routes() {
 std::vector<std::string> WorkerApi::restore() { return registry_.restore(); }
 
 size_t WorkerApi::body_limit(const std::string& path) const {
-    bool large = path == "/large" || path.ends_with("/events-batch") || path.ends_with("/events-each") || path.ends_with("/restore");
+    if (path.ends_with("/restore")) return restore_body_limit();
+    bool large = path.ends_with("/events-batch") || path.ends_with("/events-each");
     return large ? options_.large_body_limit : options_.json_body_limit;
 }
 
@@ -447,6 +449,7 @@ HttpResponse WorkerApi::metrics(const Pipeline& p) const {
                                {"latency_buckets_seconds", buckets},
                                {"state_held", rt.held},
                                {"state_evicted", rt.evicted},
+                               {"state_bytes", rt.state_bytes},
                                {"dropped_by_depth", rt.dropped_by_depth},
                                {"connectors", connectors_json(p)}});
 }
@@ -471,10 +474,10 @@ HttpResponse WorkerApi::checkpoint(Pipeline& p) {
     // A checkpoint is only handed out when restore can take it back (its body limit): an answer
     // that cannot be restored would look like a backup and not be one.
     const size_t size = snapshot->dump().size();
-    if (size + 1024 > options_.large_body_limit) {
+    if (size + 1024 > restore_body_limit()) {
         return error_response(422, "checkpoint_too_large",
                               "the checkpoint is " + std::to_string(size) + " bytes; restore takes at most " +
-                                  std::to_string(options_.large_body_limit) + " (shrink the windows or partitions it holds)");
+                                  std::to_string(restore_body_limit()) + " (shrink the windows, partitions or sequence runs it holds)");
     }
     return json_response(200, {{"pipeline_id", p.id}, {"checkpoint", *snapshot}, {"events_processed", p.counters.events_in.load()}});
 }
@@ -530,8 +533,14 @@ HttpResponse WorkerApi::prometheus() const {
         out.sample("varpulis_processing_latency_seconds_sum", labels, std::to_string(static_cast<double>(p->counters.latency_ns_total) / 1e9));
         out.sample("varpulis_processing_latency_seconds_count", labels, count(cumulative));
     }
-    out.family("varpulis_state_evicted_total", "counter", "Sequence runs dropped at a state limit, by pipeline.");
-    for (const auto& p : all) out.sample("varpulis_state_evicted_total", pipeline_labels(*p), count(p->runtime()->stats().evicted));
+    std::vector<engine::RuntimeStats> stats;  // one walk of each pipeline's state
+    stats.reserve(all.size());
+    for (const auto& p : all) stats.push_back(p->runtime()->stats());
+    out.family("varpulis_state_bytes", "gauge", "Bytes held by windows, joins and distinct sets, as the state budget counts them, by pipeline.");
+    for (size_t i = 0; i < all.size(); ++i) out.sample("varpulis_state_bytes", pipeline_labels(*all[i]), count(stats[i].state_bytes));
+    out.family("varpulis_state_evicted_total", "counter",
+               "Events, keys and sequence runs dropped at a state limit (the state budget, run caps), by pipeline.");
+    for (size_t i = 0; i < all.size(); ++i) out.sample("varpulis_state_evicted_total", pipeline_labels(*all[i]), count(stats[i].evicted));
     out.family("varpulis_connector_connected", "gauge", "1 when a connector of a pipeline is connected to its broker.");
     PrometheusText messages, failures;  // their families follow this one's samples
     for (const auto& p : all) {

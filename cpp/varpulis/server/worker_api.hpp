@@ -28,7 +28,9 @@ struct WorkerApiOptions {
     /// the deploy). Empty: `<state_dir>/files`, or `varpulis-files` in the working directory.
     std::string file_root;
     size_t json_body_limit = 1 << 20;  ///< deploy, single inject, reload
-    size_t large_body_limit = 16 << 20;  ///< batch inject, restore
+    size_t large_body_limit = 16 << 20;  ///< batch inject, and restore beside the state budget
+    /// Bytes a pipeline's windows, joins and distinct sets may hold (EngineOptions::max_state_bytes).
+    size_t max_state_bytes = size_t{64} << 20;
     engine::EventLimits event_limits;
     size_t max_outputs_in_response = 10'000;
     double rate_limit = 0;             ///< requests per second per client on /api/v1 (0: off)
@@ -64,6 +66,9 @@ class WorkerApi {
 
     /// The body limit for a path (the transport enforces it before reading the body).
     size_t body_limit(const std::string& path) const;
+    /// What restore takes: room for any checkpoint of state within the budget (a checkpoint
+    /// writes an event in about as many bytes as the budget counts for it, twice is the margin).
+    size_t restore_body_limit() const { return options_.large_body_limit + 2 * options_.max_state_bytes; }
     /// Set `http`'s body limits and fast path to this API's: the server then calls answer_inline
     /// on the I/O thread that read a request before it hands the request to the pool.
     void wire(HttpServerOptions& http);

@@ -86,5 +86,89 @@ TEST(BudgetTest, SequenceRunsOfUniqueKeysStopAtTheTotalAndAreCounted) {
     EXPECT_EQ(out.size(), 1u);
 }
 
+// ---- The state budget: what windows, joins and distinct sets hold (state_budget.hpp).
+
+RuntimeOptions with_state_budget(size_t bytes) {
+    RuntimeOptions options;
+    options.engine.max_state_bytes = bytes;
+    return options;
+}
+
+/// Push `n` A events with a 1 KB payload, key i % keys and time i seconds.
+void push_payloads(Runtime& rt, int n, int keys) {
+    std::vector<EventPtr> out;
+    const std::string payload(1000, 'x');
+    for (int i = 0; i < n; ++i) {
+        ASSERT_TRUE(rt.push("A", {{"k", Value(i % keys)}, {"p", Value(payload)}}, int64_t{i} * 1'000'000'000, out).is_ok());
+    }
+}
+
+TEST(BudgetTest, ATimeWindowPastTheStateBudgetGivesUpItsOldestEvents) {
+    // An hour's window of 1 KB events held everything; 100 KB holds about 90 of them.
+    auto rt = load("stream S = A .window(1h) .aggregate(n: count()) .emit(n: n)", with_state_budget(100'000));
+    push_payloads(*rt, 1000, 1);
+    RuntimeStats stats = rt->stats();
+    EXPECT_LE(stats.state_bytes, 100'000u);
+    EXPECT_GT(stats.state_bytes, 90'000u);
+    EXPECT_GT(stats.held, 80u);
+    EXPECT_EQ(stats.held + stats.evicted, 1000u);
+    // The window still closes and emits what it kept.
+    std::vector<EventPtr> out;
+    ASSERT_TRUE(rt->push("A", {{"k", Value(0)}}, int64_t{4000} * 1'000'000'000, out).is_ok());
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0]->get(intern("n"))->as_int(), static_cast<int64_t>(stats.held));
+}
+
+TEST(BudgetTest, PartitionsOfUniqueKeysStayWithinTheStateBudget) {
+    auto rt = load("stream S = A .partition_by(k) .window(1h) .aggregate(n: count()) .emit(n: n)", with_state_budget(100'000));
+    push_payloads(*rt, 1000, 1000);
+    RuntimeStats stats = rt->stats();
+    EXPECT_LE(stats.state_bytes, 100'000u);
+    EXPECT_EQ(stats.held + stats.evicted, 1000u);
+    EXPECT_GT(stats.evicted, 800u);
+}
+
+TEST(BudgetTest, JoinsAndDistinctSetsStayWithinTheStateBudget) {
+    auto join = load("stream J = join(A, B) .on(A.k == B.k) .window(1h) .emit(k: A.k)", with_state_budget(100'000));
+    push_payloads(*join, 1000, 1000);
+    EXPECT_LE(join->stats().state_bytes, 100'000u);
+    EXPECT_GT(join->stats().evicted, 800u);
+    auto distinct = load("stream D = A .distinct(p + to_string(k)) .emit(k: k)", with_state_budget(100'000));
+    push_payloads(*distinct, 1000, 1000);
+    EXPECT_LE(distinct->stats().state_bytes, 100'000u);
+    EXPECT_GT(distinct->stats().evicted, 800u);
+}
+
+TEST(BudgetTest, EveryEventLeavingAWindowGivesItsBytesBack) {
+    auto rt = load("stream S = A .partition_by(k) .window(10) .aggregate(n: count()) .emit(n: n)", with_state_budget(1'000'000));
+    push_payloads(*rt, 1000, 10);  // 100 tumbling windows of 10, all closed
+    EXPECT_EQ(rt->stats().state_bytes, 0u);
+    EXPECT_EQ(rt->stats().evicted, 0u);
+}
+
+TEST(BudgetTest, ARestoreOfMoreStateThanTheBudgetIsRefused) {
+    const std::string program = "stream S = A .window(1h) .aggregate(n: count()) .emit(n: n)";
+    auto big = load(program, with_state_budget(1'000'000));
+    push_payloads(*big, 500, 1);
+    auto snapshot = big->checkpoint();
+    ASSERT_TRUE(snapshot.is_ok());
+    auto small = load(program, with_state_budget(100'000));
+    common::Status st = small->restore(*snapshot);
+    EXPECT_EQ(st.code(), common::ErrorCode::LimitExceeded);
+    EXPECT_NE(st.message().find("state budget is 100000"), std::string::npos) << st.message();
+    auto same = load(program, with_state_budget(1'000'000));
+    EXPECT_TRUE(same->restore(*snapshot).is_ok());
+    EXPECT_EQ(same->stats().state_bytes, big->stats().state_bytes);
+}
+
+TEST(BudgetTest, ContextsSplitTheStateBudget) {
+    auto rt = load("context C1\ncontext C2\nstream S = A .context(C1) .window(1h) .aggregate(n: count())\n"
+                   "stream T = A .context(C2) .window(1h) .aggregate(n: count()) .emit(n: n)",
+                   with_state_budget(200'000));
+    push_payloads(*rt, 1000, 1);
+    EXPECT_LE(rt->stats().state_bytes, 200'000u);
+    EXPECT_GT(rt->stats().state_bytes, 180'000u);
+}
+
 }  // namespace
 }  // namespace varpulis::engine

@@ -93,7 +93,8 @@ TEST_F(WorkerApiTest, RoutesAndMethods) {
 TEST_F(WorkerApiTest, BodyLimitsDependOnTheRoute) {
     EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/events"), 1u << 20);
     EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/events-batch"), 16u << 20);
-    EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/restore"), 16u << 20);
+    // Restore takes any checkpoint of state within the budget: 16 MiB + twice 64 MiB.
+    EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/restore"), (16u << 20) + 2 * (64u << 20));
     EXPECT_EQ(api_.body_limit("/api/v1/pipelines/x/events-each"), 16u << 20);
 }
 
