@@ -31,11 +31,19 @@ void partition_key(const CompiledExpr* key, const Event& e, const OpContext& ctx
 
 void WindowOp::hold(State& s, const EventPtr& e) {
     s.events.push_back(e);
-    if (budget_) budget_->hold(event_bytes(*e));
+    if (budget_) {
+        const size_t bytes = event_bytes(*e);
+        s.bytes += bytes;
+        budget_->hold(bytes);
+    }
 }
 
 void WindowOp::drop_front(State& s) {
-    if (budget_) budget_->release(event_bytes(*s.events.front()));
+    if (budget_) {
+        const size_t bytes = event_bytes(*s.events.front());
+        s.bytes -= bytes;
+        budget_->release(bytes);
+    }
     s.events.pop_front();
 }
 
@@ -45,9 +53,8 @@ void WindowOp::emit_all(State& s, Batch& out) {
 }
 
 void WindowOp::release_all(State& s) {
-    if (budget_) {
-        for (const auto& e : s.events) budget_->release(event_bytes(*e));
-    }
+    if (budget_) budget_->release(s.bytes);
+    s.bytes = 0;
     s.events.clear();
 }
 
@@ -59,8 +66,7 @@ void WindowOp::keep_to_budget(State& s) {
         if (s.events.size() > 1) {
             drop_front(s);
         } else {
-            budget_->release(event_bytes(*s.events.back()));
-            s.events.pop_back();
+            release_all(s);
         }
         ++evicted_;
     }

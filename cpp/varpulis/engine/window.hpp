@@ -34,6 +34,7 @@ class WindowOp final : public Operator {
   private:
     struct State {
         std::deque<EventPtr> events;
+        size_t bytes = 0;          ///< what `events` hold, as the state budget counts it
         int64_t start = 0;         ///< time tumbling: window start
         int64_t last_emit = 0;     ///< time sliding: time of the last emission
         int64_t since_emit = 0;    ///< count sliding: arrivals since the last emission
