@@ -129,3 +129,27 @@ def test_a_checkpoint_restore_could_not_take_is_refused_not_handed_out(varpulis_
         assert f"restore takes at most {(16 << 20) + 2_000_000}" in err.value.message
     finally:
         server.stop()
+
+
+def test_events_with_ever_new_names_are_refused_past_a_million_names_not_an_abort(worker):
+    # Names are interned for the process's life; at 16.7 million the process aborted.
+    client = worker.client()
+    pid = client.deploy("names", "stream S = A .where(v > 0) .emit(v: v)")["id"]
+    per_event, events_per_batch = 1000, 500
+    made = 0
+    while made < 1_000_000:
+        batch = [{"event_type": "B", "fields": {f"n{made + i * per_event + j}": 1 for j in range(per_event)}}
+                 for i in range(events_per_batch)]
+        answer = client.inject_batch(pid, batch)
+        made += per_event * events_per_batch
+    assert answer["rejected"] > 0, "a million and more names were all taken"
+    refused = answer["errors"][0]
+    assert refused["code"] == "limit_exceeded" and "must come from a bounded set" in refused["error"], refused
+    # Known names still work, in every event door, and the worker is healthy.
+    answer = client.inject_batch(pid, [{"event_type": "A", "fields": {"v": 3}}])
+    assert answer["accepted"] == 1 and answer["output_events"] == [{"event_type": "S", "v": 3}]
+    with pytest.raises(ApiError) as err:
+        client.request("POST", f"/api/v1/pipelines/{pid}/events", {"event_type": "A", "fields": {"brand_new": 1}})
+    assert err.value.status == 400 and "bounded set" in err.value.message
+    assert client.health()["status"] == "healthy"
+    assert rss_mb(worker.proc.pid) < 1500

@@ -75,12 +75,15 @@ Result<EventPtr> load_event(const Json& j) {
         return Status(ErrorCode::Invalid, "bad event in checkpoint");
     }
     auto e = std::make_shared<Event>();
-    e->type = intern(j["type"].get<std::string>());
+    e->type = intern_event_name(j["type"].get<std::string>());
+    if (e->type == kNoSymbol) return Status(ErrorCode::LimitExceeded, event_names_full_message());
     e->timestamp = j["ts"].get<int64_t>();
     for (const auto& pair : j["fields"]) {
         if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string()) return Status(ErrorCode::Invalid, "bad field in checkpoint");
         VP_ASSIGN_OR_RETURN(auto v, load_value(pair[1]));
-        e->fields.emplace_back(intern(pair[0].get<std::string>()), std::move(v));
+        Symbol name = intern_event_name(pair[0].get<std::string>());
+        if (name == kNoSymbol) return Status(ErrorCode::LimitExceeded, event_names_full_message());
+        e->fields.emplace_back(name, std::move(v));
     }
     return EventPtr(std::move(e));
 }

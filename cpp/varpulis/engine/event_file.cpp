@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "varpulis/engine/event_file.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -134,7 +136,8 @@ Value parse_evt_value(std::string_view text, int depth) {
 Symbol EventFileReader::symbol(std::string_view name) {
     auto it = symbols_.find(name);
     if (it != symbols_.end()) return it->second;
-    Symbol s = intern(name);
+    Symbol s = intern_event_name(name);
+    if (s == kNoSymbol) return s;  // parse_line refuses the line
     symbols_.emplace(std::string(name), s);
     return s;
 }
@@ -213,6 +216,9 @@ Result<EventPtr> EventFileReader::parse_line(std::string_view raw, uint32_t line
             if (name.empty()) return line_error(line_number, "a field has no name");
             e->set(symbol_at(i + 1, name), parse_evt_value(part.substr(colon + 1)));
         }
+    }
+    if (e->type == kNoSymbol || std::any_of(e->fields.begin(), e->fields.end(), [](const auto& f) { return f.first == kNoSymbol; })) {
+        return line_error(line_number, event_names_full_message());
     }
     return EventPtr(std::move(e));
 }

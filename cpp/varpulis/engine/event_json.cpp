@@ -184,7 +184,9 @@ Status add_fields(Event& e, const json& object, const EventLimits& limits, std::
         if (std::find(skip.begin(), skip.end(), k) != skip.end()) continue;
         auto value = json_value(v, limits, 1);
         if (!value) return Status(value.status().code(), "field '" + k + "': " + value.status().message());
-        e.fields.emplace_back(intern(k), std::move(*value));
+        Symbol name = intern_event_name(k);
+        if (name == kNoSymbol) return Status(ErrorCode::LimitExceeded, event_names_full_message());
+        e.fields.emplace_back(name, std::move(*value));
     }
     return Status::ok();
 }
@@ -201,7 +203,8 @@ Result<EventPtr> event_from_json(std::string_view type, const json& fields, int6
     if (!fields.is_object() && !fields.is_null()) return Status(ErrorCode::Invalid, "fields must be a JSON object");
     VP_RETURN_NOT_OK(check_field_count(fields.size(), limits));
     auto e = std::make_shared<Event>();
-    e->type = intern(type);
+    e->type = intern_event_name(type);
+    if (e->type == kNoSymbol) return Status(ErrorCode::LimitExceeded, event_names_full_message());
     e->timestamp = timestamp;
     if (fields.is_object()) VP_RETURN_NOT_OK(add_fields(*e, fields, limits));
     return EventPtr(std::move(e));
@@ -232,7 +235,8 @@ Result<EventPtr> event_from_flat_json(const json& object, std::string_view defau
     }
     VP_RETURN_NOT_OK(check_field_count(object.size(), limits));
     auto e = std::make_shared<Event>();
-    e->type = intern(type);
+    e->type = intern_event_name(type);
+    if (e->type == kNoSymbol) return Status(ErrorCode::LimitExceeded, event_names_full_message());
     e->timestamp = timestamp;
     VP_RETURN_NOT_OK(add_fields(*e, object, limits, {"event_type", type_key, "timestamp"}));
     return EventPtr(std::move(e));

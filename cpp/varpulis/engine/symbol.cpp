@@ -24,6 +24,8 @@ struct Table {
     std::shared_mutex mutex;  // guards ids and the appending of names
     std::array<std::atomic<std::string*>, kMaxChunks> chunks{};
     size_t size = 0;
+    size_t event_names = 0;       // names first interned by intern_event_name
+    size_t event_name_bytes = 0;  // and their text
     std::unordered_map<std::string_view, Symbol> ids;
 
     std::string& append(std::string_view name) {
@@ -62,6 +64,27 @@ Symbol intern(std::string_view name) {
     auto id = static_cast<Symbol>(t.size);
     t.ids.emplace(t.append(name), id);
     return id;
+}
+
+Symbol intern_event_name(std::string_view name) {
+    Table& t = table();
+    {
+        std::shared_lock lock(t.mutex);
+        if (auto it = t.ids.find(name); it != t.ids.end()) return it->second;
+    }
+    std::unique_lock lock(t.mutex);
+    if (auto it = t.ids.find(name); it != t.ids.end()) return it->second;
+    if (t.event_names >= kMaxEventNames || t.event_name_bytes + name.size() > kMaxEventNameBytes) return kNoSymbol;
+    ++t.event_names;
+    t.event_name_bytes += name.size();
+    auto id = static_cast<Symbol>(t.size);
+    t.ids.emplace(t.append(name), id);
+    return id;
+}
+
+std::string event_names_full_message() {
+    return "a new field name or event type was refused: events brought " + std::to_string(kMaxEventNames) +
+           " distinct names (or 64 MiB of them) since the process started, and names are never freed; they must come from a bounded set";
 }
 
 Symbol find_symbol(std::string_view name) {

@@ -81,10 +81,24 @@ class EventReader {
             code = "invalid_event";
             return nullptr;
         }
+        if (has_unknown_name(*e)) {
+            error = engine::event_names_full_message();
+            code = "limit_exceeded";
+            return nullptr;
+        }
         return e;
     }
 
   private:
+    /// True when intern_event_name refused one of the event's names.
+    static bool has_unknown_name(const engine::Event& e) {
+        if (e.type == engine::kNoSymbol) return true;
+        for (const auto& field : e.fields) {
+            if (field.first == engine::kNoSymbol) return true;
+        }
+        return false;
+    }
+
     /// A name given twice keeps its last value, as JSON libraries read such objects.
     static void add_field(engine::Event& e, engine::Symbol name, Value value) {
         for (auto& [existing, old] : e.fields) {
@@ -137,7 +151,8 @@ class EventReader {
     engine::Symbol symbol(std::string_view name) {
         auto it = symbols_.find(name);
         if (it != symbols_.end()) return it->second;
-        engine::Symbol s = engine::intern(name);
+        engine::Symbol s = engine::intern_event_name(name);
+        if (s == engine::kNoSymbol) return s;  // read() refuses the event
         symbols_.emplace(std::string(name), s);
         return s;
     }
