@@ -2,6 +2,8 @@
 #include "varpulis/vpl/frontend.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <exception>
 
 #include "ANTLRInputStream.h"
@@ -165,6 +167,29 @@ std::optional<std::pair<uint32_t, uint32_t>> first_invalid_utf8(std::string_view
     return std::nullopt;
 }
 
+/// The token stream of a pass, which in a full-context pass gives up (LookaheadExhausted) once
+/// prediction has read more tokens than its budget or spent more than 500 ms.
+class BudgetedTokenStream : public antlr4::CommonTokenStream {
+  public:
+    using antlr4::CommonTokenStream::CommonTokenStream;
+    struct LookaheadExhausted {};
+
+    void limit(size_t tokens_read) {
+        limit_ = tokens_read;
+        deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    }
+    void consume() override {
+        if (++consumed_ > limit_) throw LookaheadExhausted{};
+        if ((consumed_ & 255) == 0 && std::chrono::steady_clock::now() > deadline_) throw LookaheadExhausted{};
+        antlr4::CommonTokenStream::consume();
+    }
+
+  private:
+    size_t consumed_ = 0;
+    size_t limit_ = SIZE_MAX;
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+};
+
 struct ParseAttempt {
     std::optional<Program> program;
     std::optional<Diagnostic> error;
@@ -180,7 +205,11 @@ ParseAttempt run_parser(const ExpandedSource& src, const FrontendOptions& option
     VPLLexer lexer(&input);
     lexer.removeErrorListeners();
     detail::IndentTokenSource tokens_source(lexer, options.max_nesting, options.max_expr_depth);
-    antlr4::CommonTokenStream tokens(&tokens_source);
+    BudgetedTokenStream tokens(&tokens_source);
+    if (mode == antlr4::atn::PredictionMode::LL) {
+        tokens.fill();  // the pass before read them all: the budget scales with their number
+        tokens.limit(2'000 + options.ll_lookahead_per_token * tokens.size());
+    }
     GuardedParser parser(&tokens, options.stack_budget);
     parser.removeErrorListeners();
     FirstErrorListener listener;
@@ -247,7 +276,14 @@ ParseResult parse(std::string_view source, const FrontendOptions& options) {
     ParseAttempt attempt;
     try {
         attempt = run_parser(src, options, antlr4::atn::PredictionMode::SLL);
-        if (attempt.error && !attempt.error_is_final) attempt = run_parser(src, options, antlr4::atn::PredictionMode::LL);
+        if (attempt.error && !attempt.error_is_final) {
+            try {
+                attempt = run_parser(src, options, antlr4::atn::PredictionMode::LL);
+            } catch (const BudgetedTokenStream::LookaheadExhausted&) {
+                // The SLL error stands: it is where SLL prediction failed, which for all but a
+                // program valid only in full context is where the error is.
+            }
+        }
     } catch (const std::exception& e) {
         Diagnostic d;
         d.code = "E000";

@@ -23,6 +23,11 @@ struct FrontendOptions {
     /// transform, so fold, validate, compile, evaluate and AST JSON can recurse safely.
     size_t max_ast_depth = 2000;
     size_t stack_budget = 2 * 1024 * 1024;  ///< bytes of stack the parser may use before it gives up
+    /// Tokens the full-context (LL) pass after a failed SLL pass may read, per token of input,
+    /// beyond a base of 2,000. ANTLR's full-context prediction reads ahead to the error from
+    /// every decision before it: a 2.6 KB block lambda took 20 s, quadratic in its length. Past
+    /// the budget (or 500 ms), the SLL pass's error is reported.
+    size_t ll_lookahead_per_token = 4;
     ExpandLimits expand;
 };
 
