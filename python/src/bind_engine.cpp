@@ -65,7 +65,11 @@ class PyEngine {
     }
 
     py::dict stats() const {
-        auto s = runtime_->stats();
+        engine::RuntimeStats s;
+        {
+            py::gil_scoped_release release;  // with contexts, it waits for each context thread
+            s = runtime_->stats();
+        }
         py::dict out;
         out["events_in"] = s.events_in;
         out["outputs"] = s.outputs;
@@ -73,6 +77,7 @@ class PyEngine {
         out["dropped_by_depth"] = s.dropped_by_depth;
         out["held"] = s.held;
         out["evicted"] = s.evicted;
+        out["state_bytes"] = s.state_bytes;
         return out;
     }
 

@@ -52,7 +52,8 @@ class Engine:
         return self._engine.advance_time(now_ns)
 
     def stats(self) -> dict[str, int]:
-        """Counters: events_in, outputs, errors, dropped_by_depth, held (buffered events and runs)."""
+        """Counters: events_in, outputs, errors, dropped_by_depth, held (buffered events and runs),
+        evicted (dropped at a state limit) and state_bytes (what the state budget counts)."""
         return self._engine.stats()
 
     @property

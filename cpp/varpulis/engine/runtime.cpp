@@ -202,23 +202,47 @@ std::unique_lock<std::recursive_mutex> Runtime::try_hold() const {
     return std::unique_lock(mutex_, std::try_to_lock);
 }
 
+namespace {
+
+RuntimeStats engine_stats(const Engine& e) {
+    RuntimeStats s;
+    s.events_in = e.stats().events_in;
+    s.outputs = e.stats().outputs;
+    s.errors = e.stats().errors;
+    s.dropped_by_depth = e.stats().dropped_by_depth;
+    s.held = e.held();
+    s.evicted = e.evicted();
+    s.state_bytes = e.state_bytes();
+    return s;
+}
+
+}  // namespace
+
+RuntimeStats& RuntimeStats::operator+=(const RuntimeStats& o) {
+    events_in += o.events_in;
+    outputs += o.outputs;
+    errors += o.errors;
+    dropped_by_depth += o.dropped_by_depth;
+    held += o.held;
+    evicted += o.evicted;
+    state_bytes += o.state_bytes;
+    return *this;
+}
+
 RuntimeStats Runtime::stats() const {
-    RuntimeStats out;
-    auto add = [&](const Engine& e) {
-        out.events_in += e.stats().events_in;
-        out.outputs += e.stats().outputs;
-        out.errors += e.stats().errors;
-        out.dropped_by_depth += e.stats().dropped_by_depth;
-        out.held += e.held();
-        out.evicted += e.evicted();
-        out.state_bytes += e.state_bytes();
-    };
     if (engine_) {
         std::lock_guard lock(mutex_);
-        add(*engine_);
-    } else {
-        for (const Engine* e : contexts_->engines()) add(*e);
+        return engine_stats(*engine_);
     }
+    // A context's engine is read on its own thread, between events: its counters, and the state
+    // held() walks, change under any other thread's feet.
+    std::vector<RuntimeStats> parts(contexts_->engines().size());
+    (void)contexts_->on_each([&](size_t i, Engine& e) {
+        parts[i] = engine_stats(e);
+        return Status::ok();
+    });
+    RuntimeStats out;
+    for (const auto& p : parts) out += p;
     return out;
 }
 

@@ -56,6 +56,8 @@ struct RuntimeStats {
     size_t held = 0;
     uint64_t evicted = 0;  ///< state dropped at a limit (sequence runs past their caps, the state budget)
     size_t state_bytes = 0;  ///< what the state budget counts (EngineOptions::max_state_bytes)
+
+    RuntimeStats& operator+=(const RuntimeStats& other);
 };
 
 /// Thread-safe: pushes from several threads are serialised on a single engine, and run in
