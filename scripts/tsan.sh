@@ -21,8 +21,9 @@ mkdir -p "$reports"
 export TSAN_OPTIONS="log_path=$reports/tsan second_deadlock_stack=1 history_size=4"
 
 echo "==> C++: server, cluster and context tests"
-ctest --preset tsan -j2 -L 'varpulis_(server|cluster)_tests' --timeout 300
-ctest --preset tsan -j2 -R '^(ContextTest|BudgetTest)\.' --timeout 300
+build/tsan/tests/cpp/varpulis_server_tests
+build/tsan/tests/cpp/varpulis_cluster_tests
+build/tsan/tests/cpp/varpulis_engine_tests --gtest_filter='ContextTest.*:BudgetTest.*'
 
 echo "==> Python: the suites that run worker and coordinator processes"
 export VARPULIS_BINARY="$PWD/build/tsan/cpp/apps/varpulis/varpulis"

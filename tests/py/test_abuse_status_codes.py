@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from server_support import ServerProcess
+from server_support import ServerProcess, raw_request
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +126,15 @@ def test_no_body_shape_answers_500(worker, coordinator):
             for v in values:
                 status, answer = post(url, {field: v}, key)
                 assert status < 500, (url, field, v, status, answer)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/pipelines", "/api/v1/pipelines/x/events-batch"])
+def test_a_body_over_its_limit_is_answered_413_not_reset(worker, path):
+    # The body is refused from its Content-Length, before it is read. Closing at once reset the
+    # connection under the client still sending it: a broken pipe instead of the 413.
+    body = b"x" * (20 << 20)
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nx-api-key: {worker.key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    answer = raw_request(worker.port, head + body, timeout=10)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b'"payload_too_large"' in answer

@@ -205,6 +205,7 @@ class Session {
             return derived().close();
         }
         if (ec == http::error::body_limit) {
+            unread_body_ = true;
             return send_error(413, "payload_too_large", "request body is larger than the limit", false);
         }
         if (ec == http::error::header_limit) {
@@ -329,8 +330,28 @@ class Session {
 
     void on_write(beast::error_code ec, bool close) {
         out_body_ = {};  // an idle connection keeps no answer
+        if (!ec && close && unread_body_ && Derived::kPlain) return linger();
         if (ec || close) return derived().close();
         read_request();
+    }
+
+    // A refused body may still be on its way: closing now would reset the connection, and the
+    // client would see a broken pipe, not the 413. Its remaining bytes are read and dropped for
+    // up to 2 s or 64 MiB (a lingering close), then the connection closes.
+    void linger() {
+        lingering_ = true;
+        beast::error_code ignored;
+        derived().socket().shutdown(tcp::socket::shutdown_send, ignored);
+        set_deadline(std::chrono::seconds(2));
+        if (!discard_) discard_ = std::make_unique<std::array<char, 16384>>();
+        drain_some(0);
+    }
+    void drain_some(size_t drained) {
+        if (drained > (size_t{64} << 20)) return derived().close();
+        derived().socket().async_read_some(asio::buffer(*discard_), [self = derived().shared_from_this(), drained](beast::error_code ec, std::size_t n) {
+            if (ec) return self->derived().close();
+            self->drain_some(drained + n);
+        });
     }
 
     // ---- Deadlines: one timer per connection. Each phase (reading a request, writing an answer)
@@ -369,7 +390,7 @@ class Session {
         }
         if (std::chrono::steady_clock::now() < deadline_at_) return wait_for_deadline();
         // Closing the socket ends the pending read or write, whose handler then closes the session.
-        ++(reading_headers_ ? server_.counters->header_timeouts : server_.counters->request_timeouts);
+        if (!lingering_) ++(reading_headers_ ? server_.counters->header_timeouts : server_.counters->request_timeouts);
         timed_out_ = true;
         beast::error_code ignored;
         derived().socket().close(ignored);
@@ -454,6 +475,9 @@ class Session {
     bool answer_pending_ = false;  ///< a request was read and is not answered yet
     uint64_t request_number_ = 0;  ///< of the last request handed to a handler; I/O thread only
     bool reading_headers_ = false;  ///< a new connection's first request, its headers not complete yet
+    bool unread_body_ = false;      ///< a body was refused before it was read (see linger)
+    bool lingering_ = false;
+    std::unique_ptr<std::array<char, 16384>> discard_;  ///< where a lingering close drops bytes
     std::chrono::steady_clock::time_point request_began_;
     std::string out_head_, out_body_;  ///< the response being written
     std::shared_ptr<SseChannel> sse_;
