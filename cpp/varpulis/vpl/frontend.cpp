@@ -167,26 +167,36 @@ std::optional<std::pair<uint32_t, uint32_t>> first_invalid_utf8(std::string_view
     return std::nullopt;
 }
 
-/// The token stream of a pass, which in a full-context pass gives up (LookaheadExhausted) once
-/// prediction has read more tokens than its budget or spent more than 500 ms.
+/// The token stream of a pass. In a full-context pass it stops prediction once prediction has
+/// read more tokens than its budget or spent more than 500 ms: from then on it answers end of
+/// input to lookahead, so every decision ends at once and the pass fails, and the caller keeps
+/// the SLL pass's error. Nothing is thrown through ANTLR's prediction: it holds raw pointers
+/// there, and an exception leaked them (vpl_fuzz, LeakSanitizer).
 class BudgetedTokenStream : public antlr4::CommonTokenStream {
   public:
     using antlr4::CommonTokenStream::CommonTokenStream;
-    struct LookaheadExhausted {};
 
     void limit(size_t tokens_read) {
         limit_ = tokens_read;
         deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
     }
+    bool exhausted() const { return exhausted_; }
+
+    size_t LA(ssize_t i) override { return exhausted_ && !in_base_ ? antlr4::Token::EOF : antlr4::CommonTokenStream::LA(i); }
     void consume() override {
-        if (++consumed_ > limit_) throw LookaheadExhausted{};
-        if ((consumed_ & 255) == 0 && std::chrono::steady_clock::now() > deadline_) throw LookaheadExhausted{};
+        if (!exhausted_ && (++consumed_ > limit_ || ((consumed_ & 255) == 0 && std::chrono::steady_clock::now() > deadline_))) {
+            exhausted_ = true;
+        }
+        in_base_ = true;  // the base checks the real next token
         antlr4::CommonTokenStream::consume();
+        in_base_ = false;
     }
 
   private:
     size_t consumed_ = 0;
     size_t limit_ = SIZE_MAX;
+    bool exhausted_ = false;
+    bool in_base_ = false;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
 };
 
@@ -196,6 +206,8 @@ struct ParseAttempt {
     /// The error does not depend on the prediction mode (a lexical error, nesting too deep):
     /// another pass would find the same one.
     bool error_is_final = false;
+    /// The full-context pass ran out of its lookahead budget: its outcome means nothing.
+    bool exhausted = false;
     Diagnostics transform_errors;
 };
 
@@ -221,6 +233,10 @@ ParseAttempt run_parser(const ExpandedSource& src, const FrontendOptions& option
     try {
         tree = parser.program();
     } catch (const StopParsing&) {
+    }
+    if (tokens.exhausted()) {
+        attempt.exhausted = true;
+        return attempt;
     }
     // A lexical error explains the failure better than the parser's view of the cut-off input.
     if (!tokens_source.errors().empty()) {
@@ -277,12 +293,10 @@ ParseResult parse(std::string_view source, const FrontendOptions& options) {
     try {
         attempt = run_parser(src, options, antlr4::atn::PredictionMode::SLL);
         if (attempt.error && !attempt.error_is_final) {
-            try {
-                attempt = run_parser(src, options, antlr4::atn::PredictionMode::LL);
-            } catch (const BudgetedTokenStream::LookaheadExhausted&) {
-                // The SLL error stands: it is where SLL prediction failed, which for all but a
-                // program valid only in full context is where the error is.
-            }
+            ParseAttempt full = run_parser(src, options, antlr4::atn::PredictionMode::LL);
+            // Out of budget, the SLL error stands: it is where SLL prediction failed, which for
+            // all but a program valid only in full context is where the error is.
+            if (!full.exhausted) attempt = std::move(full);
         }
     } catch (const std::exception& e) {
         Diagnostic d;
