@@ -14,7 +14,8 @@ const char* exception_class(common::ErrorCode code) {
         case common::ErrorCode::Syntax: return "VplSyntaxError";
         case common::ErrorCode::Invalid: return "VplError";
         case common::ErrorCode::NotFound: return "NotFoundError";
-        case common::ErrorCode::Io: return "VarpulisIOError";
+        case common::ErrorCode::Io:
+        case common::ErrorCode::Unavailable: return "VarpulisIOError";
         case common::ErrorCode::Runtime: return "EngineError";
         case common::ErrorCode::LimitExceeded: return "LimitExceededError";
         default: return "VarpulisError";

@@ -394,24 +394,48 @@ def test_a_worker_gone_for_longer_than_the_expiry_is_forgotten_unless_it_still_h
         stop_processes(coord)
 
 
-def test_forwards_to_a_dead_worker_answer_502_and_the_others_still_go_through(tmp_path):
-    # A long heartbeat timeout: the worker is dead but not yet failed over, so the forward itself fails.
+def test_a_dead_workers_injects_are_held_and_answered_by_its_pipelines_new_placement(tmp_path):
+    # A heartbeat timeout of 60 s: only the refused connection can tell the coordinator. It probes
+    # the worker at once, fails its pipeline over, and sends the held injects there: the client
+    # sees latency, not the 502 it got until the heartbeat timeout before.
     with LocalCluster(workers=2, run_dir=str(tmp_path), heartbeat_interval=1, heartbeat_timeout=60) as cluster:
         c = cluster.coordinator
         gid = c.deploy_group("g", [{"name": "pipeline-a", "source": PIPELINE_A, "worker_affinity": "worker-0"},
                                    {"name": "pipeline-b", "source": PIPELINE_B, "worker_affinity": "worker-1"}], ROUTES)["id"]
         assert c.inject(gid, "EventB", {})["worker_id"] == "worker-1"  # a kept-alive connection to worker-1 now exists
         cluster.kill_worker("worker-1")
-        with pytest.raises(ApiError) as err:
-            c.inject(gid, "EventB", {})
-        assert err.value.status == 502 and err.value.code == "worker_unreachable" and "worker-1" in str(err.value)
+        started = time.monotonic()
+        answer = c.inject(gid, "EventB", {})
+        failover_seconds = time.monotonic() - started
+        assert answer["worker_id"] == "worker-0"
+        assert answer["worker_response"]["output_events"] == [{"event_type": "B", "result": "from-b"}]
+        assert failover_seconds < 3, f"the failover took {failover_seconds:.2f} s"
+        assert c.worker("worker-1")["status"] == "unhealthy"
         batch = c.inject_batch(gid, [{"event_type": "EventA", "fields": {}}, {"event_type": "EventB", "fields": {}},
                                      {"event_type": "EventA", "fields": {}}, {"event_type": "Other", "fields": {}}])
-        results = {r["routed_to"]: r for r in batch["results"]}
-        assert batch["accepted"] == 3 and batch["unrouted"] == 0  # "Other" goes to the first pipeline
-        assert results["pipeline-a"]["status"] == 200 and results["pipeline-a"]["worker_response"]["accepted"] == 3
-        assert results["pipeline-b"]["status"] == 502 and results["pipeline-b"]["worker_response"]["code"] == "worker_unreachable"
-        assert c.inject(gid, "EventA", {})["worker_response"]["output_events"] == [{"event_type": "A", "result": "from-a"}]
+        assert batch["accepted"] == 4 and all(r["status"] == 200 for r in batch["results"])
+        metrics = c.request("GET", "/metrics", raw=True)
+        assert "varpulis_cluster_workers_found_gone_total 1" in metrics
+        assert re.search(r"^varpulis_cluster_injects_held_total [1-9]", metrics, re.M)
+        assert re.search(r"^varpulis_cluster_injects_rerouted_total [1-9]", metrics, re.M)
+        assert "varpulis_cluster_injects_given_up_total 0" in metrics
+
+
+def test_a_held_inject_is_answered_502_once_its_hold_passes_with_nowhere_to_move(tmp_path):
+    # One worker: its pipelines have nowhere to go, so the held inject ends as the 502 it was.
+    with LocalCluster(workers=1, run_dir=str(tmp_path), heartbeat_interval=1, heartbeat_timeout=60,
+                      coordinator_args=["--inject-hold", "1"]) as cluster:
+        c = cluster.coordinator
+        gid = c.deploy_group("g", [{"name": "pipeline-a", "source": PIPELINE_A}], [])["id"]
+        cluster.kill_worker("worker-0")
+        started = time.monotonic()
+        with pytest.raises(ApiError) as err:
+            c.inject(gid, "EventA", {})
+        held = time.monotonic() - started
+        assert err.value.status == 502 and err.value.code == "worker_unreachable" and "worker-0" in str(err.value)
+        assert 0.9 < held < 5, held
+        metrics = c.request("GET", "/metrics", raw=True)
+        assert "varpulis_cluster_injects_given_up_total 1" in metrics
         assert c.health()["status"] == "healthy"
 
 

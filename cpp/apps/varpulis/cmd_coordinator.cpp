@@ -24,6 +24,8 @@ int cmd_coordinator(const std::vector<std::string>& args) {
                       {"heartbeat-timeout", 0, "SECONDS", "Silence after which a worker is unhealthy", "", "15"},
                       {"worker-expiry", 0, "SECONDS", "Silence after which an unhealthy worker running nothing is forgotten (0: never)",
                        "", "3600"},
+                      {"inject-hold", 0, "SECONDS",
+                       "How long an inject refused by a gone worker waits for its pipeline to fail over before 502", "", "5"},
                       {"state-dir", 0, "DIR", "Keep workers, groups and placements here across restarts", "VARPULIS_STATE_DIR", ""},
                       {"mqtt-broker", 0, "HOST:PORT", "MQTT broker that carries routes between pipelines", "VARPULIS_MQTT_BROKER", ""},
                       {"tls-cert", 0, "FILE", "PEM certificate: serve HTTPS (with --tls-key)", "VARPULIS_TLS_CERT", ""},
@@ -46,8 +48,9 @@ int cmd_coordinator(const std::vector<std::string>& args) {
         options.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-interval")) * 1000));
         options.heartbeat_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-timeout")) * 1000));
         options.worker_expiry = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("worker-expiry")) * 1000));
+        options.inject_hold = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("inject-hold")) * 1000));
     } catch (...) {
-        std::cerr << "error: --port, --heartbeat-interval, --heartbeat-timeout and --worker-expiry take numbers\n";
+        std::cerr << "error: --port, --heartbeat-interval, --heartbeat-timeout, --worker-expiry and --inject-hold take numbers\n";
         return kExitUsage;
     }
     const std::string& busy_poll = parsed->get("busy-poll-us");

@@ -123,7 +123,12 @@ common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t po
     http_ = std::move(*started);
     {
         std::lock_guard lock(mutex_);
-        forwarder_ = std::make_shared<InjectForwarder>(http_->io_context(), std::chrono::seconds(10), options_.tls_ca_file);
+        InjectFailover failover;
+        failover.suspect = [this](const std::string& id) { suspect(id); };
+        failover.moved = [this](const InjectTarget& failed) { return moved_target(failed); };
+        failover.hold = options_.inject_hold;
+        forwarder_ = std::make_shared<InjectForwarder>(http_->io_context(), std::chrono::seconds(10), options_.tls_ca_file,
+                                                       std::move(failover));
     }
     start_sweep();
     return http_->port();
@@ -132,14 +137,69 @@ common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t po
 void Coordinator::start_sweep() {
     sweeper_ = std::thread([this] {
         std::unique_lock lock(mutex_);
+        auto next_sweep = std::chrono::steady_clock::now() + options_.heartbeat_interval;
         while (!stopping_) {
-            wake_.wait_for(lock, options_.heartbeat_interval, [this] { return stopping_; });
+            wake_.wait_until(lock, next_sweep, [this] { return stopping_ || !suspects_.empty(); });
             if (stopping_) break;
+            std::vector<std::string> suspects(suspects_.begin(), suspects_.end());
+            suspects_.clear();
             lock.unlock();
-            sweep();
+            if (!suspects.empty()) confirm_suspects(suspects);
+            if (std::chrono::steady_clock::now() >= next_sweep) {
+                sweep();
+                next_sweep = std::chrono::steady_clock::now() + options_.heartbeat_interval;
+            }
             lock.lock();
         }
     });
+}
+
+void Coordinator::suspect(const std::string& worker_id) {
+    {
+        std::lock_guard lock(mutex_);
+        const WorkerInfo* w = workers_.find(worker_id);
+        if (!w || w->status == WorkerStatus::Unhealthy || !suspects_.insert(worker_id).second) return;
+    }
+    wake_.notify_all();
+}
+
+void Coordinator::confirm_suspects(const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+        std::string address;
+        {
+            std::lock_guard lock(mutex_);
+            const WorkerInfo* w = workers_.find(id);
+            if (!w || w->status == WorkerStatus::Unhealthy) continue;
+            address = w->address;
+        }
+        // A refused connection alone may be a restart in progress or a port run out: the
+        // worker is gone only when its /health does not answer either.
+        auto probe = probe_client_.request("GET", address + "/health");
+        if (probe && probe->status == 200) continue;
+        {
+            std::lock_guard lock(mutex_);
+            if (!workers_.mark_unhealthy(id)) continue;
+            ++workers_found_gone_;
+        }
+        log::warn("cluster", "worker '" + id + "' refused a connection and its /health did not answer (" +
+                                 (probe ? "status " + std::to_string(probe->status) : probe.status().message()) +
+                                 "): unhealthy now, its pipelines fail over");
+        failover(id);
+    }
+}
+
+std::optional<InjectTarget> Coordinator::moved_target(const InjectTarget& failed) const {
+    std::lock_guard lock(mutex_);
+    const PipelineGroup* group = groups_.find(failed.group_id);
+    if (!group) return std::nullopt;
+    for (const auto& p : group->placements) {
+        if (p.pipeline_name != failed.pipeline) continue;
+        if (p.worker_id == failed.worker_id && p.pipeline_id == failed.pipeline_id) return std::nullopt;  // not yet
+        const WorkerInfo* w = workers_.find(p.worker_id);
+        if (!w || p.pipeline_id.empty() || w->status == WorkerStatus::Unhealthy) return std::nullopt;
+        return InjectTarget{p.pipeline_name, p.worker_id, w->address, w->api_key, p.pipeline_id, failed.group_id};
+    }
+    return std::nullopt;
 }
 
 void Coordinator::stop() {
@@ -282,11 +342,20 @@ HttpResponse Coordinator::drain_worker(const std::string& id) {
 }
 
 HttpResponse Coordinator::metrics() const {
-    const CoordinatorCounters counters{injects_.load(), heartbeats_.load(), failovers_.load(),
-                                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()};
+    CoordinatorCounters counters;
+    counters.injects = injects_.load();
+    counters.heartbeats = heartbeats_.load();
+    counters.failovers = failovers_.load();
+    counters.workers_found_gone = workers_found_gone_.load();
+    counters.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     std::lock_guard lock(mutex_);
+    if (forwarder_) {
+        counters.injects_held = forwarder_->counters().held.load();
+        counters.injects_rerouted = forwarder_->counters().rerouted.load();
+        counters.injects_given_up = forwarder_->counters().given_up.load();
+    }
     r.body = prometheus_text(workers_, groups_, counters) + server::connection_metrics_text(*connection_counters_);
     return r;
 }

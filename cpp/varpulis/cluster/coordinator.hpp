@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +99,12 @@ class Coordinator : private CoordinatorEndpoints {
     // The health sweep and what follows a worker's failure or return.
     void start_sweep();
     void sweep();
+    /// A worker's address refused a connection (forwarder, I/O thread): the sweep probes it now.
+    void suspect(const std::string& worker_id);
+    /// Probe the suspects; those whose /health does not answer are unhealthy now and fail over.
+    void confirm_suspects(const std::vector<std::string>& ids);
+    /// Where a forward refused at `failed` goes now, once its pipeline has moved (lock taken).
+    std::optional<InjectTarget> moved_target(const InjectTarget& failed) const;
     void failover(const std::string& worker_id);
     void remove_stale_copies(const std::string& worker_id);
     /// After a worker (re)registers: deploy again the pipelines placed on it that it no longer
@@ -129,10 +136,11 @@ class Coordinator : private CoordinatorEndpoints {
     std::unique_ptr<server::HttpServer> http_;
     std::shared_ptr<InjectForwarder> forwarder_;  ///< injects, on http_'s I/O thread
     std::thread sweeper_;
+    std::set<std::string> suspects_;  ///< workers to probe now (under mutex_)
     std::condition_variable wake_;
     bool stopping_ = false;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-    std::atomic<uint64_t> injects_{0}, heartbeats_{0}, failovers_{0};
+    std::atomic<uint64_t> injects_{0}, heartbeats_{0}, failovers_{0}, workers_found_gone_{0};
 };
 
 }  // namespace varpulis::cluster

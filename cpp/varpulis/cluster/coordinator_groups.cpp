@@ -248,7 +248,7 @@ std::optional<InjectTarget> Coordinator::inject_target(const PipelineGroup& grou
     const Placement* p = type.empty() ? nullptr : inject_placement(group, type);
     const WorkerInfo* w = p ? workers_.find(p->worker_id) : nullptr;
     if (!w || p->pipeline_id.empty()) return std::nullopt;
-    return InjectTarget{p->pipeline_name, p->worker_id, w->address, w->api_key, p->pipeline_id};
+    return InjectTarget{p->pipeline_name, p->worker_id, w->address, w->api_key, p->pipeline_id, group.id};
 }
 
 std::optional<HttpResponse> Coordinator::inject(const HttpRequest& req, const std::string& group_id, bool batch,

@@ -24,6 +24,9 @@ common::Status CoordinatorOptions::validate(OptionSpelling spelling) const {
         return invalid(flag ? "--heartbeat-interval must be positive and --heartbeat-timeout at least as long"
                             : "heartbeat_interval must be positive and heartbeat_timeout at least as long");
     }
+    if (inject_hold.count() < 0 || inject_hold > std::chrono::minutes(1)) {
+        return invalid(flag ? "--inject-hold must be from 0 to 60 seconds" : "inject_hold must be from 0 to 60 seconds");
+    }
     return common::Status::ok();
 }
 

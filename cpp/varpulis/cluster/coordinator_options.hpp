@@ -25,6 +25,9 @@ struct CoordinatorOptions {
     /// Silence after which an unhealthy worker with no pipelines left is forgotten (a scaled-down
     /// pod); it registers again if it ever comes back. Zero: never.
     std::chrono::milliseconds worker_expiry{std::chrono::hours(1)};
+    /// How long an inject refused by a gone worker is held for its pipeline to fail over (the
+    /// worker is probed at once, not after heartbeat_timeout); past it, 502.
+    std::chrono::milliseconds inject_hold{5000};
     std::string state_dir;   ///< empty: state in memory only
     /// The connector routes between pipelines travel on (`--mqtt-broker host:port`:
     /// RouteConnector::mqtt); none: such routes are kept in the topology but carry nothing.

@@ -274,6 +274,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         conn_->buffer.reserve(64 * 1024);
         auto self = shared_from_this();
         auto on_connect = [self](beast::error_code ec, auto&&...) {
+            if (ec && !self->timed_out_ && (ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
+                                            ec == asio::error::network_unreachable)) {
+                // Nothing reached the peer: a caller may send the request elsewhere.
+                return self->finish(Status(ErrorCode::Unavailable, "cannot connect to " + self->key_ + ": " + ec.message()));
+            }
             if (ec || self->timed_out_) return self->fail("cannot connect to " + self->key_, ec);
             self->conn_->socket().set_option(tcp::no_delay(true), ec);
             self->conn_->socket().non_blocking(true, ec);  // for write_now
@@ -358,7 +363,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
             return connect();
         }
         if (ec == http::error::body_limit) {
-            return finish(Status(ErrorCode::LimitExceeded, what() + ": the answer is larger than 64 MiB"));
+            return finish(Status(ErrorCode::LimitExceeded, what() + ": the answer is larger than " + std::to_string(kAnswerLimit >> 20) + " MiB"));
         }
         fail(what() + " failed", ec);
     }

@@ -13,6 +13,7 @@ const char* error_code_name(ErrorCode code) {
         case ErrorCode::Runtime: return "runtime";
         case ErrorCode::LimitExceeded: return "limit_exceeded";
         case ErrorCode::Internal: return "internal";
+        case ErrorCode::Unavailable: return "unavailable";
     }
     return "internal";
 }

@@ -21,6 +21,7 @@ enum class ErrorCode {
     Runtime,       ///< an error while executing a program (division by zero in strict mode, loop guard...)
     LimitExceeded, ///< a configured limit (size, depth, count) was hit
     Internal,      ///< a bug: an invariant did not hold
+    Unavailable,   ///< a peer could not be reached (connection refused): nothing was sent to it
 };
 
 /// Return the snake_case name of an error code ("syntax", "not_found"...).

@@ -259,7 +259,7 @@ TEST_F(HttpClientTest, BlockingConnectionRefusedIsAnErrorNamingHostAndPort) {
     HttpClient client(2s);
     auto r = client.request("GET", "http://127.0.0.1:" + std::to_string(port) + "/echo");
     ASSERT_FALSE(r) << "status " << r->status;
-    EXPECT_EQ(r.status().code(), ErrorCode::Io) << r.status().to_string();
+    EXPECT_EQ(r.status().code(), ErrorCode::Unavailable) << r.status().to_string();
     EXPECT_NE(r.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
         << r.status().message();
 }
@@ -398,7 +398,7 @@ TEST_F(HttpClientTest, AsyncConnectionRefusedIsAnErrorResult) {
     ASSERT_TRUE(results->wait(1));
     auto r = results->result(0);
     ASSERT_FALSE(r) << "status " << r->status;
-    EXPECT_EQ(r.status().code(), ErrorCode::Io) << r.status().to_string();
+    EXPECT_EQ(r.status().code(), ErrorCode::Unavailable) << r.status().to_string();
     EXPECT_NE(r.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
         << r.status().message();
 }

@@ -78,6 +78,16 @@ TEST_F(WorkerTableTest, AHeartbeatUpdatesWhatItReportsAndKeepsTheRest) {
     EXPECT_EQ(a->pipelines_reported, 0u);
 }
 
+TEST_F(WorkerTableTest, AWorkerFoundGoneTurnsUnhealthyAtOnceAndRecoversWithAHeartbeat) {
+    join("a");
+    EXPECT_TRUE(table_.mark_unhealthy("a"));
+    EXPECT_EQ(table_.find("a")->status, WorkerStatus::Unhealthy);
+    EXPECT_FALSE(table_.mark_unhealthy("a"));  // once
+    EXPECT_FALSE(table_.mark_unhealthy("nobody"));
+    EXPECT_EQ(beat("a", "token-a"), HeartbeatOutcome::Recovered);
+    EXPECT_EQ(table_.find("a")->status, WorkerStatus::Ready);
+}
+
 TEST_F(WorkerTableTest, SilentWorkersTurnUnhealthyAndRecoverWithAHeartbeat) {
     join("a");
     join("b");

@@ -82,6 +82,15 @@ std::string prometheus_text(const WorkerTable& workers, const GroupTable& groups
     metric("varpulis_cluster_heartbeats_total", "counter", "Heartbeats accepted.", std::to_string(counters.heartbeats));
     metric("varpulis_cluster_failovers_total", "counter", "Pipelines placed again after their worker failed or drained.",
            std::to_string(counters.failovers));
+    metric("varpulis_cluster_workers_found_gone_total", "counter",
+           "Workers marked unhealthy at once: a connection refused, then their /health did not answer.",
+           std::to_string(counters.workers_found_gone));
+    metric("varpulis_cluster_injects_held_total", "counter", "Forwards a worker refused, held until their pipeline moved.",
+           std::to_string(counters.injects_held));
+    metric("varpulis_cluster_injects_rerouted_total", "counter", "Held forwards sent again where their pipeline moved.",
+           std::to_string(counters.injects_rerouted));
+    metric("varpulis_cluster_injects_given_up_total", "counter", "Held forwards answered 502: their pipeline did not move in time.",
+           std::to_string(counters.injects_given_up));
     metric("varpulis_uptime_seconds", "gauge", "Seconds since the coordinator started.", std::to_string(counters.uptime_seconds));
     return out.take();
 }

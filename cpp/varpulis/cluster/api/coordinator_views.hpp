@@ -18,6 +18,8 @@ namespace varpulis::cluster {
 /// The coordinator's counters and age, for /metrics.
 struct CoordinatorCounters {
     uint64_t injects = 0, heartbeats = 0, failovers = 0;
+    uint64_t workers_found_gone = 0;  ///< marked unhealthy after a refused connection and probe
+    uint64_t injects_held = 0, injects_rerouted = 0, injects_given_up = 0;  ///< ForwardCounters
     double uptime_seconds = 0;
 };
 

@@ -80,6 +80,13 @@ std::vector<std::string> WorkerTable::mark_silent(Clock::time_point now, std::ch
     return marked;
 }
 
+bool WorkerTable::mark_unhealthy(const std::string& id) {
+    auto it = workers_.find(id);
+    if (it == workers_.end() || it->second.status == WorkerStatus::Unhealthy) return false;
+    it->second.status = WorkerStatus::Unhealthy;
+    return true;
+}
+
 std::vector<std::string> WorkerTable::expire(Clock::time_point now, std::chrono::milliseconds expiry,
                                              const std::function<bool(const std::string&)>& idle) {
     std::vector<std::string> forgotten;

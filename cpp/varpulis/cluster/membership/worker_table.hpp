@@ -75,6 +75,10 @@ class WorkerTable {
     /// Mark unhealthy the ready (busy, registering) workers not heard from for longer than
     /// `timeout`. Return their ids.
     std::vector<std::string> mark_silent(Clock::time_point now, std::chrono::milliseconds timeout);
+    /// Mark a worker unhealthy at once: its address refused a connection and then a probe (the
+    /// process is gone), so its heartbeats need not be waited for. False when it is unknown or
+    /// already unhealthy.
+    bool mark_unhealthy(const std::string& id);
     /// Forget the unhealthy workers not heard from for longer than `expiry` for which `idle` holds
     /// (they run nothing), without a tombstone: they may register again. A zero expiry forgets
     /// none. Return their ids.

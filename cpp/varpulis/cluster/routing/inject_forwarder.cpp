@@ -5,6 +5,8 @@
 #include <map>
 #include <mutex>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "varpulis/cluster/routing/inject_coalescer.hpp"
 #include "varpulis/cluster/routing/inject_request.hpp"
 #include "varpulis/common/json_text.hpp"
@@ -130,22 +132,66 @@ const Placement* inject_placement(const PipelineGroup& group, std::string_view t
     return nullptr;
 }
 
-InjectForwarder::InjectForwarder(boost::asio::io_context& io, std::chrono::seconds timeout, const std::string& ca_file)
-    : client_(std::make_shared<AsyncHttpClient>(io, timeout, ca_file)), coalescer_(std::make_shared<InjectCoalescer>(io, client_)) {}
+InjectForwarder::InjectForwarder(boost::asio::io_context& io, std::chrono::seconds timeout, const std::string& ca_file,
+                                 InjectFailover failover)
+    : io_(io),
+      failover_(std::move(failover)),
+      client_(std::make_shared<AsyncHttpClient>(io, timeout, ca_file)),
+      coalescer_(std::make_shared<InjectCoalescer>(io, client_)) {}
 
 InjectForwarder::~InjectForwarder() = default;
 
+void InjectForwarder::send(InjectTarget target, std::shared_ptr<const std::string> body, const std::string& path,
+                           Clock::time_point deadline, Answer answer) {
+    auto done = [weak = weak_from_this(), target, body, path, deadline, answer](common::Result<HttpResult> result) {
+        auto self = weak.lock();
+        const bool refused = !result && result.status().code() == common::ErrorCode::Unavailable;
+        if (!self || !refused || !self->failover_.moved) return answer(target, std::move(result));
+        Clock::time_point until = deadline;
+        if (until == Clock::time_point::max()) {  // the first refusal of this forward
+            until = Clock::now() + self->failover_.hold;
+            ++self->counters_->held;
+        }
+        if (self->failover_.suspect) self->failover_.suspect(target.worker_id);
+        self->wait_for_move(target, body, path, until, answer, std::move(result));
+    };
+    const std::string pipeline_url = target.address + "/api/v1/pipelines/" + target.pipeline_id;
+    if (path.empty()) {
+        coalescer_->submit(pipeline_url, target.api_key, *body, std::move(done));
+    } else {
+        client_->request("POST", pipeline_url + path, *body, {{"x-api-key", target.api_key}}, std::move(done));
+    }
+}
+
+void InjectForwarder::wait_for_move(InjectTarget failed, std::shared_ptr<const std::string> body, const std::string& path,
+                                    Clock::time_point deadline, Answer answer, common::Result<HttpResult> failure) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(50));
+    auto shared_failure = std::make_shared<common::Result<HttpResult>>(std::move(failure));
+    timer->async_wait([weak = weak_from_this(), timer, failed = std::move(failed), body, path, deadline, answer,
+                       shared_failure](boost::system::error_code) {
+        auto self = weak.lock();
+        if (!self) return answer(failed, std::move(*shared_failure));
+        if (auto moved = self->failover_.moved(failed)) {
+            ++self->counters_->rerouted;
+            return self->send(std::move(*moved), body, path, deadline, answer);
+        }
+        if (Clock::now() >= deadline) {
+            ++self->counters_->given_up;
+            return answer(failed, std::move(*shared_failure));
+        }
+        self->wait_for_move(failed, body, path, deadline, answer, std::move(*shared_failure));
+    });
+}
+
 void InjectForwarder::forward_event(InjectTarget target, const std::string& body, server::HttpResponder respond) {
-    // Shared with the callback, not copied into it: five strings.
-    auto shared = std::make_shared<const InjectTarget>(std::move(target));
-    coalescer_->submit(shared->address + "/api/v1/pipelines/" + shared->pipeline_id, shared->api_key, body,
-                       [respond = std::move(respond), shared](common::Result<HttpResult> result) {
-                           auto [status, answer] = worker_answer(*shared, result);
-                           HttpResponse r;
-                           r.status = status;
-                           r.body = status >= 300 ? std::move(answer) : routed_answer(shared->pipeline, shared->worker_id, answer);
-                           respond(std::move(r));
-                       });
+    send(std::move(target), std::make_shared<const std::string>(body), "", Clock::time_point::max(),
+         [respond = std::move(respond)](const InjectTarget& answered, common::Result<HttpResult> result) {
+             auto [status, answer] = worker_answer(answered, result);
+             HttpResponse r;
+             r.status = status;
+             r.body = status >= 300 ? std::move(answer) : routed_answer(answered.pipeline, answered.worker_id, answer);
+             respond(std::move(r));
+         });
 }
 
 void InjectForwarder::forward_batch(const std::string& body, const ParsedInject& parsed,
@@ -157,12 +203,11 @@ void InjectForwarder::forward_batch(const std::string& body, const ParsedInject&
     // All parts at once, over kept-alive connections.
     size_t part = 0;
     for (auto& [name, entry] : parts) {
-        client_->request("POST", entry.first.address + "/api/v1/pipelines/" + entry.first.pipeline_id + "/events-batch",
-                         std::move(entry.second), {{"x-api-key", entry.first.api_key}},
-                         [reply, part, name = name, target = entry.first](common::Result<HttpResult> result) {
-                             auto [status, answer] = worker_answer(target, result);
-                             reply->add(part, name, target, status, answer);
-                         });
+        send(entry.first, std::make_shared<const std::string>(std::move(entry.second)), "/events-batch", Clock::time_point::max(),
+             [reply, part, name = name](const InjectTarget& answered, common::Result<HttpResult> result) {
+                 auto [status, answer] = worker_answer(answered, result);
+                 reply->add(part, name, answered, status, answer);
+             });
         ++part;
     }
 }

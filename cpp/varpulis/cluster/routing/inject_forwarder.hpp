@@ -7,7 +7,9 @@
 // its own unparsed. Single injects go through the coalescer; a batch is split per pipeline and
 // its parts sent at once.
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,16 +32,36 @@ struct ParsedInject;
 /// A pipeline an injected event goes to, and how to reach its worker.
 struct InjectTarget {
     std::string pipeline, worker_id, address, api_key, pipeline_id;
+    std::string group_id;  ///< the group it belongs to: where to look when it moves
+};
+
+/// What the forwarder does when a worker refuses the connection (its process is gone, nothing
+/// was sent): it tells the coordinator, which probes the worker and fails its pipelines over at
+/// once, and holds the events until their pipeline runs elsewhere, then sends them there. Past
+/// `hold`, the client gets the 502 it got at once before.
+struct InjectFailover {
+    std::function<void(const std::string& worker_id)> suspect;
+    /// The pipeline's target now, when it no longer is `failed`'s placement; else none.
+    std::function<std::optional<InjectTarget>(const InjectTarget& failed)> moved;
+    std::chrono::milliseconds hold{5000};
+};
+
+/// Counts of the forwarder's failures and what became of them (coordinator /metrics).
+struct ForwardCounters {
+    std::atomic<uint64_t> held{0};       ///< forwards refused by their worker and held for a failover
+    std::atomic<uint64_t> rerouted{0};   ///< held forwards sent again to the pipeline's new placement
+    std::atomic<uint64_t> given_up{0};   ///< held forwards answered 502 at the end of the hold
 };
 
 /// Return where an event of `type` goes in a group: the placement of the pipeline of the first
 /// external route whose types match, else of the group's first pipeline; null when unplaced.
 const Placement* inject_placement(const PipelineGroup& group, std::string_view type);
 
-class InjectForwarder {
+class InjectForwarder : public std::enable_shared_from_this<InjectForwarder> {
   public:
     /// `io`: the one-thread io_context of the server whose requests are forwarded.
-    InjectForwarder(boost::asio::io_context& io, std::chrono::seconds timeout, const std::string& ca_file);
+    InjectForwarder(boost::asio::io_context& io, std::chrono::seconds timeout, const std::string& ca_file,
+                    InjectFailover failover = {});
     ~InjectForwarder();
     InjectForwarder(const InjectForwarder&) = delete;
     InjectForwarder& operator=(const InjectForwarder&) = delete;
@@ -52,7 +74,22 @@ class InjectForwarder {
     void forward_batch(const std::string& body, const ParsedInject& parsed, const std::vector<std::optional<InjectTarget>>& targets,
                        const server::HttpResponder& respond);
 
+    const ForwardCounters& counters() const { return *counters_; }
+
   private:
+    using Clock = std::chrono::steady_clock;
+    using Answer = std::function<void(const InjectTarget&, common::Result<HttpResult>)>;
+    /// Send `body` to `path` of the target's pipeline; a refused connection is held and sent
+    /// again where the pipeline moved, until `deadline`.
+    void send(InjectTarget target, std::shared_ptr<const std::string> body, const std::string& path, Clock::time_point deadline,
+              Answer answer);
+    /// Wait for the failed target's pipeline to move (polled every 50 ms), then send again.
+    void wait_for_move(InjectTarget failed, std::shared_ptr<const std::string> body, const std::string& path,
+                       Clock::time_point deadline, Answer answer, common::Result<HttpResult> failure);
+
+    boost::asio::io_context& io_;
+    InjectFailover failover_;
+    std::shared_ptr<ForwardCounters> counters_ = std::make_shared<ForwardCounters>();
     std::shared_ptr<AsyncHttpClient> client_;
     std::shared_ptr<InjectCoalescer> coalescer_;
 };
