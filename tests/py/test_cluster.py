@@ -186,6 +186,15 @@ def test_invalid_vpl_in_a_group_deploys_nothing(cluster):
     assert all(w.pipelines()["total"] == 0 for w in cluster.workers.values())
 
 
+def test_a_misspelt_worker_affinity_is_a_deploy_error_not_a_silent_round_robin(cluster):
+    c = cluster.coordinator
+    with pytest.raises(ApiError) as err:
+        c.deploy_group("g", [{"name": "pipeline-a", "source": PIPELINE_A, "worker_affinity": "wrker-0"}])
+    assert (err.value.status, err.value.code) == (400, "unknown_worker_affinity")
+    assert "'wrker-0' names no worker this coordinator knows (workers: worker-0, worker-1)" in str(err.value)
+    assert c.request("GET", "/api/v1/cluster/pipeline-groups")["total"] == 0
+
+
 def test_no_workers_available(tmp_path):
     with LocalCluster(workers=0, run_dir=str(tmp_path)) as cluster:
         with pytest.raises(ApiError) as err:

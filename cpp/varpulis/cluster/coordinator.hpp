@@ -80,6 +80,9 @@ class Coordinator : private CoordinatorEndpoints {
 
     // Deploying a group (coordinator_groups.cpp): plan under the lock, perform without it, roll
     // back what was deployed when any pipeline failed.
+    /// The refusal of a group whose worker_affinity names a worker never registered (a typo
+    /// would otherwise fall back to round-robin silently); none when every affinity is known.
+    std::optional<std::string> unknown_affinity(const PipelineGroup& group) const;
     common::Result<std::vector<Deployment>> plan(const std::shared_ptr<PipelineGroup>& group);
     nlohmann::ordered_json perform(const std::vector<Deployment>& plan);
     void rollback(const std::vector<Deployment>& plan);

@@ -119,6 +119,7 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
     if (!body) return error;
     auto group = read_group(*body, !options_.route_connector.empty(), error);
     if (!group) return error;
+    if (auto unknown = unknown_affinity(*group)) return error_response(400, "unknown_worker_affinity", *unknown);
     auto planned = plan(group);
     if (!planned && planned.status().code() == common::ErrorCode::NotFound) {
         return error_response(503, "no_workers_available", planned.status().message());
@@ -137,6 +138,19 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
     if (common::Status saved = save(); !saved.is_ok()) return state_error(saved);
     std::lock_guard lock(mutex_);
     return json_response(201, group_json(*group));
+}
+
+std::optional<std::string> Coordinator::unknown_affinity(const PipelineGroup& group) const {
+    std::lock_guard lock(mutex_);
+    if (workers_.workers().empty()) return std::nullopt;  // no workers at all is the 503 of plan()
+    for (const auto& p : group.pipelines) {
+        if (p.worker_affinity.empty() || workers_.find(p.worker_affinity)) continue;
+        std::string known;
+        for (const WorkerInfo* w : workers_.in_order()) known += (known.empty() ? "" : ", ") + w->id;
+        return "pipeline '" + p.name + "': worker_affinity '" + p.worker_affinity + "' names no worker this coordinator knows (workers: " +
+               (known.empty() ? "none" : known) + ")";
+    }
+    return std::nullopt;
 }
 
 common::Result<std::vector<Coordinator::Deployment>> Coordinator::plan(const std::shared_ptr<PipelineGroup>& group) {
