@@ -24,6 +24,14 @@ def worker(varpulis_bin):
     server.stop()
 
 
+@pytest.fixture()
+def small_budget_worker(varpulis_bin):
+    """A worker whose pipelines may hold 1 MB of window state (restore takes 16 MiB + 2 MB)."""
+    server = ServerProcess(varpulis_bin, "--max-state-bytes", "1000000")
+    yield server
+    server.stop()
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) / 1024
@@ -95,40 +103,32 @@ def test_a_checkpoint_over_16_mib_restores_and_the_window_goes_on_the_same(worke
     assert outputs[0] == outputs[1] == [{"event_type": "W", "n": 150_000, "s": sum(range(150_000))}]
 
 
-def test_a_time_window_past_the_state_budget_evicts_its_oldest_and_counts_them(varpulis_bin):
-    server = ServerProcess(varpulis_bin, "--max-state-bytes", "1000000")
-    try:
-        client = server.client()
-        pid = client.deploy("hour", "stream W = A .window(1h) .aggregate(n: count()) .emit(n: n)")["id"]
-        pad = "x" * 1000
-        client.inject_batch(pid, [{"event_type": "A", "fields": {"pad": pad}, "timestamp": i} for i in range(5000)])
-        metrics = client.metrics(pid)
-        assert metrics["state_held"] + metrics["state_evicted"] == 5000
-        assert 800 < metrics["state_held"] < 1000
-        assert metrics["state_bytes"] <= 1_000_000
-        text = client.request("GET", "/metrics", raw=True)
-        assert re.search(r'^varpulis_state_bytes\{[^}]*\} \d+$', text, re.M), "the state held is not in /metrics"
-        assert re.search(rf'^varpulis_state_evicted_total\{{[^}}]*\}} {metrics["state_evicted"]}$', text, re.M)
-    finally:
-        server.stop()
+def test_a_time_window_past_the_state_budget_evicts_its_oldest_and_counts_them(small_budget_worker):
+    client = small_budget_worker.client()
+    pid = client.deploy("hour", "stream W = A .window(1h) .aggregate(n: count()) .emit(n: n)")["id"]
+    pad = "x" * 1000
+    client.inject_batch(pid, [{"event_type": "A", "fields": {"pad": pad}, "timestamp": i} for i in range(5000)])
+    metrics = client.metrics(pid)
+    assert metrics["state_held"] + metrics["state_evicted"] == 5000
+    assert 800 < metrics["state_held"] < 1000
+    assert metrics["state_bytes"] <= 1_000_000
+    text = client.request("GET", "/metrics", raw=True)
+    assert re.search(r'^varpulis_state_bytes\{[^}]*\} \d+$', text, re.M), "the state held is not in /metrics"
+    assert re.search(rf'^varpulis_state_evicted_total\{{[^}}]*\}} {metrics["state_evicted"]}$', text, re.M)
 
 
-def test_a_checkpoint_restore_could_not_take_is_refused_not_handed_out(varpulis_bin):
+def test_a_checkpoint_restore_could_not_take_is_refused_not_handed_out(small_budget_worker):
     # Sequence runs are capped by count, not by the state budget: a million of them can be
     # written larger than restore takes, and that checkpoint is refused rather than handed out.
-    server = ServerProcess(varpulis_bin, "--max-state-bytes", "1000000")
-    try:
-        client = server.client()
-        pid = client.deploy("runs", "stream S = A as a -> B as b .partition_by(k) .emit(k: a.k)")["id"]
-        pad = "x" * 200
-        for start in range(0, 100_000, 50_000):
-            client.inject_batch(pid, [{"event_type": "A", "fields": {"k": i, "pad": pad}} for i in range(start, start + 50_000)])
-        with pytest.raises(ApiError) as err:
-            client.request("POST", f"/api/v1/pipelines/{pid}/checkpoint")
-        assert (err.value.status, err.value.code) == (422, "checkpoint_too_large")
-        assert f"restore takes at most {(16 << 20) + 2_000_000}" in err.value.message
-    finally:
-        server.stop()
+    client = small_budget_worker.client()
+    pid = client.deploy("runs", "stream S = A as a -> B as b .partition_by(k) .emit(k: a.k)")["id"]
+    pad = "x" * 200
+    for start in range(0, 100_000, 50_000):
+        client.inject_batch(pid, [{"event_type": "A", "fields": {"k": i, "pad": pad}} for i in range(start, start + 50_000)])
+    with pytest.raises(ApiError) as err:
+        client.request("POST", f"/api/v1/pipelines/{pid}/checkpoint")
+    assert (err.value.status, err.value.code) == (422, "checkpoint_too_large")
+    assert f"restore takes at most {(16 << 20) + 2_000_000}" in err.value.message
 
 
 def test_events_with_ever_new_names_are_refused_past_a_million_names_not_an_abort(worker):

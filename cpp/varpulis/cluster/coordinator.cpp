@@ -106,7 +106,7 @@ common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t po
     http.counters = connection_counters_;
     http.tls_cert_file = options_.tls_cert_file;
     http.tls_key_file = options_.tls_key_file;
-    http.body_limit = [](const std::string& path) { return path.ends_with("/inject-batch") ? size_t{16} << 20 : size_t{1} << 20; };
+    http.body_limit = [](std::string_view path) { return path.ends_with("/inject-batch") ? size_t{16} << 20 : size_t{1} << 20; };
     // A single inject is answered on the I/O thread that read it: the forward to the worker is
     // asynchronous on the same threads, so the request never changes threads (no pool hand-off,
     // no thread parked in recv). Batches are parsed on the pool, then forwarded the same way.

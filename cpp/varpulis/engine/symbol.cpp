@@ -51,36 +51,31 @@ Table& table() {
     return t;
 }
 
+/// Intern `name`; a new name that came with an event counts against kMaxEventNames and
+/// kMaxEventNameBytes, and past them is refused (kNoSymbol).
+Symbol intern_counted(std::string_view name, bool from_event) {
+    Table& t = table();
+    {
+        std::shared_lock lock(t.mutex);
+        if (auto it = t.ids.find(name); it != t.ids.end()) return it->second;
+    }
+    std::unique_lock lock(t.mutex);
+    if (auto it = t.ids.find(name); it != t.ids.end()) return it->second;
+    if (from_event) {
+        if (t.event_names >= kMaxEventNames || t.event_name_bytes + name.size() > kMaxEventNameBytes) return kNoSymbol;
+        ++t.event_names;
+        t.event_name_bytes += name.size();
+    }
+    auto id = static_cast<Symbol>(t.size);
+    t.ids.emplace(t.append(name), id);
+    return id;
+}
+
 }  // namespace
 
-Symbol intern(std::string_view name) {
-    Table& t = table();
-    {
-        std::shared_lock lock(t.mutex);
-        if (auto it = t.ids.find(name); it != t.ids.end()) return it->second;
-    }
-    std::unique_lock lock(t.mutex);
-    if (auto it = t.ids.find(name); it != t.ids.end()) return it->second;
-    auto id = static_cast<Symbol>(t.size);
-    t.ids.emplace(t.append(name), id);
-    return id;
-}
+Symbol intern(std::string_view name) { return intern_counted(name, false); }
 
-Symbol intern_event_name(std::string_view name) {
-    Table& t = table();
-    {
-        std::shared_lock lock(t.mutex);
-        if (auto it = t.ids.find(name); it != t.ids.end()) return it->second;
-    }
-    std::unique_lock lock(t.mutex);
-    if (auto it = t.ids.find(name); it != t.ids.end()) return it->second;
-    if (t.event_names >= kMaxEventNames || t.event_name_bytes + name.size() > kMaxEventNameBytes) return kNoSymbol;
-    ++t.event_names;
-    t.event_name_bytes += name.size();
-    auto id = static_cast<Symbol>(t.size);
-    t.ids.emplace(t.append(name), id);
-    return id;
-}
+Symbol intern_event_name(std::string_view name) { return intern_counted(name, true); }
 
 std::string event_names_full_message() {
     return "a new field name or event type was refused: events brought " + std::to_string(kMaxEventNames) +

@@ -190,11 +190,14 @@ class Session {
     void on_header(beast::error_code ec, std::size_t bytes) {
         if (ec) return on_read(ec, bytes);
         std::string_view target = parser_->get().target();
-        const size_t limit = server_.options.body_limit(std::string(target.substr(0, target.find('?'))));
+        const size_t limit = server_.options.body_limit(target.substr(0, target.find('?')));
         if (auto length = parser_->content_length(); length && *length > limit) {
-            return on_read(http::error::body_limit, bytes);
+            unread_body_ = true;
+            return send_error(413, "payload_too_large",
+                              "request body of " + std::to_string(*length) + " bytes exceeds the limit of " + std::to_string(limit) + " bytes",
+                              false);
         }
-        parser_->body_limit(limit);  // a chunked body is counted as it comes
+        parser_->body_limit(limit);  // a chunked body is counted as it comes, and refused in on_read
         http::async_read(derived().stream(), buffer_, *parser_,
                          beast::bind_front_handler(&Session::on_read, derived().shared_from_this()));
     }
@@ -233,12 +236,6 @@ class Session {
         if (probes_only_ && !req.is_probe() && !(req.method == "GET" && req.path == "/metrics")) {
             return send_error(503, "too_many_connections",
                               "the server is at its connection limit: only GET /health, /ready and /metrics are answered", false);
-        }
-        if (req.body.size() > server_.options.body_limit(req.path)) {
-            return send_error(413, "payload_too_large",
-                              "request body of " + std::to_string(req.body.size()) + " bytes exceeds the limit of " +
-                                  std::to_string(server_.options.body_limit(req.path)) + " bytes",
-                              false);
         }
         clear_deadline();  // the handler may take its time
         ++server_.in_flight;

@@ -70,7 +70,7 @@ struct HttpServerOptions {
     ConnectionLimits connections;
     size_t header_limit = 16 * 1024;
     /// Body limit for a path (bytes); requests over it get 413 without being read whole.
-    std::function<size_t(const std::string& path)> body_limit = [](const std::string&) { return size_t{1} << 20; };
+    std::function<size_t(std::string_view path)> body_limit = [](std::string_view) { return size_t{1} << 20; };
     std::chrono::seconds request_timeout{30};  ///< time to receive a whole request (slow clients)
     std::chrono::seconds idle_timeout{60};     ///< keep-alive connection with no request
     std::string tls_cert_file;         ///< both set: HTTPS

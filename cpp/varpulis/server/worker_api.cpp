@@ -175,14 +175,14 @@ void WorkerApi::add_routes() {
 
 std::vector<std::string> WorkerApi::restore() { return registry_.restore(); }
 
-size_t WorkerApi::body_limit(const std::string& path) const {
+size_t WorkerApi::body_limit(std::string_view path) const {
     if (path.ends_with("/restore")) return restore_body_limit();
     bool large = path.ends_with("/events-batch") || path.ends_with("/events-each");
     return large ? options_.large_body_limit : options_.json_body_limit;
 }
 
 void WorkerApi::wire(HttpServerOptions& http) {
-    http.body_limit = [this](const std::string& path) { return body_limit(path); };
+    http.body_limit = [this](std::string_view path) { return body_limit(path); };
     http.fast_path = [this](const HttpRequest& req, const HttpResponder& respond) { return answer_inline(req, respond); };
     http.counters = connection_counters_;
 }

@@ -65,7 +65,7 @@ class WorkerApi {
     HttpResponse handle(const HttpRequest& req);
 
     /// The body limit for a path (the transport enforces it before reading the body).
-    size_t body_limit(const std::string& path) const;
+    size_t body_limit(std::string_view path) const;
     /// What restore takes: room for any checkpoint of state within the budget (a checkpoint
     /// writes an event in about as many bytes as the budget counts for it, twice is the margin).
     size_t restore_body_limit() const { return options_.large_body_limit + 2 * options_.max_state_bytes; }

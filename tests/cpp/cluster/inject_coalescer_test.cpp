@@ -40,7 +40,7 @@ class InjectCoalescerTest : public ::testing::Test {
         api_ = std::make_unique<server::WorkerApi>(worker_options);
         api_->set_ready(true);
         HttpServerOptions options;
-        options.body_limit = [this](const std::string& path) { return api_->body_limit(path); };
+        options.body_limit = [this](std::string_view path) { return api_->body_limit(path); };
         auto worker = HttpServer::start(std::move(options), [this, old_release](const HttpRequest& req, const HttpResponder& respond) {
             if (old_release && req.path.ends_with("/events-each")) return respond(server::error_response(404, "not_found", "no route for " + req.path));
             respond(api_->handle(req));

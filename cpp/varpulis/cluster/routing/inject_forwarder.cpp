@@ -141,51 +141,52 @@ InjectForwarder::InjectForwarder(boost::asio::io_context& io, std::chrono::secon
 
 InjectForwarder::~InjectForwarder() = default;
 
-void InjectForwarder::send(InjectTarget target, std::shared_ptr<const std::string> body, const std::string& path,
+void InjectForwarder::send(std::shared_ptr<const InjectTarget> target, std::shared_ptr<const std::string> body, const char* path,
                            Clock::time_point deadline, Answer answer) {
+    // The target and body are shared with the callback, not copied into it.
     auto done = [weak = weak_from_this(), target, body, path, deadline, answer](common::Result<HttpResult> result) {
         auto self = weak.lock();
         const bool refused = !result && result.status().code() == common::ErrorCode::Unavailable;
-        if (!self || !refused || !self->failover_.moved) return answer(target, std::move(result));
+        if (!self || !refused || !self->failover_.moved) return answer(*target, std::move(result));
         Clock::time_point until = deadline;
         if (until == Clock::time_point::max()) {  // the first refusal of this forward
             until = Clock::now() + self->failover_.hold;
             ++self->counters_->held;
         }
-        if (self->failover_.suspect) self->failover_.suspect(target.worker_id);
+        if (self->failover_.suspect) self->failover_.suspect(target->worker_id);
         self->wait_for_move(target, body, path, until, answer, std::move(result));
     };
-    const std::string pipeline_url = target.address + "/api/v1/pipelines/" + target.pipeline_id;
-    if (path.empty()) {
-        coalescer_->submit(pipeline_url, target.api_key, *body, std::move(done));
+    const std::string pipeline_url = target->address + "/api/v1/pipelines/" + target->pipeline_id;
+    if (*path == '\0') {
+        coalescer_->submit(pipeline_url, target->api_key, *body, std::move(done));
     } else {
-        client_->request("POST", pipeline_url + path, *body, {{"x-api-key", target.api_key}}, std::move(done));
+        client_->request("POST", pipeline_url + path, *body, {{"x-api-key", target->api_key}}, std::move(done));
     }
 }
 
-void InjectForwarder::wait_for_move(InjectTarget failed, std::shared_ptr<const std::string> body, const std::string& path,
-                                    Clock::time_point deadline, Answer answer, common::Result<HttpResult> failure) {
+void InjectForwarder::wait_for_move(std::shared_ptr<const InjectTarget> failed, std::shared_ptr<const std::string> body,
+                                    const char* path, Clock::time_point deadline, Answer answer,
+                                    common::Result<HttpResult> failure) {
     auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(50));
     auto shared_failure = std::make_shared<common::Result<HttpResult>>(std::move(failure));
-    timer->async_wait([weak = weak_from_this(), timer, failed = std::move(failed), body, path, deadline, answer,
-                       shared_failure](boost::system::error_code) {
+    timer->async_wait([weak = weak_from_this(), timer, failed, body, path, deadline, answer, shared_failure](boost::system::error_code) {
         auto self = weak.lock();
-        if (!self) return answer(failed, std::move(*shared_failure));
-        if (auto moved = self->failover_.moved(failed)) {
+        if (!self) return answer(*failed, std::move(*shared_failure));
+        if (auto moved = self->failover_.moved(*failed)) {
             ++self->counters_->rerouted;
-            return self->send(std::move(*moved), body, path, deadline, answer);
+            return self->send(std::make_shared<const InjectTarget>(std::move(*moved)), body, path, deadline, answer);
         }
         if (Clock::now() >= deadline) {
             ++self->counters_->given_up;
-            return answer(failed, std::move(*shared_failure));
+            return answer(*failed, std::move(*shared_failure));
         }
         self->wait_for_move(failed, body, path, deadline, answer, std::move(*shared_failure));
     });
 }
 
 void InjectForwarder::forward_event(InjectTarget target, const std::string& body, server::HttpResponder respond) {
-    send(std::move(target), std::make_shared<const std::string>(body), "", Clock::time_point::max(),
-         [respond = std::move(respond)](const InjectTarget& answered, common::Result<HttpResult> result) {
+    send(std::make_shared<const InjectTarget>(std::move(target)), std::make_shared<const std::string>(body), "",
+         Clock::time_point::max(), [respond = std::move(respond)](const InjectTarget& answered, common::Result<HttpResult> result) {
              auto [status, answer] = worker_answer(answered, result);
              HttpResponse r;
              r.status = status;
@@ -203,7 +204,8 @@ void InjectForwarder::forward_batch(const std::string& body, const ParsedInject&
     // All parts at once, over kept-alive connections.
     size_t part = 0;
     for (auto& [name, entry] : parts) {
-        send(entry.first, std::make_shared<const std::string>(std::move(entry.second)), "/events-batch", Clock::time_point::max(),
+        send(std::make_shared<const InjectTarget>(entry.first), std::make_shared<const std::string>(std::move(entry.second)),
+             "/events-batch", Clock::time_point::max(),
              [reply, part, name = name](const InjectTarget& answered, common::Result<HttpResult> result) {
                  auto [status, answer] = worker_answer(answered, result);
                  reply->add(part, name, answered, status, answer);

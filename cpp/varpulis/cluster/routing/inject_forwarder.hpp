@@ -79,12 +79,12 @@ class InjectForwarder : public std::enable_shared_from_this<InjectForwarder> {
   private:
     using Clock = std::chrono::steady_clock;
     using Answer = std::function<void(const InjectTarget&, common::Result<HttpResult>)>;
-    /// Send `body` to `path` of the target's pipeline; a refused connection is held and sent
-    /// again where the pipeline moved, until `deadline`.
-    void send(InjectTarget target, std::shared_ptr<const std::string> body, const std::string& path, Clock::time_point deadline,
-              Answer answer);
+    /// Send `body` to `path` of the target's pipeline ("": one event, through the coalescer); a
+    /// refused connection is held and sent again where the pipeline moved, until `deadline`.
+    void send(std::shared_ptr<const InjectTarget> target, std::shared_ptr<const std::string> body, const char* path,
+              Clock::time_point deadline, Answer answer);
     /// Wait for the failed target's pipeline to move (polled every 50 ms), then send again.
-    void wait_for_move(InjectTarget failed, std::shared_ptr<const std::string> body, const std::string& path,
+    void wait_for_move(std::shared_ptr<const InjectTarget> failed, std::shared_ptr<const std::string> body, const char* path,
                        Clock::time_point deadline, Answer answer, common::Result<HttpResult> failure);
 
     boost::asio::io_context& io_;
