@@ -106,18 +106,22 @@ class Coordinator:
 
 
 def _stop_processes(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
+    # The coordinator first: workers stopping after it do not wait for drains of a whole cluster.
+    first = [p for name, p in procs.items() if name == "coordinator"]
+    rest = [p for name, p in procs.items() if name != "coordinator"]
+    for batch in (first, rest):
+        for proc in batch:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for proc in batch:
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    for proc in procs.values():
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _read_port(proc: subprocess.Popen, log: Path, pattern: str, timeout: float) -> int:
@@ -225,6 +229,18 @@ class LocalCluster:
         proc = self._procs[worker_id]
         proc.kill()
         proc.wait(10)
+
+    def stop_worker(self, worker_id: str, timeout: float = 30) -> int:
+        """Stop a worker as Kubernetes does (SIGTERM): it drains, the coordinator moves its
+        pipelines away with their state, and it exits. Returns its exit code."""
+        proc = self._procs[worker_id]
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise VarpulisError(f"worker {worker_id} did not stop within {timeout} s of SIGTERM")
 
     def restart_worker(self, worker_id: str) -> WorkerClient:
         """Start a killed worker again on the same port."""

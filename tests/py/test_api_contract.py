@@ -30,9 +30,10 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_KEY, COORDINATOR_KEY, JOIN_TOKEN = "contract-worker-key", "contract-admin-key", "contract-join-token"
 BANNER = re.compile(r"API:\s+http://127\.0\.0\.1:(\d+)/api/v1/")
-AUTH_KINDS = {"none", "api_key", "join_token", "worker_token"}
+AUTH_KINDS = {"none", "api_key", "join_token", "worker_token", "api_key_or_worker_token"}
 # The security each x-varpulis-auth kind must declare (None: the document's default, the API key).
-AUTH_SECURITY: dict[str, Optional[list]] = {"none": [], "join_token": [], "worker_token": [{"WorkerToken": []}], "api_key": None}
+AUTH_SECURITY: dict[str, Optional[list]] = {"none": [], "join_token": [], "worker_token": [{"WorkerToken": []}], "api_key": None,
+                                            "api_key_or_worker_token": [{"ApiKey": []}, {"WorkerToken": []}]}
 # OpenAPI keywords that are not JSON Schema validation (dropped when converting).
 NOT_VALIDATION = {"nullable", "example", "examples", "description", "discriminator", "readOnly", "writeOnly", "xml",
                   "externalDocs", "deprecated", "title"}
@@ -759,7 +760,7 @@ def test_coordinator_without_workers_is_503(start: Callable[..., Process]) -> No
 @pytest.mark.parametrize("key", [None, "wrong-key"])
 def test_coordinator_key_is_required(cluster: Cluster, group: str, key: Optional[str]) -> None:
     for (method, template), op in COORDINATOR.operations().items():
-        if op["x-varpulis-auth"] == "api_key":
+        if op["x-varpulis-auth"] in ("api_key", "api_key_or_worker_token"):
             target = group if "pipeline-groups/{id}" in template else "worker-0"
             cluster.api.error(method, template, target, 401, "unauthorized", key=key, **valid_body(COORDINATOR, method, template))
 

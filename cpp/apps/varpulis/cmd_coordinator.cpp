@@ -26,6 +26,11 @@ int cmd_coordinator(const std::vector<std::string>& args) {
                        "", "3600"},
                       {"inject-hold", 0, "SECONDS",
                        "How long an inject refused by a gone worker waits for its pipeline to fail over before 502", "", "5"},
+                      {"checkpoint-interval", 0, "SECONDS",
+                       "How often each pipeline's state is checkpointed; failover restores the last (the state a crash loses; 0: never)",
+                       "", "10"},
+                      {"orphan-grace", 0, "SECONDS",
+                       "How long a pipeline a group deployed and no placement names may run before it is removed", "", "30"},
                       {"state-dir", 0, "DIR", "Keep workers, groups and placements here across restarts", "VARPULIS_STATE_DIR", ""},
                       {"mqtt-broker", 0, "HOST:PORT", "MQTT broker that carries routes between pipelines", "VARPULIS_MQTT_BROKER", ""},
                       {"tls-cert", 0, "FILE", "PEM certificate: serve HTTPS (with --tls-key)", "VARPULIS_TLS_CERT", ""},
@@ -49,8 +54,12 @@ int cmd_coordinator(const std::vector<std::string>& args) {
         options.heartbeat_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("heartbeat-timeout")) * 1000));
         options.worker_expiry = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("worker-expiry")) * 1000));
         options.inject_hold = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("inject-hold")) * 1000));
+        options.checkpoint_interval =
+            std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("checkpoint-interval")) * 1000));
+        options.orphan_grace = std::chrono::milliseconds(static_cast<int64_t>(std::stod(parsed->get("orphan-grace")) * 1000));
     } catch (...) {
-        std::cerr << "error: --port, --heartbeat-interval, --heartbeat-timeout, --worker-expiry and --inject-hold take numbers\n";
+        std::cerr << "error: --port, --heartbeat-interval, --heartbeat-timeout, --worker-expiry, --inject-hold, --checkpoint-interval "
+                     "and --orphan-grace take numbers\n";
         return kExitUsage;
     }
     const std::string& busy_poll = parsed->get("busy-poll-us");

@@ -35,6 +35,9 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"advertise-address", 0, "URL", "Address the coordinator uses to reach this worker (default: http://BIND:PORT)",
                        "VARPULIS_ADVERTISE_ADDRESS", ""},
                       {"join-token", 0, "TOKEN", "Token the coordinator requires to register", "VARPULIS_JOIN_TOKEN", ""},
+                      {"drain-timeout", 0, "SECONDS",
+                       "On SIGTERM, time the coordinator has to move this worker's pipelines away before it stops", "VARPULIS_DRAIN_TIMEOUT",
+                       "20"},
                       {"tls-ca", 0, "FILE", "PEM CA certificates an https coordinator must chain to (default: the system's)",
                        "VARPULIS_TLS_CA", ""}}};
     for (auto& flag : connection_flags()) spec.flags.push_back(flag);
@@ -46,7 +49,9 @@ int cmd_server(const std::vector<std::string>& args) {
     int port = 0, metrics_port = 0, threads = 0, request_timeout = 30;
     double rate = 0;
     long long max_state_bytes = 0;
+    double drain_timeout = 20;
     try {
+        drain_timeout = std::stod(parsed->get("drain-timeout"));
         port = std::stoi(parsed->get("port"));
         metrics_port = std::stoi(parsed->get("metrics-port"));
         threads = std::stoi(parsed->get("threads"));
@@ -54,7 +59,11 @@ int cmd_server(const std::vector<std::string>& args) {
         request_timeout = std::stoi(parsed->get("request-timeout"));
         max_state_bytes = std::stoll(parsed->get("max-state-bytes"));
     } catch (...) {
-        std::cerr << "error: --port, --metrics-port, --threads, --rate-limit and --max-state-bytes take numbers\n";
+        std::cerr << "error: --port, --metrics-port, --threads, --rate-limit, --max-state-bytes and --drain-timeout take numbers\n";
+        return kExitUsage;
+    }
+    if (drain_timeout < 0 || drain_timeout > 3600) {
+        std::cerr << "error: --drain-timeout must be from 0 to 3600 seconds\n";
         return kExitUsage;
     }
     if (max_state_bytes < 1 || max_state_bytes > (1LL << 40)) {
@@ -91,6 +100,7 @@ int cmd_server(const std::vector<std::string>& args) {
     options.advertise_address = parsed->get("advertise-address");
     options.join_token = parsed->get("join-token");
     options.tls_ca_file = parsed->get("tls-ca");
+    options.drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(drain_timeout * 1000));
     auto started = cluster::WorkerNode::start(options);
     if (!started) {
         std::cerr << "error: " << started.status().message() << "\n";
@@ -111,7 +121,9 @@ int cmd_server(const std::vector<std::string>& args) {
     int sig = 0;
     sigwait(&signals, &sig);
     log::info("server", std::string("shutting down (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + "): finishing requests in flight");
-    node.stop(std::chrono::milliseconds(10'000));
+    // Drain (up to --drain-timeout), then 5 s for requests in flight: 25 s by default, inside
+    // Kubernetes' default 30 s grace period.
+    node.stop(std::chrono::milliseconds(5'000));
     log::info("server", "stopped");
     return kExitOk;
 }

@@ -84,6 +84,7 @@ Coordinator::Coordinator(CoordinatorOptions options, std::unique_ptr<StateStore>
       store_(std::move(store)),
       client_(std::chrono::seconds(10), options_.tls_ca_file),
       probe_client_(std::chrono::seconds(2), options_.tls_ca_file),
+      checkpoints_(options_.state_dir),
       routes_(*this, options_.api_key) {
     load();
 }
@@ -131,6 +132,7 @@ common::Result<uint16_t> Coordinator::serve(const std::string& bind, uint16_t po
                                                        std::move(failover));
     }
     start_sweep();
+    start_housekeeping();
     return http_->port();
 }
 
@@ -194,7 +196,10 @@ std::optional<InjectTarget> Coordinator::moved_target(const InjectTarget& failed
     if (!group) return std::nullopt;
     for (const auto& p : group->placements) {
         if (p.pipeline_name != failed.pipeline) continue;
-        if (p.worker_id == failed.worker_id && p.pipeline_id == failed.pipeline_id) return std::nullopt;  // not yet
+        if (p.status == "moving") return std::nullopt;  // not yet
+        // A refused forward waits for a move; a held one goes on where the pipeline is now (a
+        // move that failed left it in place).
+        if (p.worker_id == failed.worker_id && p.pipeline_id == failed.pipeline_id && !failed.moving) return std::nullopt;
         const WorkerInfo* w = workers_.find(p.worker_id);
         if (!w || p.pipeline_id.empty() || w->status == WorkerStatus::Unhealthy) return std::nullopt;
         return InjectTarget{p.pipeline_name, p.worker_id, w->address, w->api_key, p.pipeline_id, failed.group_id};
@@ -217,6 +222,7 @@ void Coordinator::stop() {
     }
     wake_.notify_all();
     if (sweeper_.joinable()) sweeper_.join();
+    if (housekeeper_.joinable()) housekeeper_.join();
 }
 
 std::vector<WorkerLoad> Coordinator::loads() const {
@@ -249,6 +255,7 @@ HttpResponse Coordinator::register_worker(const HttpRequest& req) {
     log::info("cluster", "worker '" + id + "' registered at " + registration->address);
     remove_stale_copies(id);
     reconcile(id);
+    return_to_affinity(id);
     if (common::Status saved = save(); !saved.is_ok()) return state_error(saved);
     return json_response(200, {{"worker_id", id}, {"status", "registered"}, {"heartbeat_token", registration->heartbeat_token},
                                {"heartbeat_interval_secs", static_cast<double>(options_.heartbeat_interval.count()) / 1000.0}});
@@ -298,6 +305,7 @@ HttpResponse Coordinator::heartbeat(const HttpRequest& req, const std::string& i
         case HeartbeatOutcome::Recovered:
             log::info("cluster", "worker '" + id + "' heartbeats again: ready");
             remove_stale_copies(id);
+            return_to_affinity(id);
             break;
         case HeartbeatOutcome::Accepted: break;
     }
@@ -330,23 +338,17 @@ HttpResponse Coordinator::delete_worker(const std::string& id) {
     return json_response(200, {{"deleted", true}});
 }
 
-HttpResponse Coordinator::drain_worker(const std::string& id) {
-    {
-        std::lock_guard lock(mutex_);
-        if (!workers_.drain(id)) return error_response(404, "worker_not_found", "unknown worker " + id);
-    }
-    failover(id);
-    std::lock_guard lock(mutex_);
-    return json_response(200, {{"worker_id", id}, {"status", "draining"}, {"pipelines_moved", true},
-                               {"assigned_pipelines", groups_.assigned(id)}});
-}
-
 HttpResponse Coordinator::metrics() const {
     CoordinatorCounters counters;
     counters.injects = injects_.load();
     counters.heartbeats = heartbeats_.load();
     counters.failovers = failovers_.load();
     counters.workers_found_gone = workers_found_gone_.load();
+    counters.moves = moves_.load();
+    counters.checkpoints_taken = checkpoints_taken_.load();
+    counters.checkpoint_failures = checkpoint_failures_.load();
+    counters.restores = restores_.load();
+    counters.orphans_removed = orphans_removed_.load();
     counters.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -389,79 +391,6 @@ void Coordinator::sweep() {
     }
     for (const auto& id : forgotten) log::info("cluster", "worker '" + id + "' silent for longer than the expiry and running nothing: forgotten");
     if (!forgotten.empty()) save_or_log("silent workers forgotten");
-}
-
-void Coordinator::failover(const std::string& worker_id) {
-    std::vector<Deployment> moves;
-    {
-        std::lock_guard lock(mutex_);
-        const std::vector<WorkerLoad> now = loads();
-        for (const auto& g : groups_.all()) {
-            for (size_t i = 0; i < g->placements.size(); ++i) {
-                if (g->placements[i].worker_id != worker_id) continue;
-                auto target = planner_.plan_failover(now, worker_id);
-                if (target) moves.push_back({g, i, g->pipelines[i], *workers_.find(*target), g->placements[i].pipeline_id});
-            }
-        }
-    }
-    for (auto& m : moves) {
-        auto id = deploy_on(m.worker, *m.group, m.spec);
-        if (!id) continue;
-        std::lock_guard lock(mutex_);
-        Placement& p = m.group->placements[m.index];
-        if (p.worker_id != worker_id) continue;  // moved meanwhile
-        if (!p.pipeline_id.empty()) groups_.add_stale({worker_id, p.pipeline_id});
-        p = {p.pipeline_name, m.worker.id, m.worker.address, *id, "running", p.epoch + 1};
-        ++failovers_;
-        log::info("cluster", "pipeline '" + p.pipeline_name + "' of group '" + m.group->name + "' moved from worker '" + worker_id +
-                                 "' to '" + m.worker.id + "'");
-    }
-    save_or_log("pipelines moved off worker '" + worker_id + "'");
-}
-
-void Coordinator::remove_stale_copies(const std::string& worker_id) {
-    std::vector<std::string> pipeline_ids;
-    WorkerInfo w;
-    {
-        std::lock_guard lock(mutex_);
-        const WorkerInfo* known = workers_.find(worker_id);
-        if (!known) return;
-        w = *known;
-        pipeline_ids = groups_.take_stale(worker_id);
-    }
-    // The old epoch's copies would process events nobody routes to them: delete them.
-    for (const auto& pid : pipeline_ids) remove_from(w, pid);
-}
-
-void Coordinator::reconcile(const std::string& worker_id) {
-    std::vector<Deployment> placed;
-    {
-        std::lock_guard lock(mutex_);
-        const WorkerInfo* w = workers_.find(worker_id);
-        if (!w) return;
-        for (const auto& g : groups_.all()) {
-            for (size_t i = 0; i < g->placements.size(); ++i) {
-                if (g->placements[i].worker_id == worker_id) placed.push_back({g, i, g->pipelines[i], *w, g->placements[i].pipeline_id});
-            }
-        }
-    }
-    if (placed.empty()) return;
-    auto running = running_on(placed.front().worker);
-    if (!running) return;  // the next registration or sweep tries again
-    for (auto& m : placed) {
-        if (std::find(running->begin(), running->end(), m.pipeline_id) != running->end()) continue;
-        auto id = deploy_on(m.worker, *m.group, m.spec);
-        std::lock_guard lock(mutex_);
-        Placement& p = m.group->placements[m.index];
-        if (p.worker_id != worker_id || p.pipeline_id != m.pipeline_id) continue;  // moved meanwhile
-        if (id) {
-            p.pipeline_id = *id;
-            p.status = "running";
-            ++p.epoch;
-        } else {
-            p.status = "failed";
-        }
-    }
 }
 
 common::Status Coordinator::save() const {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,7 @@
 #include "varpulis/cluster/membership/worker_table.hpp"
 #include "varpulis/cluster/placement/placement_planner.hpp"
 #include "varpulis/cluster/routing/inject_forwarder.hpp"
+#include "varpulis/cluster/store/checkpoint_store.hpp"
 #include "varpulis/cluster/store/state_store.hpp"
 #include "varpulis/server/http_server.hpp"
 
@@ -70,7 +72,7 @@ class Coordinator : private CoordinatorEndpoints {
     server::HttpResponse list_workers() const override;
     server::HttpResponse get_worker(const std::string& id) const override;
     server::HttpResponse delete_worker(const std::string& id) override;
-    server::HttpResponse drain_worker(const std::string& id) override;
+    server::HttpResponse drain_worker(const server::HttpRequest& req, const std::string& id) override;
     server::HttpResponse deploy_group(const server::HttpRequest& req) override;
     server::HttpResponse list_groups() const override;
     server::HttpResponse get_group(const std::string& id) const override;
@@ -88,10 +90,19 @@ class Coordinator : private CoordinatorEndpoints {
     void rollback(const std::vector<Deployment>& plan);
 
     // Calls to workers, with no lock held.
-    common::Result<std::string> deploy_on(const WorkerInfo& w, const PipelineGroup& group, const PipelineSpec& spec);
+    /// Deploy a pipeline of the group; `checkpoint` (a checkpoint's JSON text) is restored
+    /// before its sources and routes start.
+    common::Result<std::string> deploy_on(const WorkerInfo& w, const PipelineGroup& group, const PipelineSpec& spec,
+                                          const std::string* checkpoint = nullptr);
     void remove_from(const WorkerInfo& w, const std::string& pipeline_id);
-    /// The ids of the pipelines a worker runs; none when it cannot say.
-    std::optional<std::vector<std::string>> running_on(const WorkerInfo& w);
+    /// A pipeline a worker runs, and the group that deployed it (empty: deployed directly).
+    struct Running {
+        std::string id, group_id;
+    };
+    /// The pipelines a worker runs; none when it cannot say.
+    std::optional<std::vector<Running>> running_on(const WorkerInfo& w);
+    /// The JSON text of a pipeline's checkpoint taken now; none when the worker gives none (logged).
+    std::optional<std::string> checkpoint_from(const WorkerInfo& w, const std::string& pipeline_id);
 
     // Who may register a worker id (no lock held). Anyone when no live worker holds it; else a
     // registration that presents the holder's heartbeat token, or whose process is the one at
@@ -108,11 +119,27 @@ class Coordinator : private CoordinatorEndpoints {
     void confirm_suspects(const std::vector<std::string>& ids);
     /// Where a forward refused at `failed` goes now, once its pipeline has moved (lock taken).
     std::optional<InjectTarget> moved_target(const InjectTarget& failed) const;
+    // Moving pipelines (coordinator_moves.cpp).
+    /// Place the pipelines of a gone worker elsewhere, each from its last kept checkpoint.
     void failover(const std::string& worker_id);
+    /// Move a pipeline off a live worker with its state: injects to it are held, the old copy
+    /// is checkpointed and removed, the new one deployed from the checkpoint (back on `from`
+    /// when the target refuses). True when it runs at `d.worker` now.
+    bool move_live(const Deployment& d, const WorkerInfo& from);
+    /// Move the pipelines whose worker_affinity names `worker_id` back to it, when their group
+    /// rebalances (the default).
+    void return_to_affinity(const std::string& worker_id);
     void remove_stale_copies(const std::string& worker_id);
     /// After a worker (re)registers: deploy again the pipelines placed on it that it no longer
-    /// runs (a restarted process starts empty).
+    /// runs (a restarted process starts empty), and note the pipelines it runs that no group owns.
     void reconcile(const std::string& worker_id);
+    /// Remove the pipelines of `running` that a group deployed and no placement names, once seen
+    /// so for longer than the orphan grace (a deploy or move in progress is not an orphan).
+    void remove_orphans(const WorkerInfo& w, const std::vector<Running>& running);
+    /// The periodic work besides the health sweep: checkpoints and the orphan scan.
+    void start_housekeeping();
+    void checkpoint_all();
+    void scan_for_orphans();
 
     /// The workers as the planner sees them (lock held).
     std::vector<WorkerLoad> loads() const;
@@ -134,16 +161,22 @@ class Coordinator : private CoordinatorEndpoints {
     PlacementPlanner planner_;
     HttpClient client_;  ///< control calls (deploys, deletes), from pool and sweep threads
     HttpClient probe_client_;  ///< /health of a worker whose id is registered again: a short timeout
+    CheckpointStore checkpoints_;
     CoordinatorRoutes routes_;
     std::shared_ptr<server::ConnectionCounters> connection_counters_ = std::make_shared<server::ConnectionCounters>();
     std::unique_ptr<server::HttpServer> http_;
     std::shared_ptr<InjectForwarder> forwarder_;  ///< injects, on http_'s I/O thread
     std::thread sweeper_;
+    std::thread housekeeper_;
+    std::set<std::string> deploying_;  ///< groups whose deploy is in progress (under mutex_)
+    /// Pipelines found on workers that no placement names, by worker id/pipeline id: when first seen.
+    std::map<std::string, std::chrono::steady_clock::time_point> orphans_seen_;
     std::set<std::string> suspects_;  ///< workers to probe now (under mutex_)
     std::condition_variable wake_;
     bool stopping_ = false;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::atomic<uint64_t> injects_{0}, heartbeats_{0}, failovers_{0}, workers_found_gone_{0};
+    std::atomic<uint64_t> moves_{0}, checkpoints_taken_{0}, checkpoint_failures_{0}, restores_{0}, orphans_removed_{0};
 };
 
 }  // namespace varpulis::cluster

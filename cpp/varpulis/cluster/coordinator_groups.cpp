@@ -95,6 +95,7 @@ std::shared_ptr<PipelineGroup> read_group(const json& body, bool carried, HttpRe
     auto name = fields.string("name", true);
     const json* pipelines = fields.array("pipelines", true);
     auto placement = fields.string("placement");
+    auto rebalance = fields.boolean("rebalance");
     const json* routes = fields.array("routes");
     if (fields.ok() && pipelines->empty()) fields.fail("field \"pipelines\" must list at least one pipeline");
     if (!fields.ok()) {
@@ -105,6 +106,7 @@ std::shared_ptr<PipelineGroup> read_group(const json& body, bool carried, HttpRe
     group->id = common::new_uuid();
     group->name = *name;
     group->placement = placement.value_or("round_robin");
+    group->rebalance = rebalance.value_or(true);
     if (!read_pipelines(*pipelines, *group, error) || !read_routes(routes ? *routes : json::array(), *group, carried, error)) {
         return nullptr;
     }
@@ -125,14 +127,21 @@ HttpResponse Coordinator::deploy_group(const HttpRequest& req) {
         return error_response(503, "no_workers_available", planned.status().message());
     }
     if (!planned) return error_response(400, "invalid_request", planned.status().message());
-    if (json failures = perform(*planned); !failures.empty()) {
-        rollback(*planned);
-        return json_response(502, {{"error", "deploy failed; pipelines already placed were removed"}, {"code", "deploy_failed"},
-                                   {"failures", failures}});
+    {
+        // Its pipelines are on workers before the group is in the table: not orphans.
+        std::lock_guard lock(mutex_);
+        deploying_.insert(group->id);
     }
+    json failures = perform(*planned);
+    if (!failures.empty()) rollback(*planned);
     {
         std::lock_guard lock(mutex_);
-        groups_.add(group);
+        deploying_.erase(group->id);
+        if (failures.empty()) groups_.add(group);
+    }
+    if (!failures.empty()) {
+        return json_response(502, {{"error", "deploy failed; pipelines already placed were removed"}, {"code", "deploy_failed"},
+                                   {"failures", failures}});
     }
     log::info("cluster", "pipeline group '" + group->name + "' deployed (" + std::to_string(planned->size()) + " pipelines)");
     if (common::Status saved = save(); !saved.is_ok()) return state_error(saved);
@@ -214,16 +223,24 @@ HttpResponse Coordinator::teardown_group(const std::string& id) {
         }
     }
     for (const auto& [w, pid] : removals) remove_from(w, pid);
+    for (const auto& p : group->pipelines) checkpoints_.erase(group->id, p.name);
     log::info("cluster", "pipeline group '" + group->name + "' torn down");
     if (common::Status saved = save(); !saved.is_ok()) return state_error(saved);
     return json_response(200, {{"torn_down", true}});
 }
 
-common::Result<std::string> Coordinator::deploy_on(const WorkerInfo& w, const PipelineGroup& group, const PipelineSpec& spec) {
-    json body = {{"name", spec.name}, {"source", spec.source}};
+common::Result<std::string> Coordinator::deploy_on(const WorkerInfo& w, const PipelineGroup& group, const PipelineSpec& spec,
+                                                   const std::string* checkpoint) {
+    json body = {{"name", spec.name}, {"source", spec.source}, {"group_id", group.id}};
     json routes = routes_for(group, spec.name, options_.route_connector);
     if (!routes["publish"].empty() || !routes["subscribe"].empty()) body["routes"] = std::move(routes);
-    auto r = client_.request("POST", w.address + "/api/v1/pipelines", body.dump(), {{"x-api-key", w.api_key}});
+    std::string text = body.dump();
+    if (checkpoint) {
+        // The checkpoint's text goes in as it was kept, not parsed again.
+        text.pop_back();
+        text += ",\"checkpoint\":" + *checkpoint + "}";
+    }
+    auto r = client_.request("POST", w.address + "/api/v1/pipelines", text, {{"x-api-key", w.api_key}});
     if (!r) return r.status();
     if (r->status != 201) {
         std::string message = r->body;
@@ -244,14 +261,14 @@ void Coordinator::remove_from(const WorkerInfo& w, const std::string& pipeline_i
     (void)client_.request("DELETE", w.address + "/api/v1/pipelines/" + pipeline_id, {}, {{"x-api-key", w.api_key}});
 }
 
-std::optional<std::vector<std::string>> Coordinator::running_on(const WorkerInfo& w) {
+std::optional<std::vector<Coordinator::Running>> Coordinator::running_on(const WorkerInfo& w) {
     auto r = client_.request("GET", w.address + "/api/v1/pipelines?limit=1000", {}, {{"x-api-key", w.api_key}});
     if (!r || r->status != 200) return std::nullopt;
-    std::vector<std::string> running;
+    std::vector<Running> running;
     try {
         // Named: a range-for over a member of a temporary would read the temporary after its end.
         const json listed = json::parse(r->body);
-        for (const auto& p : listed.at("pipelines")) running.push_back(p.at("id"));
+        for (const auto& p : listed.at("pipelines")) running.push_back({p.at("id"), p.value("group_id", std::string())});
     } catch (...) {
         return std::nullopt;
     }
@@ -262,7 +279,7 @@ std::optional<InjectTarget> Coordinator::inject_target(const PipelineGroup& grou
     const Placement* p = type.empty() ? nullptr : inject_placement(group, type);
     const WorkerInfo* w = p ? workers_.find(p->worker_id) : nullptr;
     if (!w || p->pipeline_id.empty()) return std::nullopt;
-    return InjectTarget{p->pipeline_name, p->worker_id, w->address, w->api_key, p->pipeline_id, group.id};
+    return InjectTarget{p->pipeline_name, p->worker_id, w->address, w->api_key, p->pipeline_id, group.id, p->status == "moving"};
 }
 
 std::optional<HttpResponse> Coordinator::inject(const HttpRequest& req, const std::string& group_id, bool batch,

@@ -27,6 +27,10 @@ common::Status CoordinatorOptions::validate(OptionSpelling spelling) const {
     if (inject_hold.count() < 0 || inject_hold > std::chrono::minutes(1)) {
         return invalid(flag ? "--inject-hold must be from 0 to 60 seconds" : "inject_hold must be from 0 to 60 seconds");
     }
+    if (checkpoint_interval.count() < 0 || orphan_grace.count() < 0) {
+        return invalid(flag ? "--checkpoint-interval and --orphan-grace must not be negative"
+                            : "checkpoint_interval and orphan_grace must not be negative");
+    }
     return common::Status::ok();
 }
 

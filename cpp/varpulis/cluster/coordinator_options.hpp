@@ -28,6 +28,13 @@ struct CoordinatorOptions {
     /// How long an inject refused by a gone worker is held for its pipeline to fail over (the
     /// worker is probed at once, not after heartbeat_timeout); past it, 502.
     std::chrono::milliseconds inject_hold{5000};
+    /// How often each placed pipeline is checkpointed; a failed-over pipeline restarts from its
+    /// last checkpoint, so this is the window of state a crash loses. Zero: never (state
+    /// restarts empty on failover; drains still move it).
+    std::chrono::milliseconds checkpoint_interval{10000};
+    /// How long a pipeline a group deployed, and no placement names, may run on a worker before
+    /// it is removed (an orphan of a coordinator crash during a deploy or a move).
+    std::chrono::milliseconds orphan_grace{30000};
     std::string state_dir;   ///< empty: state in memory only
     /// The connector routes between pipelines travel on (`--mqtt-broker host:port`:
     /// RouteConnector::mqtt); none: such routes are kept in the topology but carry nothing.

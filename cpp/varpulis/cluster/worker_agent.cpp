@@ -30,6 +30,21 @@ void WorkerAgent::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
+bool WorkerAgent::drain(std::chrono::milliseconds timeout) {
+    if (!registered_ || token_.empty()) return false;  // the agent's thread has stopped: token_ is ours
+    log::info("cluster", "draining: asking the coordinator to move this worker's pipelines");
+    HttpClient client(timeout, options_.tls_ca_file);
+    auto r = client.request("POST", options_.coordinator_url + "/api/v1/cluster/workers/" + options_.worker_id + "/drain", "{}",
+                            {{"x-worker-token", token_}});
+    if (!r || r->status != 200) {
+        log::warn("cluster", "drain not done (" + (r ? "answered " + std::to_string(r->status) + ": " + r->body : r.status().message()) +
+                                 "); stopping anyway");
+        return false;
+    }
+    log::info("cluster", "drained: " + r->body);
+    return true;
+}
+
 void WorkerAgent::wait(std::chrono::milliseconds d) {
     std::unique_lock lock(mutex_);
     cv_.wait_for(lock, d, [this] { return stopping_; });

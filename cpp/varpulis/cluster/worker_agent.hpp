@@ -47,6 +47,11 @@ class WorkerAgent {
     void start();
     void stop();
     bool registered() const { return registered_; }
+    /// After stop(): ask the coordinator to move this worker's pipelines elsewhere (with their
+    /// state) and wait for its answer, up to `timeout`. False, logged, when it could not (no
+    /// coordinator, never registered, a refusal): the process stops anyway, and its pipelines
+    /// fail over from their last checkpoints.
+    bool drain(std::chrono::milliseconds timeout);
 
   private:
     void run();

@@ -90,7 +90,11 @@ Status WorkerNode::start_agent() {
 void WorkerNode::stop(std::chrono::milliseconds grace) {
     if (stopped_ || !api_) return;
     stopped_ = true;
-    if (agent_) agent_->stop();
+    if (agent_) {
+        api_->set_ready(false);  // out of a load balancer's rotation while the pipelines move
+        agent_->stop();
+        agent_->drain(options_.drain_timeout);
+    }
     if (metrics_) metrics_->stop(std::chrono::milliseconds(1000));
     if (http_) http_->stop(grace);
     drain_pipelines();

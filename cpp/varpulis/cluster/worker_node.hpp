@@ -31,6 +31,9 @@ struct WorkerNodeOptions {
     std::string join_token;
     /// PEM certificates an https coordinator's certificate must chain to; empty: the system's.
     std::string tls_ca_file;
+    /// On stop, how long the coordinator may take to move this worker's pipelines away (the
+    /// listener serves meanwhile). 20 s leaves room in Kubernetes' default 30 s grace period.
+    std::chrono::milliseconds drain_timeout{20000};
 };
 
 class WorkerNode {
@@ -51,8 +54,10 @@ class WorkerNode {
     const std::string& worker_id() const { return worker_id_; }
     server::WorkerApi& api() { return *api_; }
 
-    /// Stop registering and listening (requests in flight get `grace`), then stop every
-    /// pipeline's sources, flush its windows and sinks and close its log streams. Idempotent.
+    /// Drain (with a coordinator: /ready answers 503, the coordinator moves the pipelines away
+    /// with their state, up to drain_timeout), stop registering and listening (requests in
+    /// flight get `grace`), then stop every pipeline's sources, flush its windows and sinks and
+    /// close its log streams. Idempotent.
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
   private:

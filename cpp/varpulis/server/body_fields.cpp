@@ -43,6 +43,12 @@ std::optional<uint64_t> BodyFields::count(std::string_view name, bool required) 
     return v->get<uint64_t>();
 }
 
+std::optional<bool> BodyFields::boolean(std::string_view name, bool required) {
+    const json* v = find(name, required, &json::is_boolean, "true or false");
+    if (!v) return std::nullopt;
+    return v->get<bool>();
+}
+
 const BodyFields::json* BodyFields::object(std::string_view name, bool required) {
     return find(name, required, &json::is_object, "an object");
 }

@@ -27,6 +27,7 @@ class BodyFields {
     /// The field's value; none when it is absent (an error when `required`) or of the wrong type.
     std::optional<std::string> string(std::string_view name, bool required = false);
     std::optional<uint64_t> count(std::string_view name, bool required = false);
+    std::optional<bool> boolean(std::string_view name, bool required = false);
     const json* object(std::string_view name, bool required = false);
     const json* array(std::string_view name, bool required = false);
     /// The field whatever its type (a checkpoint, say); null when absent.

@@ -302,8 +302,9 @@ void PipelineRegistry::start_timers() {
 }
 
 std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(const std::string& name, const std::string& source,
-                                                                             std::optional<std::string> id, const PipelineRoutes& routes) {
-    auto added = add(name, source, std::move(id), routes);
+                                                                             std::optional<std::string> id, const PipelineRoutes& routes,
+                                                                             const DeployExtras& extras) {
+    auto added = add(name, source, std::move(id), routes, extras);
     auto* p = std::get_if<std::shared_ptr<Pipeline>>(&added);
     if (!p) return added;
     // The answer waits for the file: a pipeline acknowledged is a pipeline restored.
@@ -315,14 +316,21 @@ std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::deploy(co
 }
 
 std::variant<std::shared_ptr<Pipeline>, DeployError> PipelineRegistry::add(const std::string& name, const std::string& source,
-                                                                          std::optional<std::string> id, const PipelineRoutes& routes) {
+                                                                          std::optional<std::string> id, const PipelineRoutes& routes,
+                                                                          const DeployExtras& extras) {
     auto loaded = engine::Runtime::from_source(source, runtime_options_);
     if (!loaded.runtime) return DeployError{std::move(loaded.diagnostics), Status()};
     auto p = std::make_shared<Pipeline>();
     p->id = id.value_or(common::new_uuid());
     p->name = name;
+    p->group_id = extras.group_id;
     p->created_at_ms = common::wall_clock_ms();
     p->replace(source, std::shared_ptr<engine::Runtime>(std::move(loaded.runtime)));
+    if (extras.checkpoint) {
+        if (Status restored = p->runtime()->restore(*extras.checkpoint); !restored.is_ok()) {
+            return DeployError{{}, restored, true};
+        }
+    }
     if (Status connected = p->connect(routes); !connected.is_ok()) return DeployError{{}, connected};
     {
         std::lock_guard lock(mutex_);
@@ -382,6 +390,7 @@ Status PipelineRegistry::save() const {
     for (const auto& p : list()) {
         json item = {{"id", p->id}, {"name", p->name}, {"source", p->source()}, {"created_at_ms", p->created_at_ms}};
         if (const auto routes = p->routes(); !routes.empty()) item["routes"] = routes.to_json();
+        if (!p->group_id.empty()) item["group_id"] = p->group_id;
         doc["pipelines"].push_back(std::move(item));
     }
     return common::write_file_atomically((fs::path(state_dir_) / "pipelines.json").string(), doc.dump(2));
@@ -419,7 +428,9 @@ std::vector<std::string> PipelineRegistry::restore() {
             messages.push_back("pipeline " + item["id"].get<std::string>() + ": " + routes.status().message() + "; deployed without routes");
             routes = PipelineRoutes{};
         }
-        auto r = add(item.value("name", ""), item["source"].get<std::string>(), item["id"].get<std::string>(), *routes);
+        DeployExtras extras;
+        if (item.value("group_id", json()).is_string()) extras.group_id = item["group_id"].get<std::string>();
+        auto r = add(item.value("name", ""), item["source"].get<std::string>(), item["id"].get<std::string>(), *routes, extras);
         if (auto* err = std::get_if<DeployError>(&r)) {
             messages.push_back("pipeline " + item["id"].get<std::string>() + " could not be restored: " +
                                (err->diagnostics.empty() ? err->status.message() : err->diagnostics[0].message));

@@ -58,6 +58,9 @@ class Pipeline {
 
     std::string id;
     std::string name;
+    /// The coordinator's group that deployed it (empty: deployed directly). A pipeline naming a
+    /// group the coordinator does not know is an orphan of a crash, which it removes.
+    std::string group_id;
     int64_t created_at_ms = 0;
     PipelineCounters counters;
 
@@ -143,10 +146,19 @@ class Pipeline {
     std::vector<std::unique_ptr<engine::Source>> sources_;
 };
 
+/// What a deploy may bring besides the program: the owning group, and the state to start from.
+struct DeployExtras {
+    std::string group_id;
+    /// A checkpoint (POST .../checkpoint's `checkpoint`) restored before sources and routes
+    /// start, so nothing they deliver is processed against empty state and then overwritten.
+    const nlohmann::ordered_json* checkpoint = nullptr;
+};
+
 /// Deploy failed: the program's diagnostics, or a plain error (e.g. the state could not be saved).
 struct DeployError {
     vpl::Diagnostics diagnostics;
     common::Status status;
+    bool bad_checkpoint = false;  ///< the program compiled, the checkpoint given with it did not restore
 };
 
 class PipelineRegistry {
@@ -162,7 +174,7 @@ class PipelineRegistry {
     /// Compile and register a pipeline (a new id unless `id` is given).
     std::variant<std::shared_ptr<Pipeline>, DeployError> deploy(const std::string& name, const std::string& source,
                                                                 std::optional<std::string> id = std::nullopt,
-                                                                const PipelineRoutes& routes = {});
+                                                                const PipelineRoutes& routes = {}, const DeployExtras& extras = {});
     std::shared_ptr<Pipeline> get(const std::string& id) const;
     /// Pipelines in deployment order.
     std::vector<std::shared_ptr<Pipeline>> list() const;
@@ -178,7 +190,8 @@ class PipelineRegistry {
   private:
     /// Compile, connect and list a pipeline without saving (restore saves once at the end).
     std::variant<std::shared_ptr<Pipeline>, DeployError> add(const std::string& name, const std::string& source,
-                                                             std::optional<std::string> id, const PipelineRoutes& routes);
+                                                             std::optional<std::string> id, const PipelineRoutes& routes,
+                                                             const DeployExtras& extras);
     /// Write the definitions to the state file. Saves run one at a time and each takes its
     /// snapshot after the previous write, so the last write holds every change made before it
     /// started: concurrent deploys cannot overwrite each other's entries.

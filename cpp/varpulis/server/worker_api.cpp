@@ -31,6 +31,7 @@ void sort_by_index(json& errors) {
 
 HttpResponse deploy_error(const DeployError& err) {
     if (!err.diagnostics.empty()) return vpl_error_response(err.diagnostics);
+    if (err.bad_checkpoint) return error_response(400, "invalid_checkpoint", err.status.message());
     // A connector that cannot start (bad topic, unknown source kind) is the request's fault.
     if (err.status.code() == common::ErrorCode::Invalid) return error_response(400, "connector_error", err.status.message());
     return error_response(500, "state_error", err.status.message());
@@ -66,6 +67,7 @@ json pipeline_json(const Pipeline& p) {
     auto rt = p.runtime();
     return {{"id", p.id},
             {"name", p.name},
+            {"group_id", p.group_id},
             {"status", "running"},
             {"source", p.source()},
             {"streams", rt->stream_names()},
@@ -176,7 +178,8 @@ void WorkerApi::add_routes() {
 std::vector<std::string> WorkerApi::restore() { return registry_.restore(); }
 
 size_t WorkerApi::body_limit(std::string_view path) const {
-    if (path.ends_with("/restore")) return restore_body_limit();
+    // A deploy may carry the checkpoint it starts from (a pipeline moved by the coordinator).
+    if (path.ends_with("/restore") || path == "/api/v1/pipelines") return restore_body_limit();
     bool large = path.ends_with("/events-batch") || path.ends_with("/events-each");
     return large ? options_.large_body_limit : options_.json_body_limit;
 }
@@ -302,7 +305,7 @@ HttpResponse WorkerApi::ready() const {
     bool ok = ready_ && (!ready_check_ || ready_check_());
     if (!ok) {
         return json_response(503, {{"status", "not_ready"},
-                                   {"reason", ready_ ? "not registered with the coordinator yet" : "starting"}});
+                                   {"reason", ready_ ? "not registered with the coordinator yet" : "starting, or draining to stop"}});
     }
     return json_response(200, {{"status", "ready"}, {"pipelines", registry_.size()}});
 }
@@ -315,11 +318,18 @@ HttpResponse WorkerApi::deploy(const HttpRequest& req) {
     auto name = fields.string("name", true);
     auto source = fields.string("source", true);
     const json* routes_json = fields.object("routes");
+    auto group_id = fields.string("group_id");
+    const json* checkpoint = fields.object("checkpoint");
     if (!fields.ok()) return fields.error();
     if (name->empty()) return error_response(400, "invalid_request", "field \"name\" must be a non-empty string");
+    // A checkpoint-sized body is taken for this route; only the checkpoint may use it.
+    if (!checkpoint && req.body.size() > options_.json_body_limit) {
+        return error_response(413, "payload_too_large",
+                              "a deploy without a checkpoint takes at most " + std::to_string(options_.json_body_limit) + " bytes");
+    }
     auto routes = PipelineRoutes::from_json(routes_json ? *routes_json : json::object());
     if (!routes) return error_response(400, "invalid_request", routes.status().message());
-    auto result = registry_.deploy(*name, *source, std::nullopt, *routes);
+    auto result = registry_.deploy(*name, *source, std::nullopt, *routes, DeployExtras{group_id.value_or(""), checkpoint});
     if (auto* err = std::get_if<DeployError>(&result)) return deploy_error(*err);
     auto p = std::get<std::shared_ptr<Pipeline>>(result);
     return json_response(201, {{"id", p->id}, {"name", p->name}, {"status", "running"}});

@@ -27,7 +27,7 @@ class Recorder : public CoordinatorEndpoints {
     HttpResponse list_workers() const override { return said("list_workers"); }
     HttpResponse get_worker(const std::string& id) const override { return said("get_worker " + id); }
     HttpResponse delete_worker(const std::string& id) override { return said("delete_worker " + id); }
-    HttpResponse drain_worker(const std::string& id) override { return said("drain " + id); }
+    HttpResponse drain_worker(const HttpRequest&, const std::string& id) override { return said("drain " + id); }
     HttpResponse deploy_group(const HttpRequest&) override { return said("deploy"); }
     HttpResponse list_groups() const override { return said("list_groups"); }
     HttpResponse get_group(const std::string& id) const override { return said("get_group " + id); }

@@ -102,14 +102,18 @@ TEST_F(WorkerTableTest, SilentWorkersTurnUnhealthyAndRecoverWithAHeartbeat) {
     EXPECT_EQ(table_.find("a")->status, WorkerStatus::Ready);
 }
 
-TEST_F(WorkerTableTest, ADrainingWorkerIsNotMarkedSilent) {
+// A drained worker stops (SIGTERM): once silent it is unhealthy, and expires like any other.
+TEST_F(WorkerTableTest, ADrainingWorkerThatFallsSilentIsUnhealthy) {
     join("a");
     ASSERT_TRUE(table_.drain("a"));
     EXPECT_FALSE(table_.drain("nobody"));
     EXPECT_FALSE(table_.find("a")->available());
-    now_ += 1h;
+    now_ += 10s;
     EXPECT_TRUE(table_.mark_silent(now_, 15s).empty());
     EXPECT_EQ(table_.find("a")->status, WorkerStatus::Draining);
+    now_ += 10s;
+    EXPECT_EQ(table_.mark_silent(now_, 15s), std::vector<std::string>{"a"});
+    EXPECT_EQ(table_.find("a")->status, WorkerStatus::Unhealthy);
 }
 
 TEST_F(WorkerTableTest, ExpiryForgetsLongSilentIdleWorkersWithoutATombstone) {

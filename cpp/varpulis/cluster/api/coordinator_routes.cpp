@@ -43,7 +43,13 @@ void CoordinatorRoutes::add_routes(CoordinatorEndpoints& e) {
     route("GET", "/api/v1/cluster/workers/{id}", A::ApiKey, [&e](const Call& c) { return e.get_worker(c.id); });
     route("DELETE", "/api/v1/cluster/workers/{id}", A::ApiKey, [&e](const Call& c) { return e.delete_worker(c.id); });
     route("POST", "/api/v1/cluster/workers/{id}/heartbeat", A::Custom, [&e](const Call& c) { return e.heartbeat(c.req, c.id); });
-    route("POST", "/api/v1/cluster/workers/{id}/drain", A::ApiKey, [&e](const Call& c) { return e.drain_worker(c.id); });
+    route("POST", "/api/v1/cluster/workers/{id}/drain", A::Custom, [this, &e](const Call& c) {
+        // The worker's own token is checked by the coordinator; anyone else needs the key.
+        if (c.req.header("x-worker-token").empty() && !authorised(c.req)) {
+            return server::error_response(401, "unauthorized", c.req.header("x-api-key").empty() ? "missing x-api-key header" : "invalid API key");
+        }
+        return e.drain_worker(c.req, c.id);
+    });
     route("POST", "/api/v1/cluster/pipeline-groups", A::ApiKey, [&e](const Call& c) { return e.deploy_group(c.req); });
     route("GET", "/api/v1/cluster/pipeline-groups", A::ApiKey, [&e](const Call&) { return e.list_groups(); });
     route("GET", "/api/v1/cluster/pipeline-groups/{id}", A::ApiKey, [&e](const Call& c) { return e.get_group(c.id); });

@@ -27,7 +27,8 @@ class CoordinatorEndpoints {
     virtual server::HttpResponse list_workers() const = 0;
     virtual server::HttpResponse get_worker(const std::string& id) const = 0;
     virtual server::HttpResponse delete_worker(const std::string& id) = 0;
-    virtual server::HttpResponse drain_worker(const std::string& id) = 0;
+    /// Authorised by the API key or by the worker's own heartbeat token (a worker drains itself on SIGTERM).
+    virtual server::HttpResponse drain_worker(const server::HttpRequest& req, const std::string& id) = 0;
     virtual server::HttpResponse deploy_group(const server::HttpRequest& req) = 0;
     virtual server::HttpResponse list_groups() const = 0;
     virtual server::HttpResponse get_group(const std::string& id) const = 0;

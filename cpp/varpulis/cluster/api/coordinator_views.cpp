@@ -91,6 +91,16 @@ std::string prometheus_text(const WorkerTable& workers, const GroupTable& groups
            std::to_string(counters.injects_rerouted));
     metric("varpulis_cluster_injects_given_up_total", "counter", "Held forwards answered 502: their pipeline did not move in time.",
            std::to_string(counters.injects_given_up));
+    metric("varpulis_cluster_pipeline_moves_total", "counter", "Pipelines moved off a live worker with their state (drain, return to affinity).",
+           std::to_string(counters.moves));
+    metric("varpulis_cluster_checkpoints_total", "counter", "Pipeline checkpoints taken and kept by the coordinator.",
+           std::to_string(counters.checkpoints_taken));
+    metric("varpulis_cluster_checkpoint_failures_total", "counter", "Checkpoints that could not be taken, kept or restored.",
+           std::to_string(counters.checkpoint_failures));
+    metric("varpulis_cluster_checkpoint_restores_total", "counter", "Failed-over pipelines started from their last checkpoint.",
+           std::to_string(counters.restores));
+    metric("varpulis_cluster_orphans_removed_total", "counter", "Pipelines on workers that no placement named, removed after the grace.",
+           std::to_string(counters.orphans_removed));
     metric("varpulis_uptime_seconds", "gauge", "Seconds since the coordinator started.", std::to_string(counters.uptime_seconds));
     return out.take();
 }

@@ -20,6 +20,8 @@ struct CoordinatorCounters {
     uint64_t injects = 0, heartbeats = 0, failovers = 0;
     uint64_t workers_found_gone = 0;  ///< marked unhealthy after a refused connection and probe
     uint64_t injects_held = 0, injects_rerouted = 0, injects_given_up = 0;  ///< ForwardCounters
+    uint64_t moves = 0;  ///< live moves with state (drain, return to affinity)
+    uint64_t checkpoints_taken = 0, checkpoint_failures = 0, restores = 0, orphans_removed = 0;
     double uptime_seconds = 0;
 };
 

@@ -40,6 +40,8 @@ struct PipelineGroup {
     std::string id;
     std::string name;
     std::string placement = "round_robin";  ///< or least_loaded
+    /// Move pipelines back to their worker_affinity when it returns (with their state).
+    bool rebalance = true;
     std::vector<PipelineSpec> pipelines;
     std::vector<Route> routes;
     std::vector<Placement> placements;  ///< one per pipeline, in the same order

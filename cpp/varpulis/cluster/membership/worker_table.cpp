@@ -71,7 +71,8 @@ bool WorkerTable::remove(const std::string& id, std::string reason) {
 std::vector<std::string> WorkerTable::mark_silent(Clock::time_point now, std::chrono::milliseconds timeout) {
     std::vector<std::string> marked;
     for (auto& [id, w] : workers_) {
-        const bool live = w.status == WorkerStatus::Ready || w.status == WorkerStatus::Busy || w.status == WorkerStatus::Registering;
+        // A drained worker that stopped goes silent too, and is forgotten like any other.
+        const bool live = w.status != WorkerStatus::Unhealthy;
         if (live && now - w.last_heartbeat > timeout) {
             w.status = WorkerStatus::Unhealthy;
             marked.push_back(id);

@@ -141,11 +141,37 @@ InjectForwarder::InjectForwarder(boost::asio::io_context& io, std::chrono::secon
 
 InjectForwarder::~InjectForwarder() = default;
 
+size_t InjectForwarder::in_flight(const std::string& pipeline_id) const {
+    std::lock_guard lock(in_flight_mutex_);
+    auto it = in_flight_.find(pipeline_id);
+    return it == in_flight_.end() ? 0 : it->second;
+}
+
+void InjectForwarder::count_in_flight(const std::string& pipeline_id, int delta) {
+    std::lock_guard lock(in_flight_mutex_);
+    if (delta > 0) {
+        ++in_flight_[pipeline_id];
+    } else if (auto it = in_flight_.find(pipeline_id); it != in_flight_.end() && --it->second == 0) {
+        in_flight_.erase(it);
+    }
+}
+
 void InjectForwarder::send(std::shared_ptr<const InjectTarget> target, std::shared_ptr<const std::string> body, const char* path,
                            Clock::time_point deadline, Answer answer) {
+    if (target->moving && failover_.moved) {
+        // Held from the start: the old copy may already have been checkpointed.
+        if (deadline == Clock::time_point::max()) {
+            deadline = Clock::now() + failover_.hold;
+            ++counters_->held;
+        }
+        return wait_for_move(target, body, path, deadline, answer,
+                             common::Status(common::ErrorCode::Unavailable, "pipeline " + target->pipeline + " is moving"));
+    }
+    count_in_flight(target->pipeline_id, +1);
     // The target and body are shared with the callback, not copied into it.
     auto done = [weak = weak_from_this(), target, body, path, deadline, answer](common::Result<HttpResult> result) {
         auto self = weak.lock();
+        if (self) self->count_in_flight(target->pipeline_id, -1);
         const bool refused = !result && result.status().code() == common::ErrorCode::Unavailable;
         if (!self || !refused || !self->failover_.moved) return answer(*target, std::move(result));
         Clock::time_point until = deadline;

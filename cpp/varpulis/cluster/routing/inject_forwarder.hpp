@@ -11,6 +11,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +35,10 @@ struct ParsedInject;
 struct InjectTarget {
     std::string pipeline, worker_id, address, api_key, pipeline_id;
     std::string group_id;  ///< the group it belongs to: where to look when it moves
+    /// The pipeline is being moved (drain, rebalance): the event is held until it runs at its
+    /// new placement, as a refused one is, so that no event reaches the old copy after its
+    /// checkpoint was taken.
+    bool moving = false;
 };
 
 /// What the forwarder does when a worker refuses the connection (its process is gone, nothing
@@ -75,6 +81,9 @@ class InjectForwarder : public std::enable_shared_from_this<InjectForwarder> {
                        const server::HttpResponder& respond);
 
     const ForwardCounters& counters() const { return *counters_; }
+    /// Forwards sent to a pipeline and not answered yet (a move waits for them before it takes
+    /// the checkpoint). Any thread.
+    size_t in_flight(const std::string& pipeline_id) const;
 
   private:
     using Clock = std::chrono::steady_clock;
@@ -87,8 +96,13 @@ class InjectForwarder : public std::enable_shared_from_this<InjectForwarder> {
     void wait_for_move(std::shared_ptr<const InjectTarget> failed, std::shared_ptr<const std::string> body, const char* path,
                        Clock::time_point deadline, Answer answer, common::Result<HttpResult> failure);
 
+    /// Count a forward to `pipeline_id` out (+1) or back (-1).
+    void count_in_flight(const std::string& pipeline_id, int delta);
+
     boost::asio::io_context& io_;
     InjectFailover failover_;
+    mutable std::mutex in_flight_mutex_;
+    std::unordered_map<std::string, size_t> in_flight_;  ///< by pipeline id; no entry at zero
     std::shared_ptr<ForwardCounters> counters_ = std::make_shared<ForwardCounters>();
     std::shared_ptr<AsyncHttpClient> client_;
     std::shared_ptr<InjectCoalescer> coalescer_;

@@ -25,7 +25,7 @@ json group_json(const PipelineGroup& g) {
         placements.push_back({{"pipeline_name", p.pipeline_name}, {"worker_id", p.worker_id}, {"worker_address", p.worker_address},
                               {"pipeline_id", p.pipeline_id}, {"status", p.status}, {"epoch", p.epoch}});
     }
-    return {{"id", g.id}, {"name", g.name}, {"placement", g.placement}, {"pipelines", pipelines}, {"routes", routes},
+    return {{"id", g.id}, {"name", g.name}, {"placement", g.placement}, {"rebalance", g.rebalance}, {"pipelines", pipelines}, {"routes", routes},
             {"placements", placements}};
 }
 
@@ -58,6 +58,7 @@ PipelineGroup group_of(const json& g) {
     group.id = g.at("id");
     group.name = g.at("name");
     group.placement = g.value("placement", std::string("round_robin"));
+    group.rebalance = g.value("rebalance", true);
     for (const auto& p : g.at("pipelines")) group.pipelines.push_back({p.at("name"), p.at("source"), p.value("worker_affinity", std::string())});
     for (const auto& r : g.at("routes")) {
         group.routes.push_back({r.at("from_pipeline"), r.at("to_pipeline"), r.at("event_types").get<std::vector<std::string>>(),
