@@ -253,6 +253,10 @@ def test_chart_renders_the_tutorial_install():
     assert with_mqtt[("StatefulSet", "my-cluster-worker")]["spec"]["replicas"] == 8
     assert with_mqtt[("StatefulSet", "my-cluster-worker")]["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "state"
     conf = with_mqtt[("ConfigMap", "my-cluster-mqtt")]["data"]["mosquitto.conf"]
+    assert "max_queued_messages 200000\n" in conf, "a failover must not overflow the route sessions' queues"
+    worker = with_mqtt[("StatefulSet", "my-cluster-worker")]["spec"]["template"]["spec"]
+    assert worker["terminationGracePeriodSeconds"] == 30
+    assert worker["containers"][0]["args"][worker["containers"][0]["args"].index("--drain-timeout") + 1] == "20"
     assert "listener 1883\n" in conf and with_mqtt[("Service", "my-cluster-mqtt")]["spec"]["ports"][0]["port"] == 1883
     notes = Chart(CHART).render(TUTORIAL_SETS, release="my-cluster", include_notes=True)["templates/NOTES.txt"]
     assert "kubectl -n default scale statefulset my-cluster-worker --replicas=8" in notes
