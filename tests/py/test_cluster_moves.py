@@ -171,3 +171,22 @@ def test_a_rolling_restart_under_load_answers_every_inject(cluster):
     # Each stop drained (a kill would have been covered by failover: this says it was not one).
     assert counter(cluster, "varpulis_cluster_pipeline_moves_total") == 2
     assert counter(cluster, "varpulis_cluster_injects_given_up_total") == 0
+
+
+def test_a_deploy_from_a_checkpoint_starts_with_its_state_and_a_bad_one_is_refused(cluster):
+    from varpulis import ApiError
+    worker = cluster.workers["worker-1"]
+    first = worker.deploy("w", WINDOW)["id"]
+    for v in (1, 2, 3):
+        worker.inject(first, "A", {"v": v})
+    state = worker.checkpoint(first)["checkpoint"]
+    copy = worker.request("POST", "/api/v1/pipelines", {"name": "copy", "source": WINDOW, "checkpoint": state})["id"]
+    assert worker.inject(copy, "A", {"v": 4})["output_events"] == [{"event_type": "W", "n": 4, "s": 10}]
+    with pytest.raises(ApiError) as err:
+        worker.request("POST", "/api/v1/pipelines", {"name": "bad", "source": WINDOW, "checkpoint": {"streams": 7}})
+    assert (err.value.status, err.value.code) == (400, "invalid_checkpoint")
+    # The restore-sized body limit of this route is for checkpoints only.
+    with pytest.raises(ApiError) as err:
+        worker.request("POST", "/api/v1/pipelines", {"name": "big", "source": WINDOW + " " * (2 << 20)})
+    assert err.value.status == 413
+    assert [p["name"] for p in worker.pipelines()["pipelines"]] == ["w", "copy"]
