@@ -158,9 +158,11 @@ def test_killed_worker_turns_unhealthy_fails_over_and_recovers(cluster):
     assert c.inject(gid, "EventB", {})["worker_response"]["output_events"] == [{"event_type": "B", "result": "from-b"}]
     cluster.restart_worker("worker-1")
     wait_until(lambda: c.worker("worker-1")["status"] == "ready", timeout=5, what="worker-1 ready again")
-    # the topology matches what the workers actually run
+    # pipeline-b returns to its worker_affinity (rebalance, on by default); the topology matches
+    # what the workers actually run
+    wait_until(lambda: c.group(gid)["placements"][1]["worker_id"] == "worker-1", timeout=5, what="pipeline-b back on worker-1")
     running = {wid: [p["name"] for p in w.pipelines()["pipelines"]] for wid, w in cluster.workers.items()}
-    assert sorted(running["worker-0"]) == ["pipeline-a", "pipeline-b"] and running["worker-1"] == []
+    assert running["worker-0"] == ["pipeline-a"] and running["worker-1"] == ["pipeline-b"]
     metrics = c.request("GET", "/metrics", raw=True)
     assert 'varpulis_cluster_workers{status="ready"} 2' in metrics
     assert "varpulis_cluster_failovers_total 1" in metrics

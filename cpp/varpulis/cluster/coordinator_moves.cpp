@@ -94,11 +94,18 @@ bool Coordinator::move_live(const Deployment& d, const WorkerInfo& from) {
     remove_from(from, old_id);
     const WorkerInfo* placed_on = &d.worker;
     auto id = deploy_on(d.worker, *d.group, d.spec, state ? &*state : nullptr);
+    if (!id && state) {
+        // A checkpoint the deploy cannot take (over its body limit, say) must not keep it down.
+        ++checkpoint_failures_;
+        log::warn("cluster", "pipeline '" + d.spec.name + "' did not deploy with its state (" + id.status().message() +
+                                 "); deployed with empty state");
+        id = deploy_on(d.worker, *d.group, d.spec);
+    }
     if (!id) {
         log::warn("cluster", "pipeline '" + d.spec.name + "' could not move to worker '" + d.worker.id + "' (" + id.status().message() +
                                  "); deployed again on '" + from.id + "'");
         placed_on = &from;
-        id = deploy_on(from, *d.group, d.spec, state ? &*state : nullptr);
+        id = deploy_on(from, *d.group, d.spec);
     }
     std::lock_guard lock(mutex_);
     Placement& p = d.group->placements[d.index];

@@ -178,9 +178,10 @@ void WorkerApi::add_routes() {
 std::vector<std::string> WorkerApi::restore() { return registry_.restore(); }
 
 size_t WorkerApi::body_limit(std::string_view path) const {
-    // A deploy may carry the checkpoint it starts from (a pipeline moved by the coordinator).
-    if (path.ends_with("/restore") || path == "/api/v1/pipelines") return restore_body_limit();
-    bool large = path.ends_with("/events-batch") || path.ends_with("/events-each");
+    if (path.ends_with("/restore")) return restore_body_limit();
+    // A deploy may carry the checkpoint it starts from (a pipeline moved by the coordinator):
+    // the batch limit; a larger checkpoint moves without state (coordinator_moves.cpp).
+    bool large = path.ends_with("/events-batch") || path.ends_with("/events-each") || path == "/api/v1/pipelines";
     return large ? options_.large_body_limit : options_.json_body_limit;
 }
 
