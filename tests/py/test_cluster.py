@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import StandIn, serving
+from conftest import _wait_until as wait_until
 from varpulis import ApiError, CoordinatorClient, LocalCluster, WorkerClient
 
 pytestmark = [pytest.mark.integration]
@@ -26,16 +27,6 @@ ROUTES = [
     {"from_pipeline": "_external", "to_pipeline": "pipeline-a", "event_types": ["EventA*"]},
     {"from_pipeline": "_external", "to_pipeline": "pipeline-b", "event_types": ["EventB*"]},
 ]
-
-
-def wait_until(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def run_in_threads(count: int, work) -> None:

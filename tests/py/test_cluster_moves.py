@@ -9,22 +9,13 @@ import time
 
 import pytest
 
+from conftest import _wait_until as wait_until
 from varpulis import LocalCluster
 
 pytestmark = [pytest.mark.integration]
 
 # A count window: its output shows whether the events before a move were kept.
 WINDOW = "stream W = A .window(4) .aggregate(n: count(), s: sum(v)) .emit(n: n, s: s)"
-
-
-def wait_until(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def counter(cluster: LocalCluster, name: str) -> int:

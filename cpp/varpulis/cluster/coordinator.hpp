@@ -120,6 +120,14 @@ class Coordinator : private CoordinatorEndpoints {
     /// Where a forward refused at `failed` goes now, once its pipeline has moved (lock taken).
     std::optional<InjectTarget> moved_target(const InjectTarget& failed) const;
     // Moving pipelines (coordinator_moves.cpp).
+    /// Where each pipeline placed on `worker_id` goes, planned against the loads as the moves
+    /// fill them (lock held); those no other worker can take go to `stuck`, when given.
+    std::vector<Deployment> plan_moves_off(const std::string& worker_id, std::vector<Deployment>* stuck = nullptr);
+    /// Deploy from `state` (a checkpoint's text) when there is one (`restored` says whether it
+    /// was taken); when the worker refuses it, again with empty state, counted as a checkpoint
+    /// failure.
+    common::Result<std::string> deploy_with_state(const WorkerInfo& w, const PipelineGroup& group, const PipelineSpec& spec,
+                                                  const std::optional<std::string>& state, bool* restored = nullptr);
     /// Place the pipelines of a gone worker elsewhere, each from its last kept checkpoint.
     void failover(const std::string& worker_id);
     /// Move a pipeline off a live worker with its state: injects to it are held, the old copy

@@ -30,34 +30,48 @@ std::optional<std::string> plan_move(PlacementPlanner& planner, std::vector<Work
 
 }  // namespace
 
+std::vector<Coordinator::Deployment> Coordinator::plan_moves_off(const std::string& worker_id, std::vector<Deployment>* stuck) {
+    std::vector<Deployment> moves;
+    std::vector<WorkerLoad> now = loads();
+    for (const auto& g : groups_.all()) {
+        for (size_t i = 0; i < g->placements.size(); ++i) {
+            if (g->placements[i].worker_id != worker_id) continue;
+            if (auto target = plan_move(planner_, now, worker_id)) {
+                moves.push_back({g, i, g->pipelines[i], *workers_.find(*target), g->placements[i].pipeline_id});
+            } else if (stuck) {
+                stuck->push_back({g, i, g->pipelines[i], *workers_.find(worker_id), g->placements[i].pipeline_id});
+            }
+        }
+    }
+    return moves;
+}
+
+common::Result<std::string> Coordinator::deploy_with_state(const WorkerInfo& w, const PipelineGroup& group, const PipelineSpec& spec,
+                                                           const std::optional<std::string>& state, bool* restored) {
+    auto id = deploy_on(w, group, spec, state ? &*state : nullptr);
+    if (restored) *restored = id && state;
+    if (id || !state) return id;
+    // A checkpoint that does not restore (over the deploy's limit, a program changed) must not
+    // keep the pipeline down.
+    ++checkpoint_failures_;
+    log::warn("cluster", "pipeline '" + spec.name + "' did not deploy with its state (" + id.status().message() +
+                             "); deployed with empty state");
+    return deploy_on(w, group, spec);
+}
+
 void Coordinator::failover(const std::string& worker_id) {
     std::vector<Deployment> moves;
     {
         std::lock_guard lock(mutex_);
-        std::vector<WorkerLoad> now = loads();
-        for (const auto& g : groups_.all()) {
-            for (size_t i = 0; i < g->placements.size(); ++i) {
-                if (g->placements[i].worker_id != worker_id) continue;
-                if (auto target = plan_move(planner_, now, worker_id)) {
-                    moves.push_back({g, i, g->pipelines[i], *workers_.find(*target), g->placements[i].pipeline_id});
-                }
-            }
-        }
+        moves = plan_moves_off(worker_id);
     }
     for (auto& m : moves) {
         // The gone worker cannot be asked for its state: the last kept checkpoint is used.
         const auto kept = checkpoints_.get(m.group->id, m.spec.name);
-        auto id = deploy_on(m.worker, *m.group, m.spec, kept ? &kept->text : nullptr);
-        if (!id && kept) {
-            // A checkpoint that does not restore must not keep the pipeline down.
-            ++checkpoint_failures_;
-            log::warn("cluster", "pipeline '" + m.spec.name + "': its last checkpoint did not restore (" + id.status().message() +
-                                     "); deployed with empty state");
-            id = deploy_on(m.worker, *m.group, m.spec);
-        } else if (id && kept) {
-            ++restores_;
-        }
+        bool restored = false;
+        auto id = deploy_with_state(m.worker, *m.group, m.spec, kept, &restored);
         if (!id) continue;
+        if (restored) ++restores_;
         std::lock_guard lock(mutex_);
         Placement& p = m.group->placements[m.index];
         if (p.worker_id != worker_id) continue;  // moved meanwhile
@@ -93,14 +107,7 @@ bool Coordinator::move_live(const Deployment& d, const WorkerInfo& from) {
     // The old copy goes before the new one starts: a route's broker session has one subscriber.
     remove_from(from, old_id);
     const WorkerInfo* placed_on = &d.worker;
-    auto id = deploy_on(d.worker, *d.group, d.spec, state ? &*state : nullptr);
-    if (!id && state) {
-        // A checkpoint the deploy cannot take (over its body limit, say) must not keep it down.
-        ++checkpoint_failures_;
-        log::warn("cluster", "pipeline '" + d.spec.name + "' did not deploy with its state (" + id.status().message() +
-                                 "); deployed with empty state");
-        id = deploy_on(d.worker, *d.group, d.spec);
-    }
+    auto id = deploy_with_state(d.worker, *d.group, d.spec, state);
     if (!id) {
         log::warn("cluster", "pipeline '" + d.spec.name + "' could not move to worker '" + d.worker.id + "' (" + id.status().message() +
                                  "); deployed again on '" + from.id + "'");
@@ -137,17 +144,7 @@ HttpResponse Coordinator::drain_worker(const HttpRequest& req, const std::string
         }
         workers_.drain(id);
         draining = *w;
-        std::vector<WorkerLoad> now = loads();
-        for (const auto& g : groups_.all()) {
-            for (size_t i = 0; i < g->placements.size(); ++i) {
-                if (g->placements[i].worker_id != id) continue;
-                if (auto target = plan_move(planner_, now, id)) {
-                    moves.push_back({g, i, g->pipelines[i], *workers_.find(*target), g->placements[i].pipeline_id});
-                } else {
-                    stuck.push_back({g, i, g->pipelines[i], *w, g->placements[i].pipeline_id});
-                }
-            }
-        }
+        moves = plan_moves_off(id, &stuck);
     }
     log::info("cluster", "worker '" + id + "' draining: " + std::to_string(moves.size()) + " pipeline(s) to move, " +
                              std::to_string(stuck.size()) + " with no other worker to take them");
@@ -225,9 +222,7 @@ void Coordinator::reconcile(const std::string& worker_id) {
     for (auto& m : placed) {
         if (std::any_of(running->begin(), running->end(), [&](const Running& r) { return r.id == m.pipeline_id; })) continue;
         // A restarted process starts empty: its pipelines come back from their last checkpoint.
-        const auto kept = checkpoints_.get(m.group->id, m.spec.name);
-        auto id = deploy_on(m.worker, *m.group, m.spec, kept ? &kept->text : nullptr);
-        if (!id && kept) id = deploy_on(m.worker, *m.group, m.spec);
+        auto id = deploy_with_state(m.worker, *m.group, m.spec, checkpoints_.get(m.group->id, m.spec.name));
         std::lock_guard lock(mutex_);
         Placement& p = m.group->placements[m.index];
         if (p.worker_id != worker_id || p.pipeline_id != m.pipeline_id) continue;  // moved meanwhile

@@ -32,14 +32,14 @@ std::string CheckpointStore::path(const std::string& group_id, const std::string
 common::Status CheckpointStore::put(const std::string& group_id, const std::string& pipeline, std::string text) {
     std::lock_guard lock(mutex_);
     if (dir_.empty()) {
-        memory_[key(group_id, pipeline)] = {std::move(text), std::chrono::system_clock::now()};
+        memory_[key(group_id, pipeline)] = std::move(text);
         return common::Status::ok();
     }
     // 0600: a checkpoint holds the events its windows keep.
     return common::write_file_atomically(path(group_id, pipeline), text, 0600);
 }
 
-std::optional<StoredCheckpoint> CheckpointStore::get(const std::string& group_id, const std::string& pipeline) const {
+std::optional<std::string> CheckpointStore::get(const std::string& group_id, const std::string& pipeline) const {
     std::lock_guard lock(mutex_);
     if (dir_.empty()) {
         auto it = memory_.find(key(group_id, pipeline));
@@ -52,11 +52,7 @@ std::optional<StoredCheckpoint> CheckpointStore::get(const std::string& group_id
         if (text.status().code() != common::ErrorCode::NotFound) log::error("cluster", text.status().message());
         return std::nullopt;
     }
-    std::error_code ec;
-    const auto written = fs::last_write_time(file, ec);
-    auto taken = std::chrono::system_clock::now();
-    if (!ec) taken -= std::chrono::duration_cast<std::chrono::system_clock::duration>(fs::file_time_type::clock::now() - written);
-    return StoredCheckpoint{std::move(*text), taken};
+    return std::move(*text);
 }
 
 void CheckpointStore::erase(const std::string& group_id, const std::string& pipeline) {

@@ -8,7 +8,6 @@
 // (a coordinator restarted after a crash still has them); without one they are kept in memory.
 // Thread-safe.
 
-#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -18,21 +17,16 @@
 
 namespace varpulis::cluster {
 
-/// A checkpoint as kept: the JSON text of the worker's `checkpoint` value, and when it was taken.
-struct StoredCheckpoint {
-    std::string text;
-    std::chrono::system_clock::time_point taken_at;
-};
-
 class CheckpointStore {
   public:
     /// `dir` empty: in memory.
     explicit CheckpointStore(std::string dir);
 
+    /// Keep `text`, the JSON text of the worker's `checkpoint` value.
     common::Status put(const std::string& group_id, const std::string& pipeline, std::string text);
     /// The last checkpoint kept for the pipeline; none when there is none (or it cannot be read,
     /// which is logged).
-    std::optional<StoredCheckpoint> get(const std::string& group_id, const std::string& pipeline) const;
+    std::optional<std::string> get(const std::string& group_id, const std::string& pipeline) const;
     /// Forget a pipeline's checkpoint (its group was torn down).
     void erase(const std::string& group_id, const std::string& pipeline);
 
@@ -41,7 +35,7 @@ class CheckpointStore {
 
     std::string dir_;  ///< {state-dir}/checkpoints, or empty
     mutable std::mutex mutex_;
-    std::map<std::string, StoredCheckpoint> memory_;  ///< without a directory; by group id/pipeline
+    std::map<std::string, std::string> memory_;  ///< without a directory; by group id/pipeline
 };
 
 }  // namespace varpulis::cluster
