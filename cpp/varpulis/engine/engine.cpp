@@ -43,6 +43,12 @@ std::vector<ConnectorHealth> Engine::sink_health() const {
     return out;
 }
 
+std::vector<NamedSink> Engine::sinks() const {
+    std::vector<NamedSink> out;
+    for (const auto& sink : plan_.sinks) out.push_back({sink.config.name, sink.slot->sink});
+    return out;
+}
+
 OpContext Engine::op_context(const Stream& s) const {
     OpContext ctx;
     ctx.eval.globals = &plan_.globals;

@@ -55,6 +55,8 @@ class Engine {
     const ConnectorConfig* connector(const std::string& name) const;
     /// The health of every sink that reports one.
     std::vector<ConnectorHealth> sink_health() const;
+    /// The sinks `.to()` sends to, opened once and shared by every context's engine.
+    std::vector<NamedSink> sinks() const;
     /// True when processing can wait on something outside the engine: a sink's send, or a
     /// `.print`/`.log` write to a stdout or stderr pipe that nobody drains.
     bool may_wait() const { return !plan_.sinks.empty() || plan_.writes_console; }

@@ -195,6 +195,7 @@ const std::vector<TimerSpec>& Runtime::timers() const { return first_engine().ti
 const std::vector<SourceBinding>& Runtime::source_bindings() const { return first_engine().source_bindings(); }
 const ConnectorConfig* Runtime::connector(const std::string& name) const { return first_engine().connector(name); }
 std::vector<ConnectorHealth> Runtime::sink_health() const { return first_engine().sink_health(); }
+std::vector<NamedSink> Runtime::sinks() const { return first_engine().sinks(); }
 bool Runtime::may_wait() const { return first_engine().may_wait(); }
 
 std::unique_lock<std::recursive_mutex> Runtime::try_hold() const {

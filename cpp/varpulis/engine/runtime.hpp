@@ -114,6 +114,8 @@ class Runtime {
     const std::vector<SourceBinding>& source_bindings() const;
     const ConnectorConfig* connector(const std::string& name) const;
     std::vector<ConnectorHealth> sink_health() const;
+    /// The program's sinks (Engine::sinks).
+    std::vector<NamedSink> sinks() const;
     RuntimeStats stats() const;
     std::optional<Value> variable(const std::string& name) const;
     int64_t last_timestamp() const { return last_timestamp_.load(std::memory_order_relaxed); }

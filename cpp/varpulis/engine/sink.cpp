@@ -182,4 +182,22 @@ Result<std::shared_ptr<Sink>> open_file_sink(const ConnectorConfig& config) {
     return shared_file_sink(config, config.param_string("path"));
 }
 
+std::optional<std::string> blocked_sink(const std::vector<NamedSink>& sinks) {
+    for (const auto& s : sinks) {
+        if (s.sink->has_room()) continue;
+        auto health = s.sink->health();
+        std::string why = health && !health->connected ? "cannot reach its broker" : "has a full spool";
+        if (health && !health->last_error.empty()) why += " (" + health->last_error + ")";
+        return "sink '" + s.name + "' " + why;
+    }
+    return std::nullopt;
+}
+
+bool wait_delivered(const std::vector<NamedSink>& sinks, std::chrono::steady_clock::time_point deadline) {
+    for (const auto& s : sinks) {
+        if (!s.sink->wait_delivered(deadline)) return false;
+    }
+    return true;
+}
+
 }  // namespace varpulis::engine

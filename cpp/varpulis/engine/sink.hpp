@@ -4,12 +4,14 @@
 // Where `.to(Connector, ...)` sends events. The engine has the console and file sinks; other
 // connector kinds register with the connector registry (connector_registry.hpp).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "varpulis/common/status.hpp"
 #include "varpulis/engine/event.hpp"
@@ -26,6 +28,8 @@ struct ConnectorHealth {
     std::string last_error;
     uint64_t messages = 0;  ///< sent (sink) or received (source)
     uint64_t failures = 0;  ///< dropped (sink) or malformed (source)
+    uint64_t spooled = 0;   ///< sink at QoS 1/2: waiting for the broker's acknowledgement
+    uint64_t redelivered = 0;  ///< sink at QoS 1/2: sent again after a reconnect
 };
 
 class Sink {
@@ -35,9 +39,29 @@ class Sink {
     virtual void send(const Event& e, const std::string& topic) = 0;
     /// Push out anything buffered (end of input, shutdown).
     virtual void flush() {}
+    /// At-least-once sinks (MQTT at QoS 1/2) keep every message until its destination
+    /// acknowledges it. False while such a sink cannot take more (its broker is away, its spool
+    /// is full): front doors then admit no new input, rather than accept what could be lost.
+    virtual bool has_room() const { return true; }
+    /// Wait until everything sent so far is acknowledged by the destination, or the deadline;
+    /// false when the deadline came first (what was sent stays spooled and goes later).
+    virtual bool wait_delivered(std::chrono::steady_clock::time_point /*deadline*/) { return true; }
     /// The connection state of sinks that have one (MQTT); nothing for console and file.
     virtual std::optional<ConnectorHealth> health() const { return std::nullopt; }
 };
+
+/// A sink with its declaration's name.
+struct NamedSink {
+    std::string name;
+    std::shared_ptr<Sink> sink;
+};
+
+/// The first sink that cannot take more (Sink::has_room), as "sink 'NAME' cannot reach its
+/// broker (...)" or "... has a full spool"; nothing when every sink can.
+std::optional<std::string> blocked_sink(const std::vector<NamedSink>& sinks);
+
+/// Wait until every sink's outputs so far are acknowledged (Sink::wait_delivered), or the deadline.
+bool wait_delivered(const std::vector<NamedSink>& sinks, std::chrono::steady_clock::time_point deadline);
 
 /// The parameters of a `connector Name = kind(key: value, ...)` declaration, as literal values.
 struct ConnectorConfig {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "varpulis/common/atomic_file.hpp"
 #include "varpulis/common/log.hpp"
@@ -74,6 +75,7 @@ Status Pipeline::connect_locked(const PipelineRoutes& routes) {
     auto rt = runtime();
     // Events from sources are processed on the source's thread, one at a time, like an inject.
     engine::EventHandler handler = [this](engine::EventPtr e) {
+        wait_for_sinks();
         std::vector<engine::EventPtr> outputs;
         // An HTTP inject answers its own errors; a source's event has no one to answer, so its
         // error is counted (errors_total) and logged, at most once a second per pipeline.
@@ -121,8 +123,41 @@ void Pipeline::disconnect_locked() {
         sources.swap(sources_);
         outbound.swap(outbound_);
     }
-    // Destroyed outside the lock: a source waits for its handler, which may be in forward().
+    // Destroyed outside the lock: a source waits for its handler, which may be in forward()
+    // or waiting for its sinks (which this flag ends).
+    disconnecting_ = true;
     sources.clear();
+    disconnecting_ = false;
+}
+
+std::vector<engine::NamedSink> Pipeline::all_sinks() const {
+    auto sinks = runtime()->sinks();
+    std::lock_guard lock(links_mutex_);
+    if (outbound_) {
+        for (const auto& o : *outbound_) sinks.push_back({"route to " + o.route.topic, o.sink});
+    }
+    return sinks;
+}
+
+std::optional<std::string> Pipeline::blocked_sink() const {
+    auto blocked = engine::blocked_sink(all_sinks());
+    if (blocked) return "pipeline " + id + ": " + *blocked;
+    return std::nullopt;
+}
+
+bool Pipeline::wait_delivered(std::chrono::steady_clock::time_point deadline) const {
+    return engine::wait_delivered(all_sinks(), deadline);
+}
+
+void Pipeline::wait_for_sinks() {
+    // The broker of the source keeps what is not taken meanwhile (a persistent session), and
+    // the spool holds only what was sent before the sink's broker went away.
+    while (!disconnecting_) {
+        auto blocked = blocked_sink();
+        if (!blocked) return;
+        source_waits_.write(log::Level::Warn, "server", *blocked + "; events from sources wait");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 std::vector<engine::ConnectorHealth> Pipeline::connector_health() const {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,8 @@ struct PipelineCounters {
     std::atomic<uint64_t> events_in{0};
     std::atomic<uint64_t> outputs{0};
     std::atomic<uint64_t> errors{0};
+    std::atomic<uint64_t> refused_sink_unavailable{0};  ///< injects refused: a sink could not keep their outputs
+    std::atomic<uint64_t> not_acknowledged{0};  ///< injects processed whose outputs the broker had not acknowledged in time
     std::atomic<uint64_t> latency_ns_total{0};
     std::array<std::atomic<uint64_t>, kLatencyBuckets.size() + 1> latency_buckets{};  ///< last: +Inf
 
@@ -116,6 +119,12 @@ class Pipeline {
     /// Sinks, sources and routes that have a connection, with their state.
     std::vector<engine::ConnectorHealth> connector_health() const;
 
+    /// Why new events must wait, when they must: an at-least-once sink or publish route whose
+    /// broker is away or whose spool is full (it would have to keep what it cannot send).
+    std::optional<std::string> blocked_sink() const;
+    /// Wait until the outputs sent so far are acknowledged by their brokers, or the deadline.
+    bool wait_delivered(std::chrono::steady_clock::time_point deadline) const;
+
     std::shared_ptr<SseChannel> subscribe();
     /// Close every log stream (the pipeline is going away).
     void close_subscribers();
@@ -127,6 +136,11 @@ class Pipeline {
     };
 
     common::Status connect_locked(const PipelineRoutes& routes);
+    /// Every sink outputs go to: the program's and the publish routes'.
+    std::vector<engine::NamedSink> all_sinks() const;
+    /// A source's event waits while a sink is blocked, so the spool stays bounded; a
+    /// disconnect ends the wait.
+    void wait_for_sinks();
     void disconnect_locked();
     void broadcast(const std::vector<engine::EventPtr>& outputs);
     /// Send outputs along the publish routes.
@@ -140,6 +154,8 @@ class Pipeline {
     std::vector<std::weak_ptr<SseChannel>> subscribers_;
     std::mutex lifecycle_mutex_;      ///< serialises connect, disconnect and reload
     log::Throttle source_errors_;     ///< the log of events from sources that fail
+    log::Throttle source_waits_{std::chrono::seconds(10)};  ///< the log of sources waiting for a sink
+    std::atomic<bool> disconnecting_{false};  ///< ends a source's wait for its sinks
     PipelineRoutes routes_;
     mutable std::mutex links_mutex_;  ///< sources_ and outbound_; never held while a source stops or a sink sends
     std::shared_ptr<const std::vector<Outbound>> outbound_;  ///< null: no publish routes

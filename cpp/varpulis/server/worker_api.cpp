@@ -83,7 +83,8 @@ json connectors_json(const Pipeline& p) {
     json out = json::array();
     for (const auto& h : p.connector_health()) {
         out.push_back({{"name", h.connector}, {"kind", h.kind}, {"role", h.role}, {"target", h.target}, {"connected", h.connected},
-                       {"last_error", h.last_error}, {"messages", h.messages}, {"failures", h.failures}});
+                       {"last_error", h.last_error}, {"messages", h.messages}, {"failures", h.failures}, {"spooled", h.spooled},
+                       {"redelivered", h.redelivered}});
     }
     return out;
 }
@@ -112,6 +113,16 @@ bool more_lines_than(std::string_view body, size_t n) {
         take_line(body);
     }
     return false;
+}
+
+/// The 503 of an inject processed whose outputs an at-least-once sink's broker has not
+/// acknowledged within the delivery timeout.
+HttpResponse not_acknowledged_response(const Pipeline& p) {
+    auto r = error_response(503, "not_acknowledged",
+                            "pipeline " + p.id + ": the events were processed, but the broker has not acknowledged their outputs yet; "
+                            "they stay spooled and go when it answers, so sending the events again may deliver them twice");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
 }
 
 }  // namespace
@@ -159,10 +170,12 @@ void WorkerApi::add_routes() {
         registry_.remove(c.pipeline->id);
         return json_response(200, {{"deleted", true}});
     });
-    route("POST", "/api/v1/pipelines/{id}/events", A::ApiKey, [this](const WorkerCall& c) { return inject(c.req.body, *c.pipeline); });
+    route("POST", "/api/v1/pipelines/{id}/events", A::ApiKey,
+          [this](const WorkerCall& c) { return delivered(*c.pipeline, [&] { return inject(c.req.body, *c.pipeline); }); });
     route("POST", "/api/v1/pipelines/{id}/events-each", A::ApiKey,
           [this](const WorkerCall& c) { return inject_each(c.req, *c.pipeline, c.granted); });
-    route("POST", "/api/v1/pipelines/{id}/events-batch", A::ApiKey, [this](const WorkerCall& c) { return inject_batch(c.req, *c.pipeline); });
+    route("POST", "/api/v1/pipelines/{id}/events-batch", A::ApiKey,
+          [this](const WorkerCall& c) { return delivered(*c.pipeline, [&] { return inject_batch(c.req, *c.pipeline); }); });
     route("POST", "/api/v1/pipelines/{id}/reload", A::ApiKey, [this](const WorkerCall& c) { return reload(c.req, *c.pipeline); });
     route("POST", "/api/v1/pipelines/{id}/checkpoint", A::ApiKey, [this](const WorkerCall& c) { return checkpoint(*c.pipeline); });
     route("POST", "/api/v1/pipelines/{id}/restore", A::ApiKey,
@@ -388,33 +401,61 @@ HttpResponse WorkerApi::inject(std::string_view body, Pipeline& p) {
 HttpResponse WorkerApi::inject_each(const HttpRequest& req, Pipeline& p, size_t allowed) {
     auto lines = each_lines(req.body);
     if (lines.empty()) return error_response(400, "invalid_request", "events-each takes one event per line (JSON lines), and the body is empty");
-    HttpResponse r;
-    r.content_type = "application/x-ndjson";
-    auto add = [&r](const HttpResponse& one) {
-        r.body += "{\"status\":";
-        r.body += std::to_string(one.status);
-        r.body += ",\"response\":";
-        r.body += one.body;
-        r.body += "}\n";
-    };
+    std::vector<HttpResponse> answers;
+    size_t answer_bytes = 0;
     auto start = std::chrono::steady_clock::now();
     for (size_t i = 0; i < lines.size(); ++i) {
         // Past its budget the group stops: the rest are answered "not processed" (status 0),
         // and the coordinator sends them again, so no answer outgrows its limit and no
         // group outlasts its deadline.
-        if (i > 0 && (r.body.size() > options_.each_answer_budget || std::chrono::steady_clock::now() - start > kEachTimeBudget)) {
-            add(error_response(0, "not_processed", "not processed: the group's answer or time budget is spent; send it again"));
+        if (i > 0 && (answer_bytes > options_.each_answer_budget || std::chrono::steady_clock::now() - start > kEachTimeBudget)) {
+            answers.push_back(error_response(0, "not_processed", "not processed: the group's answer or time budget is spent; send it again"));
         } else if (i >= allowed) {
-            add(error_response(429, "rate_limited", "too many requests from " + req.client));
+            answers.push_back(error_response(429, "rate_limited", "too many requests from " + req.client));
+        } else if (auto blocked = p.blocked_sink()) {
+            answers.push_back(sink_unavailable(p, *blocked));
         } else {
             try {
-                add(inject(lines[i], p));
+                answers.push_back(inject(lines[i], p));
             } catch (const std::exception& e) {
-                add(internal_error_response(e));
+                answers.push_back(internal_error_response(e));
             }
         }
+        answer_bytes += answers.back().body.size();
+    }
+    // One wait for the whole group: its accepted events answer 200 only once acknowledged.
+    bool accepted = std::any_of(answers.begin(), answers.end(), [](const HttpResponse& a) { return a.status >= 200 && a.status < 300; });
+    if (accepted && !p.wait_delivered(std::chrono::steady_clock::now() + options_.delivery_timeout)) {
+        ++p.counters.not_acknowledged;
+        for (auto& a : answers) {
+            if (a.status >= 200 && a.status < 300) a = not_acknowledged_response(p);
+        }
+    }
+    HttpResponse r;
+    r.content_type = "application/x-ndjson";
+    for (const auto& one : answers) {
+        r.body += "{\"status\":";
+        r.body += std::to_string(one.status);
+        r.body += ",\"response\":";
+        r.body += one.body;
+        r.body += "}\n";
     }
     return r;
+}
+
+HttpResponse WorkerApi::sink_unavailable(Pipeline& p, const std::string& why) {
+    ++p.counters.refused_sink_unavailable;
+    auto r = error_response(503, "sink_unavailable", why + "; nothing was processed: send it again later");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+}
+
+HttpResponse WorkerApi::delivered(Pipeline& p, const std::function<HttpResponse()>& inject) {
+    if (auto blocked = p.blocked_sink()) return sink_unavailable(p, *blocked);
+    HttpResponse r = inject();
+    if (r.status >= 300 || p.wait_delivered(std::chrono::steady_clock::now() + options_.delivery_timeout)) return r;
+    ++p.counters.not_acknowledged;
+    return not_acknowledged_response(p);
 }
 
 HttpResponse WorkerApi::inject_batch(const HttpRequest& req, Pipeline& p) {
@@ -456,6 +497,8 @@ HttpResponse WorkerApi::metrics(const Pipeline& p) const {
                                {"events_processed", n},
                                {"output_events_emitted", c.outputs.load()},
                                {"errors", c.errors.load()},
+                               {"refused_sink_unavailable", c.refused_sink_unavailable.load()},
+                               {"not_acknowledged", c.not_acknowledged.load()},
                                {"latency_mean_us", n ? static_cast<double>(c.latency_ns_total) / static_cast<double>(n) / 1000.0 : 0.0},
                                {"latency_buckets_seconds", buckets},
                                {"state_held", rt.held},
@@ -553,19 +596,35 @@ HttpResponse WorkerApi::prometheus() const {
                "Events, keys and sequence runs dropped at a state limit (the state budget, run caps), by pipeline.");
     for (size_t i = 0; i < all.size(); ++i) out.sample("varpulis_state_evicted_total", pipeline_labels(*all[i]), count(stats[i].evicted));
     out.family("varpulis_connector_connected", "gauge", "1 when a connector of a pipeline is connected to its broker.");
-    PrometheusText messages, failures;  // their families follow this one's samples
+    PrometheusText messages, failures, spooled, redelivered;  // their families follow this one's samples
     for (const auto& p : all) {
         for (const auto& h : p->connector_health()) {
             std::string labels = pipeline_labels(*p) + ",connector=\"" + prometheus_label_value(h.connector) + "\",role=\"" + h.role + "\"";
             out.sample("varpulis_connector_connected", labels, h.connected ? "1" : "0");
             messages.sample("varpulis_connector_messages_total", labels, count(h.messages));
             failures.sample("varpulis_connector_failures_total", labels, count(h.failures));
+            if (h.role == "sink") {
+                spooled.sample("varpulis_connector_spooled", labels, count(h.spooled));
+                redelivered.sample("varpulis_connector_redelivered_total", labels, count(h.redelivered));
+            }
         }
     }
-    out.family("varpulis_connector_messages_total", "counter", "Messages sent (sinks) or received (sources) by a connector.");
+    out.family("varpulis_connector_messages_total", "counter",
+               "Messages sent (sinks: acknowledged by the broker at QoS 1/2) or received (sources) by a connector.");
     out.raw(messages.take());
     out.family("varpulis_connector_failures_total", "counter", "Messages dropped (sinks) or malformed (sources).");
     out.raw(failures.take());
+    out.family("varpulis_connector_spooled", "gauge", "Messages a sink at QoS 1/2 keeps until its broker acknowledges them.");
+    out.raw(spooled.take());
+    out.family("varpulis_connector_redelivered_total", "counter", "Messages a sink at QoS 1/2 sent again after a reconnect.");
+    out.raw(redelivered.take());
+    out.family("varpulis_inject_refused_total", "counter",
+               "Injects answered 503 by a pipeline's delivery guarantee: sink_unavailable (nothing processed), "
+               "not_acknowledged (processed, outputs still spooled).");
+    for (const auto& p : all) {
+        out.sample("varpulis_inject_refused_total", pipeline_labels(*p) + ",reason=\"sink_unavailable\"", count(p->counters.refused_sink_unavailable));
+        out.sample("varpulis_inject_refused_total", pipeline_labels(*p) + ",reason=\"not_acknowledged\"", count(p->counters.not_acknowledged));
+    }
     out.family("varpulis_http_requests_total", "counter", "HTTP requests answered, by status.");
     {
         std::lock_guard lock(stats_mutex_);

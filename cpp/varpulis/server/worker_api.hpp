@@ -37,6 +37,9 @@ struct WorkerApiOptions {
     /// An events-each answer stops growing past this: the remaining events are answered "not
     /// processed" (status 0) and the coordinator sends them again.
     size_t each_answer_budget = 16 << 20;
+    /// How long an inject waits for at-least-once sinks (MQTT at QoS 1/2) to have its outputs
+    /// acknowledged; after it, the answer is 503 not_acknowledged (the outputs stay spooled).
+    std::chrono::milliseconds delivery_timeout{5000};
 };
 
 /// What a worker route's handler gets: the request, its pipeline (routes with `{id}`), and the
@@ -110,6 +113,12 @@ class WorkerApi {
     /// Lines past `allowed` (the rate limit's tokens) are answered 429; status 0: not processed.
     HttpResponse inject_each(const HttpRequest& req, Pipeline& p, size_t allowed);
     HttpResponse inject_batch(const HttpRequest& req, Pipeline& p);
+    /// Run an inject under the pipeline's delivery guarantee: refused (503, nothing processed)
+    /// while a sink cannot keep what it would produce; 2xx only once its outputs are
+    /// acknowledged by at-least-once sinks, else 503 not_acknowledged.
+    HttpResponse delivered(Pipeline& p, const std::function<HttpResponse()>& inject);
+    /// The 503 of an inject refused because a sink cannot keep its outputs.
+    static HttpResponse sink_unavailable(Pipeline& p, const std::string& why);
     HttpResponse metrics(const Pipeline& p) const;
     HttpResponse reload(const HttpRequest& req, Pipeline& p);
     HttpResponse checkpoint(Pipeline& p);

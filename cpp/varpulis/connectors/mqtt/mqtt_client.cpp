@@ -15,14 +15,28 @@ using common::Status;
 using Clock = std::chrono::steady_clock;
 
 Status MqttClient::start() {
+    VP_RETURN_NOT_OK(configure());
+    disconnected_at_ = Clock::now();
+    // Every connection attempt is made by the network thread, so a broker that is down or a
+    // name that does not resolve yet does not fail the deployment.
+    network_ = std::thread([this] { run_network(); });
+    return Status::ok();
+}
+
+Status MqttClient::configure() {
     std::string id = options_.client_id;
     // The subscribing client of a connector gets its own id: two connections with one id
     // would make the broker disconnect each in turn.
     if (subscriber_ && !id.empty()) id += "-in";
     // With an id, subscriptions keep a session: messages at QoS 1/2 wait in the broker while
-    // this client reconnects.
+    // this client reconnects. A publisher's session is its spool, kept here.
     const bool clean_session = !subscriber_ || id.empty();
-    mosq_ = mosquitto_new(id.empty() ? nullptr : id.c_str(), clean_session, this);
+    const char* name = id.empty() ? nullptr : id.c_str();
+    if (!mosq_) {
+        mosq_ = mosquitto_new(name, clean_session, this);
+    } else if (mosquitto_reinitialise(mosq_, name, clean_session, this) != MOSQ_ERR_SUCCESS) {
+        return Status(ErrorCode::Io, "mqtt connector '" + name_ + "': cannot reset its client");
+    }
     if (!mosq_) return Status(ErrorCode::Io, "mqtt connector '" + name_ + "': cannot create a client");
     mosquitto_connect_callback_set(mosq_, &MqttClient::on_connect);
     mosquitto_disconnect_callback_set(mosq_, &MqttClient::on_disconnect);
@@ -42,11 +56,6 @@ Status MqttClient::start() {
     if (!options_.username.empty()) {
         mosquitto_username_pw_set(mosq_, options_.username.c_str(), options_.password.empty() ? nullptr : options_.password.c_str());
     }
-    disconnected_at_ = Clock::now();
-    // Every connection attempt is made by the network thread, so a broker that is down or a
-    // name that does not resolve yet does not fail the deployment; messages wait for it (up to
-    // block_timeout_ms).
-    network_ = std::thread([this] { run_network(); });
     return Status::ok();
 }
 
@@ -59,13 +68,72 @@ MqttClient::~MqttClient() {
             stopping_ = true;
             cv_.notify_all();
         }
-        mosquitto_disconnect(mosq_);
-        network_.join();
+        network_.join();  // the network thread disconnects: it alone touches the session
+    }
+    const size_t lost = spool_.size();
+    if (lost > 0) {
+        dropped_ += lost;
+        log::warn("mqtt", "connector '" + name_ + "': closed with " + std::to_string(lost) +
+                              " messages the broker at " + address() + " never acknowledged; they are dropped");
     }
     mosquitto_destroy(mosq_);
 }
 
 bool MqttClient::publish(const std::string& topic, const std::string& payload) {
+    if (!at_least_once()) return publish_at_most_once(topic, payload);
+    std::lock_guard lock(mutex_);
+    const uint64_t seq = ++next_seq_;
+    spool_.emplace(seq, Spooled{topic, payload});
+    if (connected_) hand_over(seq);  // else the next connection sends it
+    return true;
+}
+
+void MqttClient::hand_over(uint64_t seq) {
+    auto it = spool_.find(seq);
+    if (it == spool_.end()) return;
+    Spooled& m = it->second;
+    int mid = 0;
+    // Called with mutex_ held: the acknowledgement's callback waits for it, so it always finds
+    // the message id recorded.
+    int rc = mosquitto_publish(mosq_, &mid, m.topic.c_str(), static_cast<int>(m.payload.size()), m.payload.data(), options_.qos, false);
+    if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_NOMEM) return;  // stays spooled: the next connection sends it
+    if (rc != MOSQ_ERR_SUCCESS) {  // a payload or topic the library refuses never gets through
+        spool_.erase(it);
+        cv_.notify_all();
+        note_drop(std::string("the message was refused: ") + mosquitto_strerror(rc));
+        return;
+    }
+    if (m.sent_once) ++redelivered_;
+    m.sent_once = true;
+    in_flight_[mid] = seq;
+}
+
+void MqttClient::on_published(int mid) {
+    std::lock_guard lock(mutex_);
+    if (!at_least_once()) {
+        if (pending_ > 0) --pending_;
+    } else if (auto it = in_flight_.find(mid); it != in_flight_.end()) {
+        spool_.erase(it->second);
+        in_flight_.erase(it);
+        ++published_;
+    }
+    cv_.notify_all();
+}
+
+bool MqttClient::has_room() const {
+    if (!at_least_once()) return true;
+    std::lock_guard lock(mutex_);
+    return connected_ && static_cast<int64_t>(spool_.size()) < options_.max_pending;
+}
+
+bool MqttClient::wait_delivered(Clock::time_point deadline) {
+    if (!at_least_once()) return true;
+    std::unique_lock lock(mutex_);
+    const uint64_t mark = next_seq_;
+    return cv_.wait_until(lock, deadline, [&] { return spool_.empty() || spool_.begin()->first > mark; });
+}
+
+bool MqttClient::publish_at_most_once(const std::string& topic, const std::string& payload) {
     if (!wait_for_room()) {
         drop("the broker at " + address() + " is unreachable or too slow");
         return false;
@@ -82,7 +150,7 @@ bool MqttClient::publish(const std::string& topic, const std::string& payload) {
 
 void MqttClient::flush() {
     std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, std::chrono::milliseconds(options_.block_timeout_ms), [&] { return pending_ == 0; });
+    cv_.wait_for(lock, std::chrono::milliseconds(options_.block_timeout_ms), [&] { return pending_ == 0 && spool_.empty(); });
 }
 
 uint64_t MqttClient::subscribe(const std::string& topic, MessageHandler handler) {
@@ -105,7 +173,8 @@ void MqttClient::unsubscribe(uint64_t id) {
 
 engine::ConnectorHealth MqttClient::health(std::string role) const {
     std::lock_guard lock(mutex_);
-    return {name_, "mqtt", std::move(role), address(), connected_, last_error_, published_.load(), dropped_.load()};
+    return {name_, "mqtt", std::move(role), address(), connected_, last_error_, published_.load(), dropped_.load(), spool_.size(),
+            redelivered_.load()};
 }
 
 void MqttClient::run_network() {
@@ -120,10 +189,21 @@ void MqttClient::run_network() {
         }
         if (connected_since_attempt_.exchange(false)) backoff = std::chrono::seconds(1);
         note_unreachable(rc == MOSQ_ERR_ERRNO ? std::strerror(connect_errno) : mosquitto_strerror(rc));
+        if (at_least_once() && !subscriber_) reset_session();
         std::unique_lock lock(mutex_);
         cv_.wait_for(lock, backoff, [&] { return stopping_; });
         backoff = std::min<std::chrono::seconds>(backoff * 2, std::chrono::seconds(30));
     }
+    // A clean goodbye, written by one last slice of the loop.
+    if (mosquitto_disconnect(mosq_) == MOSQ_ERR_SUCCESS) mosquitto_loop(mosq_, 100, 1);
+}
+
+void MqttClient::reset_session() {
+    std::lock_guard lock(mutex_);
+    connected_ = false;
+    in_flight_.clear();
+    Status configured = configure();
+    if (!configured.is_ok()) last_error_ = configured.message();
 }
 
 bool MqttClient::stopped() {
@@ -160,11 +240,13 @@ void MqttClient::release_slot() {
 }
 
 void MqttClient::drop(const std::string& why) {
+    std::lock_guard lock(mutex_);
+    note_drop(why);
+}
+
+void MqttClient::note_drop(const std::string& why) {
     const uint64_t n = ++dropped_;
-    {
-        std::lock_guard lock(mutex_);
-        last_error_ = "dropping events: " + why;
-    }
+    last_error_ = "dropping events: " + why;
     if (!logged_outage_.exchange(true)) {
         log::warn("mqtt", "connector '" + name_ + "': dropping events: " + why + " (dropped so far: " + std::to_string(n) + ")");
     }
@@ -183,7 +265,13 @@ void MqttClient::on_connect(mosquitto*, void* self, int rc) {
         client->last_error_.clear();
         // At QoS 0 a reconnect discards what was queued and never reports it published:
         // those slots would otherwise stay taken for good.
-        if (client->options_.qos == 0) client->pending_ = 0;
+        if (!client->at_least_once()) client->pending_ = 0;
+        // The spool, in order, on the fresh session: what a lost connection left unacknowledged
+        // and what was published meanwhile.
+        for (auto it = client->spool_.begin(); it != client->spool_.end();) {
+            const uint64_t seq = (it++)->first;  // hand_over may erase it
+            client->hand_over(seq);
+        }
         client->cv_.notify_all();
     }
     client->connected_since_attempt_ = true;

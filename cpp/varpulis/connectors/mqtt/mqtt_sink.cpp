@@ -22,6 +22,10 @@ class MqttSink final : public engine::Sink {
 
     void flush() override { client_->flush(); }
 
+    bool has_room() const override { return client_->has_room(); }
+
+    bool wait_delivered(std::chrono::steady_clock::time_point deadline) override { return client_->wait_delivered(deadline); }
+
     std::optional<engine::ConnectorHealth> health() const override { return client_->health("sink"); }
 
   private:
