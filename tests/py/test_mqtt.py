@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import signal
 import shutil
 import socket
 import subprocess
@@ -487,3 +488,151 @@ def test_tls_parameters_are_checked_at_deploy(tmp_path):
         varpulis.Engine(f'connector O = mqtt(cert_file: "{tmp_path}/c.crt")\nstream S = A .emit(v: 1) .to(O, topic: "t")')
     with pytest.raises(VplError, match=r"cannot read its TLS files \(ca_file, cert_file, key_file\)"):
         varpulis.Engine(f'connector O = mqtt(ca_file: "{tmp_path}/missing.crt")\nstream S = A .emit(v: 1) .to(O, topic: "t")')
+
+
+class PersistentBroker:
+    """A mosquitto that saves its queues on a graceful stop, restartable on the same port."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.conf = tmp_path / "persistent.conf"
+        # `user`: mosquitto started as root would otherwise drop to the user "mosquitto", which
+        # cannot write its database into our temporary directory.
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                             f"persistence_location {tmp_path}/\nmax_queued_messages 0\nuser {getpass.getuser()}\n")
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def session(self, client_id: str, topic: str, *args: str) -> list[str]:
+        """mosquitto_sub on a persistent session: -E creates it, -C N -W S reads what it queued."""
+        out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-q", "1", "-c",
+                              "-i", client_id, *args], capture_output=True, text=True, timeout=60)
+        return out.stdout.splitlines()
+
+
+def post_event(url: str, pipeline_id: str, i: int) -> tuple[int, dict, dict]:
+    """One inject straight over HTTP: status, body and headers, whatever the status."""
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(f"{url}/api/v1/pipelines/{pipeline_id}/events", method="POST",
+                                     data=json.dumps({"event_type": "Reading", "fields": {"i": i}}).encode(),
+                                     headers={"x-api-key": "k", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read()), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), dict(e.headers)
+
+
+OUTAGE_PROGRAM = '''
+connector Out = mqtt(host: "127.0.0.1", port: {port}, client_id: "vp-outage-pub", qos: 1)
+stream S = Reading .emit(i: i) .to(Out, topic: "vp/outage")
+'''
+
+
+def inject_until_acknowledged(worker: WorkerProcess, pid: str, i: int, answers: list) -> None:
+    """Send event i until it answers 200, keeping every answer; bounded by a deadline."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, body, headers = post_event(worker.url, pid, i)
+        answers.append((i, status, body.get("code"), headers.get("Retry-After")))
+        if status == 200:
+            return
+        time.sleep(0.02)  # the test's own pace; a client would wait Retry-After (1 s)
+    raise AssertionError(f"event {i} was never acknowledged: {answers[-1]}")
+
+
+def test_a_broker_outage_refuses_injects_and_loses_nothing_acknowledged(tmp_path, varpulis_bin):
+    broker = PersistentBroker(tmp_path)
+    worker = WorkerProcess(varpulis_bin)
+    answers: list = []
+    total = 600
+    try:
+        broker.session("vp-outage-sub", "vp/outage", "-E")
+        pid = worker.client.deploy("outage", OUTAGE_PROGRAM.format(port=broker.port))["id"]
+        _wait_until(lambda: worker.connectors(pid)[("Out", "sink")]["connected"], what="the sink to connect")
+        restart = threading.Timer(1.5, broker.start)  # an outage of 1.5 s, injected into all along
+        for i in range(total):
+            if i == total // 3:
+                broker.stop()
+                restart.start()
+            inject_until_acknowledged(worker, pid, i, answers)
+        restart.join()
+        _wait_until(lambda: worker.connectors(pid)[("Out", "sink")]["spooled"] == 0, what="the spool to empty")
+        sink = worker.connectors(pid)[("Out", "sink")]
+        metrics = urlopen_text(worker.url + "/metrics")
+        received = broker.session("vp-outage-sub", "vp/outage", "-C", str(total), "-W", "30")
+    finally:
+        worker.stop()
+        broker.stop()
+    got = [json.loads(line)["i"] for line in received]
+    missing = sorted(set(range(total)) - set(got))
+    assert not missing, f"{len(missing)} acknowledged events never reached the subscriber: {missing[:10]}"
+    refused = [a for a in answers if a[1] == 503]
+    assert refused, "the outage never showed"
+    assert {a[2] for a in refused} <= {"sink_unavailable", "not_acknowledged"}
+    assert all(a[3] == "1" for a in refused), "every 503 says when to retry"
+    assert sink["failures"] == 0, "nothing dropped"
+    assert sink["messages"] >= total
+    refused_metric = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                         if line.startswith("varpulis_inject_refused_total{") and pid in line)
+    assert refused_metric == len(refused)
+
+
+def test_a_stalled_broker_answers_not_acknowledged_then_delivers(tmp_path, varpulis_bin):
+    broker = PersistentBroker(tmp_path)
+    worker = WorkerProcess(varpulis_bin, "--delivery-timeout", "0.3")
+    try:
+        broker.session("vp-outage-sub", "vp/outage", "-E")
+        pid = worker.client.deploy("stall", OUTAGE_PROGRAM.format(port=broker.port))["id"]
+        _wait_until(lambda: worker.connectors(pid)[("Out", "sink")]["connected"], what="the sink to connect")
+        assert post_event(worker.url, pid, 0)[0] == 200
+        broker.proc.send_signal(signal.SIGSTOP)  # the connection stays up; nothing is acknowledged
+        try:
+            status, body, headers = post_event(worker.url, pid, 1)
+            assert (status, body["code"], headers.get("Retry-After")) == (503, "not_acknowledged", "1"), body
+            assert "sending the events again may deliver them twice" in body["error"]
+            assert worker.connectors(pid)[("Out", "sink")]["spooled"] >= 1
+        finally:
+            broker.proc.send_signal(signal.SIGCONT)
+        _wait_until(lambda: worker.connectors(pid)[("Out", "sink")]["spooled"] == 0, what="the spool to empty")
+        assert post_event(worker.url, pid, 2)[0] == 200
+        received = broker.session("vp-outage-sub", "vp/outage", "-C", "3", "-W", "20")
+        assert worker.client.metrics(pid)["not_acknowledged"] == 1
+    finally:
+        worker.stop()
+        broker.stop()
+    assert sorted(json.loads(line)["i"] for line in received) == [0, 1, 2]
+
+
+def test_what_a_lost_broker_never_acknowledged_is_sent_again_to_the_next(tmp_path, varpulis_bin):
+    broker = PersistentBroker(tmp_path)
+    worker = WorkerProcess(varpulis_bin, "--delivery-timeout", "0.3")
+    try:
+        pid = worker.client.deploy("redeliver", OUTAGE_PROGRAM.format(port=broker.port))["id"]
+        _wait_until(lambda: worker.connectors(pid)[("Out", "sink")]["connected"], what="the sink to connect")
+        broker.proc.send_signal(signal.SIGSTOP)
+        assert post_event(worker.url, pid, 7)[1]["code"] == "not_acknowledged"
+        broker.proc.kill()  # the message dies unacknowledged with this broker
+        broker.proc.wait(10)
+        broker.start()
+        # Subscribed before the sink's reconnect (1 s of backoff) sends its spool again.
+        sub = Subscriber(broker.port, "vp/outage", 1, 1)
+        got = sub.payloads()
+        _wait_until(lambda: worker.connectors(pid)[("Out", "sink")]["spooled"] == 0, what="the spool to empty")
+        sink = worker.connectors(pid)[("Out", "sink")]
+        metrics = urlopen_text(worker.url + "/metrics")
+    finally:
+        worker.stop()
+        broker.stop()
+    assert [p["i"] for p in got] == [7]
+    assert (sink["redelivered"], sink["messages"], sink["failures"]) == (1, 1, 0)
+    redelivered = [line for line in metrics.splitlines() if line.startswith("varpulis_connector_redelivered_total{") and pid in line]
+    assert [line.rsplit(" ", 1)[1] for line in redelivered] == ["1"], redelivered

@@ -38,6 +38,9 @@ int cmd_server(const std::vector<std::string>& args) {
                       {"drain-timeout", 0, "SECONDS",
                        "On SIGTERM, time the coordinator has to move this worker's pipelines away before it stops", "VARPULIS_DRAIN_TIMEOUT",
                        "20"},
+                      {"delivery-timeout", 0, "SECONDS",
+                       "Time an inject waits for MQTT sinks at QoS 1/2 to have its outputs acknowledged before it answers 503",
+                       "VARPULIS_DELIVERY_TIMEOUT", "5"},
                       {"tls-ca", 0, "FILE", "PEM CA certificates an https coordinator must chain to (default: the system's)",
                        "VARPULIS_TLS_CA", ""}}};
     for (auto& flag : connection_flags()) spec.flags.push_back(flag);
@@ -49,9 +52,10 @@ int cmd_server(const std::vector<std::string>& args) {
     int port = 0, metrics_port = 0, threads = 0, request_timeout = 30;
     double rate = 0;
     long long max_state_bytes = 0;
-    double drain_timeout = 20;
+    double drain_timeout = 20, delivery_timeout = 5;
     try {
         drain_timeout = std::stod(parsed->get("drain-timeout"));
+        delivery_timeout = std::stod(parsed->get("delivery-timeout"));
         port = std::stoi(parsed->get("port"));
         metrics_port = std::stoi(parsed->get("metrics-port"));
         threads = std::stoi(parsed->get("threads"));
@@ -59,11 +63,15 @@ int cmd_server(const std::vector<std::string>& args) {
         request_timeout = std::stoi(parsed->get("request-timeout"));
         max_state_bytes = std::stoll(parsed->get("max-state-bytes"));
     } catch (...) {
-        std::cerr << "error: --port, --metrics-port, --threads, --rate-limit, --max-state-bytes and --drain-timeout take numbers\n";
+        std::cerr << "error: --port, --metrics-port, --threads, --rate-limit, --max-state-bytes, --drain-timeout and --delivery-timeout take numbers\n";
         return kExitUsage;
     }
     if (drain_timeout < 0 || drain_timeout > 3600) {
         std::cerr << "error: --drain-timeout must be from 0 to 3600 seconds\n";
+        return kExitUsage;
+    }
+    if (delivery_timeout < 0.001 || delivery_timeout > 3600) {
+        std::cerr << "error: --delivery-timeout must be from 0.001 to 3600 seconds\n";
         return kExitUsage;
     }
     if (max_state_bytes < 1 || max_state_bytes > (1LL << 40)) {
@@ -87,6 +95,7 @@ int cmd_server(const std::vector<std::string>& args) {
     options.api.file_root = parsed->get("file-root");
     options.api.rate_limit = rate;
     options.api.max_state_bytes = static_cast<size_t>(max_state_bytes);
+    options.api.delivery_timeout = std::chrono::milliseconds(static_cast<int64_t>(delivery_timeout * 1000));
     options.http.bind = parsed->get("bind");
     options.http.port = static_cast<uint16_t>(port);
     options.http.worker_threads = threads;
