@@ -358,6 +358,9 @@ def test_a_route_carries_one_pipelines_alerts_to_another_worker(broker):
         route = next(r for g in topology["groups"] for r in g["routes"] if r["from_pipeline"] == "detect")
         assert route["mqtt_topic"] == f"varpulis/cluster/{gid}/detect/count"
         assert route["transport"] == f"mqtt://127.0.0.1:{broker}"
+        # The coordinator's view of the publishing worker, from its heartbeats: nothing spooled or lost.
+        view = _wait_until(lambda: cluster.coordinator.worker(placed["detect"]["worker_id"]).get("connectors"), what="heartbeat")
+        assert (view["total"] >= 1, view["spooled"], view["dropped"], view["redelivered"]) == (True, 0, 0, 0), view
         cluster.coordinator.teardown(gid)
         assert count_worker.pipelines()["total"] == 0
 

@@ -68,7 +68,9 @@ HeartbeatReport read_report(const std::string& text) {
         if (body.contains("events_processed")) report.events_processed = body["events_processed"].get<uint64_t>();
         if (body.contains("pipelines_running")) report.pipelines_running = body["pipelines_running"].get<size_t>();
         if (const auto c = body.find("connectors"); c != body.end() && c->is_object()) {
-            report.connectors = HeartbeatReport::Connectors{c->value("total", size_t{0}), c->value("connected", size_t{0})};
+            report.connectors = engine::ConnectorTotals{c->value("total", size_t{0}), c->value("connected", size_t{0}),
+                                                        c->value("spooled", uint64_t{0}), c->value("dropped", uint64_t{0}),
+                                                        c->value("redelivered", uint64_t{0})};
         }
     } catch (...) {
     }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "varpulis/common/log.hpp"
+#include "varpulis/server/json_http.hpp"
 
 namespace varpulis::cluster {
 
@@ -86,7 +87,7 @@ bool WorkerAgent::send_heartbeat() {
     WorkerLoad load = load_();
     json body = {{"events_processed", load.events_processed},
                  {"pipelines_running", load.pipelines_running},
-                 {"connectors", {{"total", load.connectors_total}, {"connected", load.connectors_connected}}}};
+                 {"connectors", server::connector_totals_json(load.connectors)}};
     auto r = client_.request("POST", options_.coordinator_url + "/api/v1/cluster/workers/" + options_.worker_id + "/heartbeat",
                              body.dump(), {{"x-worker-token", token_}});
     if (!r) {

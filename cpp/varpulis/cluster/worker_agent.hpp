@@ -11,6 +11,8 @@
 #include <functional>
 #include <mutex>
 #include <string>
+
+#include "varpulis/engine/sink.hpp"
 #include <thread>
 
 #include "varpulis/cluster/http_client.hpp"
@@ -35,8 +37,7 @@ struct WorkerAgentOptions {
 struct WorkerLoad {
     uint64_t events_processed = 0;
     size_t pipelines_running = 0;
-    size_t connectors_total = 0;      ///< sinks, sources and routes with a broker connection
-    size_t connectors_connected = 0;
+    engine::ConnectorTotals connectors;  ///< sinks, sources and routes with a broker connection
 };
 
 class WorkerAgent {

@@ -79,8 +79,7 @@ Status WorkerNode::start_agent() {
     worker_id_ = a.worker_id;
     server::WorkerApi* api = api_.get();
     agent_ = std::make_unique<WorkerAgent>(a, [api] {
-        const auto connectors = api->connector_summary();
-        return WorkerLoad{api->events_processed(), api->registry().size(), connectors.total, connectors.connected};
+        return WorkerLoad{api->events_processed(), api->registry().size(), api->connector_summary()};
     });
     api_->set_ready_check([agent = agent_.get()] { return agent->registered(); });
     agent_->start();

@@ -32,6 +32,23 @@ struct ConnectorHealth {
     uint64_t redelivered = 0;  ///< sink at QoS 1/2: sent again after a reconnect
 };
 
+/// Connector endpoints summed (a worker's heartbeat, the coordinator's view of a worker).
+struct ConnectorTotals {
+    size_t total = 0;
+    size_t connected = 0;
+    uint64_t spooled = 0;      ///< sinks: waiting for their broker's acknowledgement
+    uint64_t dropped = 0;      ///< sinks: lost (QoS 0 outages, refused payloads, closed unacknowledged)
+    uint64_t redelivered = 0;  ///< sinks: sent again after a reconnect
+    void add(const ConnectorHealth& h) {
+        ++total;
+        if (h.connected) ++connected;
+        if (h.role != "sink") return;
+        spooled += h.spooled;
+        dropped += h.failures;
+        redelivered += h.redelivered;
+    }
+};
+
 class Sink {
   public:
     virtual ~Sink() = default;

@@ -142,4 +142,8 @@ HttpResponse internal_error_response(const std::exception& e) {
     return error_response(500, "internal_error", "internal error; the server's log has the details");
 }
 
+nlohmann::json connector_totals_json(const engine::ConnectorTotals& t) {
+    return {{"total", t.total}, {"connected", t.connected}, {"spooled", t.spooled}, {"dropped", t.dropped}, {"redelivered", t.redelivered}};
+}
+
 }  // namespace varpulis::server

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "varpulis/engine/sink.hpp"
 #include "varpulis/server/http_types.hpp"
 #include "varpulis/vpl/diagnostic.hpp"
 
@@ -38,5 +39,9 @@ HttpResponse internal_error_response(const std::exception& e);
 /// line, column, vpl_code, message and hint. `pipeline`, when given, names the program (the
 /// coordinator checks several in one request).
 HttpResponse vpl_error_response(const vpl::Diagnostics& diagnostics, const std::string& pipeline = {});
+
+/// {"total", "connected", "spooled", "dropped", "redelivered"}: a heartbeat's connectors, and the
+/// coordinator's view of a worker's.
+nlohmann::json connector_totals_json(const engine::ConnectorTotals& t);
 
 }  // namespace varpulis::server

@@ -229,15 +229,12 @@ bool WorkerApi::answer_inline(const HttpRequest& req, const HttpResponder& respo
     return true;
 }
 
-ConnectorSummary WorkerApi::connector_summary() const {
-    ConnectorSummary summary;
+engine::ConnectorTotals WorkerApi::connector_summary() const {
+    engine::ConnectorTotals totals;
     for (const auto& p : registry_.list()) {
-        for (const auto& h : p->connector_health()) {
-            ++summary.total;
-            if (h.connected) ++summary.connected;
-        }
+        for (const auto& h : p->connector_health()) totals.add(h);
     }
-    return summary;
+    return totals;
 }
 
 uint64_t WorkerApi::events_processed() const {

@@ -51,10 +51,6 @@ struct WorkerCall {
 };
 using WorkerHandler = std::function<HttpResponse(const WorkerCall&)>;
 
-struct ConnectorSummary {
-    size_t total = 0;
-    size_t connected = 0;
-};
 
 class WorkerApi {
   public:
@@ -91,7 +87,7 @@ class WorkerApi {
     /// Total events processed by all pipelines (heartbeats).
     uint64_t events_processed() const;
     /// Connectors (sinks, sources, routes) of every pipeline, and how many are connected.
-    ConnectorSummary connector_summary() const;
+    engine::ConnectorTotals connector_summary() const;
     /// The routes this API serves (its REST contract is api/worker.openapi.json).
     const std::vector<RouteSpec>& routes() const { return routes_.specs(); }
     /// A secret made when this process started; `GET /health` shows only its SHA-256 digest

@@ -68,13 +68,16 @@ TEST_F(WorkerTableTest, AHeartbeatUpdatesWhatItReportsAndKeepsTheRest) {
     join("a");
     HeartbeatReport report;
     report.events_processed = 42;
-    report.connectors = HeartbeatReport::Connectors{3, 2};
+    report.connectors = engine::ConnectorTotals{3, 2, 5, 1, 4};
     beat("a", "token-a", report);
     beat("a", "token-a", {});  // fields absent: kept
     const WorkerInfo* a = table_.find("a");
     EXPECT_EQ(a->events_processed, 42u);
-    EXPECT_EQ(a->connectors_total, 3u);
-    EXPECT_EQ(a->connectors_connected, 2u);
+    EXPECT_EQ(a->connectors.total, 3u);
+    EXPECT_EQ(a->connectors.connected, 2u);
+    EXPECT_EQ(a->connectors.spooled, 5u);
+    EXPECT_EQ(a->connectors.dropped, 1u);
+    EXPECT_EQ(a->connectors.redelivered, 4u);
     EXPECT_EQ(a->pipelines_reported, 0u);
 }
 

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "varpulis/cluster/groups/group_routes.hpp"
+#include "varpulis/server/json_http.hpp"
 #include "varpulis/server/prometheus_text.hpp"
 
 namespace varpulis::cluster {
@@ -22,7 +23,7 @@ json worker_json(const WorkerInfo& w, const GroupTable& groups) {
                 {"pipelines_running", pipelines.size()}, {"max_pipelines", w.max_pipelines},
                 {"assigned_pipelines", pipelines}, {"events_processed", w.events_processed}};
     // Only workers whose pipelines hold broker connections say so; others keep the tutorial's shape.
-    if (w.connectors_total > 0) out["connectors"] = {{"total", w.connectors_total}, {"connected", w.connectors_connected}};
+    if (w.connectors.total > 0) out["connectors"] = server::connector_totals_json(w.connectors);
     return out;
 }
 

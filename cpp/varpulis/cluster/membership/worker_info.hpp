@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "varpulis/engine/sink.hpp"
+
 namespace varpulis::cluster {
 
 enum class WorkerStatus { Registering, Ready, Busy, Unhealthy, Draining };
@@ -32,8 +34,7 @@ struct WorkerInfo {
     size_t max_pipelines = 100;
     uint64_t events_processed = 0;
     size_t pipelines_reported = 0;
-    size_t connectors_total = 0;      ///< from heartbeats: broker connections of its pipelines
-    size_t connectors_connected = 0;
+    engine::ConnectorTotals connectors;  ///< from heartbeats: broker connections of its pipelines
     std::chrono::steady_clock::time_point last_heartbeat;
     uint64_t order = 0;       ///< registration order
 

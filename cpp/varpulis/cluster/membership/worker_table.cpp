@@ -45,10 +45,7 @@ HeartbeatResult WorkerTable::heartbeat(const std::string& id, std::string_view t
     if (!common::constant_time_equal(token, w.heartbeat_token)) return {HeartbeatOutcome::WrongToken, {}};
     w.events_processed = report.events_processed.value_or(w.events_processed);
     w.pipelines_reported = report.pipelines_running.value_or(w.pipelines_reported);
-    if (report.connectors) {
-        w.connectors_total = report.connectors->total;
-        w.connectors_connected = report.connectors->connected;
-    }
+    if (report.connectors) w.connectors = *report.connectors;
     w.last_heartbeat = now;
     if (w.status != WorkerStatus::Unhealthy) return {HeartbeatOutcome::Accepted, {}};
     w.status = WorkerStatus::Ready;

@@ -29,13 +29,9 @@ struct Registration {
 
 /// What a worker reports in a heartbeat; an absent field keeps its value.
 struct HeartbeatReport {
-    struct Connectors {
-        size_t total = 0;
-        size_t connected = 0;
-    };
     std::optional<uint64_t> events_processed;
     std::optional<size_t> pipelines_running;
-    std::optional<Connectors> connectors;
+    std::optional<engine::ConnectorTotals> connectors;
 };
 
 enum class HeartbeatOutcome {
