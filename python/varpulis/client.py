@@ -144,9 +144,19 @@ class WorkerClient(_HttpClient):
     def ready(self) -> dict[str, Any]:
         return self.request("GET", "/ready")
 
-    def deploy(self, name: str, source: str) -> dict[str, Any]:
-        """Deploy a VPL program; returns ``{"id", "name", "status"}``."""
-        return self.request("POST", "/api/v1/pipelines", {"name": name, "source": source})
+    def deploy(self, name: str, source: str, wait_ready: float = 10.0) -> dict[str, Any]:
+        """Deploy a VPL program; returns ``{"id", "name", "status"}``.
+
+        A program with broker sources answers ``connecting`` until the broker acknowledged its
+        subscriptions; this waits (polling, up to ``wait_ready`` seconds) for ``running``, so that
+        what is published after the call reaches it. The status returned says which came first.
+        """
+        deployed = self.request("POST", "/api/v1/pipelines", {"name": name, "source": source})
+        deadline = time.monotonic() + wait_ready
+        while deployed.get("status") == "connecting" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            deployed["status"] = self.pipeline(deployed["id"])["status"]
+        return deployed
 
     def pipelines(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         return self.request("GET", "/api/v1/pipelines", query={"limit": limit, "offset": offset})

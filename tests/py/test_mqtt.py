@@ -639,3 +639,30 @@ def test_what_a_lost_broker_never_acknowledged_is_sent_again_to_the_next(tmp_pat
     assert (sink["redelivered"], sink["messages"], sink["failures"]) == (1, 1, 0)
     redelivered = [line for line in metrics.splitlines() if line.startswith("varpulis_connector_redelivered_total{") and pid in line]
     assert [line.rsplit(" ", 1)[1] for line in redelivered] == ["1"], redelivered
+
+
+def test_a_deploy_answers_running_once_its_subscription_is_acknowledged(tmp_path, varpulis_bin):
+    port = free_port()
+    worker = WorkerProcess(varpulis_bin)
+    broker = None
+    try:
+        # No broker yet: the deploy waits (2 s), then says "connecting", and so does the pipeline.
+        start = time.monotonic()
+        deployed = worker.client.deploy("early", SOURCE_PROGRAM.format(port=port, tag="r"), wait_ready=0)
+        assert deployed["status"] == "connecting" and time.monotonic() - start >= 1.9
+        assert worker.client.pipeline(deployed["id"])["status"] == "connecting"
+        broker = PersistentBroker.__new__(PersistentBroker)
+        broker.port, broker.conf = port, tmp_path / "b.conf"
+        broker.conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        broker.start()
+        _wait_until(lambda: worker.client.pipeline(deployed["id"])["status"] == "running", what="the subscription")
+        # With the broker up, the answer itself is "running", and the first message after it arrives.
+        second = worker.client.deploy("second", SOURCE_PROGRAM.format(port=port, tag="s"), wait_ready=0)
+        assert second["status"] == "running"
+        sub = Subscriber(port, "alerts/s", 1, 1)
+        publish_lines(port, "sensors/x", [json.dumps({"sensor_id": "x", "temperature": 150})])
+        assert [p["temperature"] for p in sub.payloads()] == [150]
+    finally:
+        worker.stop()
+        if broker:
+            broker.stop()

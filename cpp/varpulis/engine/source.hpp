@@ -29,6 +29,9 @@ class Source {
   public:
     virtual ~Source() = default;
     virtual ConnectorHealth health() const = 0;
+    /// True once the source receives: for a broker subscription, once the broker acknowledged it
+    /// (what is published before that is not delivered to it).
+    virtual bool ready() const { return true; }
 };
 
 /// Start one source for `binding` reading from `config`, of any registered kind

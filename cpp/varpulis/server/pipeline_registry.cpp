@@ -139,6 +139,11 @@ std::vector<engine::NamedSink> Pipeline::all_sinks() const {
     return sinks;
 }
 
+bool Pipeline::sources_ready() const {
+    std::lock_guard lock(links_mutex_);
+    return std::all_of(sources_.begin(), sources_.end(), [](const auto& s) { return s->ready(); });
+}
+
 std::optional<std::string> Pipeline::blocked_sink() const {
     auto blocked = engine::blocked_sink(all_sinks());
     if (blocked) return "pipeline " + id + ": " + *blocked;

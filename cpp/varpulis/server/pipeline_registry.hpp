@@ -122,6 +122,9 @@ class Pipeline {
     /// Why new events must wait, when they must: an at-least-once sink or publish route whose
     /// broker is away or whose spool is full (it would have to keep what it cannot send).
     std::optional<std::string> blocked_sink() const;
+    /// True once every source and subscribed route receives (Source::ready): status "running";
+    /// before, "connecting".
+    bool sources_ready() const;
     /// Wait until the outputs sent so far are acknowledged by their brokers, or the deadline.
     bool wait_delivered(std::chrono::steady_clock::time_point deadline) const;
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "varpulis/common/path.hpp"
@@ -63,12 +64,15 @@ HttpResponse response_with_outputs(const json& head, const std::vector<engine::E
     return r;
 }
 
+/// "running", or "connecting" while a source's subscription is not yet acknowledged.
+std::string pipeline_status(const Pipeline& p) { return p.sources_ready() ? "running" : "connecting"; }
+
 json pipeline_json(const Pipeline& p) {
     auto rt = p.runtime();
     return {{"id", p.id},
             {"name", p.name},
             {"group_id", p.group_id},
-            {"status", "running"},
+            {"status", pipeline_status(p)},
             {"source", p.source()},
             {"streams", rt->stream_names()},
             {"contexts", rt->contexts().size()},
@@ -343,7 +347,11 @@ HttpResponse WorkerApi::deploy(const HttpRequest& req) {
     auto result = registry_.deploy(*name, *source, std::nullopt, *routes, DeployExtras{group_id.value_or(""), checkpoint});
     if (auto* err = std::get_if<DeployError>(&result)) return deploy_error(*err);
     auto p = std::get<std::shared_ptr<Pipeline>>(result);
-    return json_response(201, {{"id", p->id}, {"name", p->name}, {"status", "running"}});
+    // Answered once the broker acknowledged the subscriptions, so what is published after the
+    // answer reaches the pipeline; past the wait (a broker away), "connecting", to poll.
+    auto deadline = std::chrono::steady_clock::now() + options_.subscribe_wait;
+    while (!p->sources_ready() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return json_response(201, {{"id", p->id}, {"name", p->name}, {"status", pipeline_status(*p)}});
 }
 
 HttpResponse WorkerApi::list(const HttpRequest& req) const {

@@ -40,6 +40,9 @@ struct WorkerApiOptions {
     /// How long an inject waits for at-least-once sinks (MQTT at QoS 1/2) to have its outputs
     /// acknowledged; after it, the answer is 503 not_acknowledged (the outputs stay spooled).
     std::chrono::milliseconds delivery_timeout{5000};
+    /// How long a deploy waits for its sources' subscriptions to be acknowledged before it
+    /// answers "connecting" rather than "running".
+    std::chrono::milliseconds subscribe_wait{2000};
 };
 
 /// What a worker route's handler gets: the request, its pipeline (routes with `{id}`), and the

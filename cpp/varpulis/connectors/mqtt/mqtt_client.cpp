@@ -42,6 +42,7 @@ Status MqttClient::configure() {
     mosquitto_disconnect_callback_set(mosq_, &MqttClient::on_disconnect);
     mosquitto_publish_callback_set(mosq_, &MqttClient::on_publish);
     mosquitto_message_callback_set(mosq_, &MqttClient::on_message);
+    mosquitto_subscribe_callback_set(mosq_, &MqttClient::on_subscribe);
     mosquitto_threaded_set(mosq_, true);  // publish and subscribe come from other threads
     if (options_.tls) {
         const auto file = [](const std::string& f) { return f.empty() ? nullptr : f.c_str(); };
@@ -156,9 +157,29 @@ void MqttClient::flush() {
 uint64_t MqttClient::subscribe(const std::string& topic, MessageHandler handler) {
     std::lock_guard lock(subscriptions_mutex_);
     const uint64_t id = ++next_subscription_;
-    subscriptions_[id] = {topic, std::move(handler)};
-    mosquitto_subscribe(mosq_, nullptr, topic.c_str(), options_.qos);  // also done again on every connect
+    auto& s = subscriptions_[id] = {topic, std::move(handler)};
+    send_subscribe(s);  // also done again on every connect
     return id;
+}
+
+void MqttClient::send_subscribe(Subscription& s) {
+    s.acknowledged = false;
+    s.mid = -1;
+    if (mosquitto_subscribe(mosq_, &s.mid, s.topic.c_str(), options_.qos) != MOSQ_ERR_SUCCESS) s.mid = -1;
+}
+
+bool MqttClient::subscribed(uint64_t id) const {
+    std::lock_guard lock(subscriptions_mutex_);
+    auto it = subscriptions_.find(id);
+    return it != subscriptions_.end() && it->second.acknowledged;
+}
+
+void MqttClient::on_subscribe(mosquitto*, void* self, int mid, int, const int*) {
+    auto* client = static_cast<MqttClient*>(self);
+    std::lock_guard lock(client->subscriptions_mutex_);
+    for (auto& [id, s] : client->subscriptions_) {
+        if (s.mid == mid) s.acknowledged = true;
+    }
 }
 
 void MqttClient::unsubscribe(uint64_t id) {
@@ -279,20 +300,24 @@ void MqttClient::on_connect(mosquitto*, void* self, int rc) {
     client->logged_unreachable_ = false;
     log::info("mqtt", "connector '" + client->name_ + "': connected to " + client->address());
     std::lock_guard lock(client->subscriptions_mutex_);
-    for (const auto& [id, s] : client->subscriptions_) mosquitto_subscribe(client->mosq_, nullptr, s.topic.c_str(), client->options_.qos);
+    for (auto& [id, s] : client->subscriptions_) client->send_subscribe(s);
 }
 
 void MqttClient::on_disconnect(mosquitto*, void* self, int rc) {
     auto* client = static_cast<MqttClient*>(self);
-    std::lock_guard lock(client->mutex_);
-    if (client->connected_) {
-        client->disconnected_at_ = Clock::now();
-        if (rc != 0) {
-            client->last_error_ = std::string("connection lost: ") + mosquitto_strerror(rc);
-            log::warn("mqtt", "connector '" + client->name_ + "': lost the broker at " + client->address() + "; reconnecting");
+    {
+        std::lock_guard lock(client->mutex_);
+        if (client->connected_) {
+            client->disconnected_at_ = Clock::now();
+            if (rc != 0) {
+                client->last_error_ = std::string("connection lost: ") + mosquitto_strerror(rc);
+                log::warn("mqtt", "connector '" + client->name_ + "': lost the broker at " + client->address() + "; reconnecting");
+            }
         }
+        client->connected_ = false;
     }
-    client->connected_ = false;
+    std::lock_guard subscriptions(client->subscriptions_mutex_);
+    for (auto& [id, s] : client->subscriptions_) s.acknowledged = false;
 }
 
 void MqttClient::on_message(mosquitto*, void* self, const mosquitto_message* message) {

@@ -64,6 +64,9 @@ class MqttClient {
     /// Remove a subscription; waits for a delivery to it in progress.
     void unsubscribe(uint64_t id);
 
+    /// True once the broker acknowledged the subscription (SUBACK) on the current connection.
+    bool subscribed(uint64_t id) const;
+
     engine::ConnectorHealth health(std::string role) const;
 
     std::string address() const { return options_.host + ":" + std::to_string(options_.port); }
@@ -82,7 +85,14 @@ class MqttClient {
     struct Subscription {
         std::string topic;
         MessageHandler handler;
+        int mid = -1;            ///< of the SUBSCRIBE in flight
+        bool acknowledged = false;  ///< SUBACK received on this connection
     };
+
+    /// Send one SUBSCRIBE and remember its id (subscriptions_mutex_ held).
+    void send_subscribe(Subscription& s);
+
+    static void on_subscribe(mosquitto*, void* self, int mid, int, const int*);
 
     bool at_least_once() const { return options_.qos > 0; }
 
@@ -142,7 +152,7 @@ class MqttClient {
     std::atomic<bool> connected_since_attempt_{false};
     bool stopping_ = false;  ///< guarded by mutex_
     std::thread network_;
-    std::mutex subscriptions_mutex_;  ///< held while a message is delivered
+    mutable std::mutex subscriptions_mutex_;  ///< held while a message is delivered
     std::map<uint64_t, Subscription> subscriptions_;
     uint64_t next_subscription_ = 0;
 };

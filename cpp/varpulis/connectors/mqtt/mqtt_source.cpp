@@ -28,6 +28,8 @@ class MqttSource final : public engine::Source {
 
     ~MqttSource() override { client_->unsubscribe(subscription_); }
 
+    bool ready() const override { return client_->subscribed(subscription_); }
+
     engine::ConnectorHealth health() const override {
         auto h = client_->health("source");
         h.connector = name_;
