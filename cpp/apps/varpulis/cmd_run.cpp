@@ -76,13 +76,9 @@ int cmd_run(const std::vector<std::string>& args) {
         outputs += events.size();
     };
     log::Throttle waits(std::chrono::seconds(10));
+    const auto sinks = rt.sinks();
     auto sources = engine::start_sources(rt, [&](engine::EventPtr e) {
-        // A sink at QoS 1/2 whose broker is away keeps what it is given: the sources wait for
-        // it (their broker keeps the rest), so the spool stays bounded.
-        for (auto blocked = engine::blocked_sink(rt.sinks()); blocked && !g_stop; blocked = engine::blocked_sink(rt.sinks())) {
-            waits.write(log::Level::Warn, "run", *blocked + "; events from sources wait");
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
+        engine::wait_for_room(sinks, [] { return g_stop != 0; }, waits, "");
         std::vector<engine::EventPtr> out;
         common::Status st = rt.push(e, out);
         if (!st.is_ok()) log::warn("run", st.message());

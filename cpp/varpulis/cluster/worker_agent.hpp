@@ -11,11 +11,10 @@
 #include <functional>
 #include <mutex>
 #include <string>
-
-#include "varpulis/engine/sink.hpp"
 #include <thread>
 
 #include "varpulis/cluster/http_client.hpp"
+#include "varpulis/engine/sink.hpp"
 
 namespace varpulis::cluster {
 

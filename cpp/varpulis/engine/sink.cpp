@@ -200,4 +200,12 @@ bool wait_delivered(const std::vector<NamedSink>& sinks, std::chrono::steady_clo
     return true;
 }
 
+void wait_for_room(const std::vector<NamedSink>& sinks, const std::function<bool()>& stop, log::Throttle& log,
+                   const std::string& prefix) {
+    for (auto blocked = blocked_sink(sinks); blocked && !stop(); blocked = blocked_sink(sinks)) {
+        log.write(log::Level::Warn, "engine", prefix + *blocked + "; events from sources wait");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
 }  // namespace varpulis::engine

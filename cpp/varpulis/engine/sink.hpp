@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "varpulis/common/log.hpp"
 #include "varpulis/common/status.hpp"
 #include "varpulis/engine/event.hpp"
 
@@ -79,6 +80,11 @@ std::optional<std::string> blocked_sink(const std::vector<NamedSink>& sinks);
 
 /// Wait until every sink's outputs so far are acknowledged (Sink::wait_delivered), or the deadline.
 bool wait_delivered(const std::vector<NamedSink>& sinks, std::chrono::steady_clock::time_point deadline);
+
+/// Hold a source's event while a sink is blocked, so the spool stays bounded (the source's broker
+/// keeps the rest), until `stop` says to give up; logged through `log` as `prefix` + the reason.
+void wait_for_room(const std::vector<NamedSink>& sinks, const std::function<bool()>& stop, log::Throttle& log,
+                   const std::string& prefix);
 
 /// The parameters of a `connector Name = kind(key: value, ...)` declaration, as literal values.
 struct ConnectorConfig {

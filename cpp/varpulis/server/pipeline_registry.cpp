@@ -108,20 +108,24 @@ Status Pipeline::connect_locked(const PipelineRoutes& routes) {
         if (!source) return source.status();
         sources->push_back(std::move(*source));
     }
+    auto sinks = collect_sinks(*rt, *outbound);
     std::lock_guard lock(links_mutex_);
     routes_ = routes;
     sources_ = std::move(*sources);  // empty before: disconnect_locked ran first
     outbound_ = outbound->empty() ? nullptr : std::move(outbound);
+    sinks_ = std::move(sinks);
     return Status::ok();
 }
 
 void Pipeline::disconnect_locked() {
     std::vector<std::unique_ptr<engine::Source>> sources;
     std::shared_ptr<const std::vector<Outbound>> outbound;
+    std::shared_ptr<const std::vector<engine::NamedSink>> sinks;  // the routes' sinks close with outbound
     {
         std::lock_guard lock(links_mutex_);
         sources.swap(sources_);
         outbound.swap(outbound_);
+        sinks.swap(sinks_);
     }
     // Destroyed outside the lock: a source waits for its handler, which may be in forward()
     // or waiting for its sinks (which this flag ends).
@@ -130,13 +134,17 @@ void Pipeline::disconnect_locked() {
     disconnecting_ = false;
 }
 
-std::vector<engine::NamedSink> Pipeline::all_sinks() const {
-    auto sinks = runtime()->sinks();
+std::shared_ptr<const std::vector<engine::NamedSink>> Pipeline::collect_sinks(const engine::Runtime& rt,
+                                                                             const std::vector<Outbound>& outbound) {
+    auto sinks = rt.sinks();
+    for (const auto& o : outbound) sinks.push_back({"route to " + o.route.topic, o.sink});
+    return std::make_shared<const std::vector<engine::NamedSink>>(std::move(sinks));
+}
+
+std::shared_ptr<const std::vector<engine::NamedSink>> Pipeline::all_sinks() const {
+    static const auto none = std::make_shared<const std::vector<engine::NamedSink>>();
     std::lock_guard lock(links_mutex_);
-    if (outbound_) {
-        for (const auto& o : *outbound_) sinks.push_back({"route to " + o.route.topic, o.sink});
-    }
-    return sinks;
+    return sinks_ ? sinks_ : none;
 }
 
 bool Pipeline::sources_ready() const {
@@ -145,24 +153,17 @@ bool Pipeline::sources_ready() const {
 }
 
 std::optional<std::string> Pipeline::blocked_sink() const {
-    auto blocked = engine::blocked_sink(all_sinks());
+    auto blocked = engine::blocked_sink(*all_sinks());
     if (blocked) return "pipeline " + id + ": " + *blocked;
     return std::nullopt;
 }
 
 bool Pipeline::wait_delivered(std::chrono::steady_clock::time_point deadline) const {
-    return engine::wait_delivered(all_sinks(), deadline);
+    return engine::wait_delivered(*all_sinks(), deadline);
 }
 
 void Pipeline::wait_for_sinks() {
-    // The broker of the source keeps what is not taken meanwhile (a persistent session), and
-    // the spool holds only what was sent before the sink's broker went away.
-    while (!disconnecting_) {
-        auto blocked = blocked_sink();
-        if (!blocked) return;
-        source_waits_.write(log::Level::Warn, "server", *blocked + "; events from sources wait");
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    engine::wait_for_room(*all_sinks(), [this] { return disconnecting_.load(); }, source_waits_, "pipeline " + id + ": ");
 }
 
 std::vector<engine::ConnectorHealth> Pipeline::connector_health() const {

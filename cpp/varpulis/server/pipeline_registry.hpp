@@ -139,8 +139,11 @@ class Pipeline {
     };
 
     common::Status connect_locked(const PipelineRoutes& routes);
-    /// Every sink outputs go to: the program's and the publish routes'.
-    std::vector<engine::NamedSink> all_sinks() const;
+    /// Every sink outputs go to: the program's and the publish routes', collected once per
+    /// connect (a reload connects again), so the inject path only copies a pointer.
+    std::shared_ptr<const std::vector<engine::NamedSink>> all_sinks() const;
+    static std::shared_ptr<const std::vector<engine::NamedSink>> collect_sinks(const engine::Runtime& rt,
+                                                                              const std::vector<Outbound>& outbound);
     /// A source's event waits while a sink is blocked, so the spool stays bounded; a
     /// disconnect ends the wait.
     void wait_for_sinks();
@@ -163,6 +166,7 @@ class Pipeline {
     mutable std::mutex links_mutex_;  ///< sources_ and outbound_; never held while a source stops or a sink sends
     std::shared_ptr<const std::vector<Outbound>> outbound_;  ///< null: no publish routes
     std::vector<std::unique_ptr<engine::Source>> sources_;
+    std::shared_ptr<const std::vector<engine::NamedSink>> sinks_;  ///< all_sinks(); null before the first connect
 };
 
 /// What a deploy may bring besides the program: the owning group, and the state to start from.

@@ -218,7 +218,8 @@ void InjectForwarder::forward_event(InjectTarget target, const std::string& body
              r.status = status;
              r.body = status >= 300 ? std::move(answer) : routed_answer(answered.pipeline, answered.worker_id, answer);
              // A worker's 503 (a sink cannot keep the event's outputs, or they are not yet
-             // acknowledged) passes on as it came, with the header the worker set.
+             // acknowledged) passes on with the Retry-After the worker sets (the client's
+             // answer does not carry the worker's headers, and the worker's is always 1).
              if (status == 503) r.headers.emplace_back("Retry-After", "1");
              respond(std::move(r));
          });

@@ -164,7 +164,6 @@ uint64_t MqttClient::subscribe(const std::string& topic, MessageHandler handler)
 
 void MqttClient::send_subscribe(Subscription& s) {
     s.acknowledged = false;
-    s.mid = -1;
     if (mosquitto_subscribe(mosq_, &s.mid, s.topic.c_str(), options_.qos) != MOSQ_ERR_SUCCESS) s.mid = -1;
 }
 
